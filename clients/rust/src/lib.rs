@@ -1,0 +1,27 @@
+//! Write angzarr business logic in Rust.
+//!
+//! An aggregate is a state type, *appliers* that fold events into it and
+//! *handlers* that turn a command into events or a rejection:
+//!
+//! ```ignore
+//! let player = Aggregate::<PlayerState>::new("player")
+//!     .apply(|s: &mut PlayerState, e: &FundsDeposited| s.bankroll = e.new_balance.clone())
+//!     .handle(handle_deposit_funds);
+//! angzarr_client::Server::new().aggregate(player).serve("127.0.0.1:50051".parse()?).await?;
+//! ```
+//!
+//! The coordinator does everything else: loading history, checking
+//! sequences, persisting, snapshots. Handlers are plain functions, so a test
+//! needs no framework running: see [`testing::Scenario`].
+
+mod aggregate;
+mod error;
+mod events;
+mod server;
+pub mod testing;
+
+pub use aggregate::Aggregate;
+pub use angzarr_proto as proto;
+pub use error::{ensure, CommandRejected};
+pub use events::Events;
+pub use server::{Server, ServerHandle};

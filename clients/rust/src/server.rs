@@ -1,0 +1,134 @@
+//! Serving aggregates as `CommandHandlerService` over gRPC.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use angzarr_proto::angzarr::command_handler_service_server::{CommandHandlerService, CommandHandlerServiceServer};
+use angzarr_proto::angzarr::{BusinessResponse, ContextualCommand, ReplayRequest, ReplayResponse};
+use angzarr_proto::pack;
+use prost::{Message, Name};
+use tokio::sync::oneshot;
+use tonic::{Request, Response, Status};
+
+use crate::aggregate::Aggregate;
+
+/// An aggregate with its state type erased, so one server can host several.
+trait Hosted: Send + Sync {
+    fn execute(&self, cmd: &ContextualCommand) -> Result<BusinessResponse, Status>;
+    fn replay(&self, req: &ReplayRequest) -> Result<ReplayResponse, Status>;
+}
+
+impl<S> Hosted for Aggregate<S>
+where
+    S: Message + Name + Default + Clone + Send + Sync + 'static,
+{
+    fn execute(&self, cmd: &ContextualCommand) -> Result<BusinessResponse, Status> {
+        Aggregate::execute(self, cmd)
+    }
+
+    fn replay(&self, req: &ReplayRequest) -> Result<ReplayResponse, Status> {
+        let state = self.rebuild(req.base_snapshot.as_ref(), &req.events)?;
+        Ok(ReplayResponse { state: Some(pack(&state)) })
+    }
+}
+
+/// The business-logic server: aggregates by domain.
+#[derive(Clone, Default)]
+pub struct Server {
+    aggregates: HashMap<String, Arc<dyn Hosted>>,
+}
+
+/// A running server: its address, and a way to stop it.
+pub struct ServerHandle {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl ServerHandle {
+    /// Stops accepting calls, lets in-flight calls finish, and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Server {
+    /// A server with no aggregates.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hosts `aggregate` for its domain.
+    pub fn aggregate<S>(mut self, aggregate: Aggregate<S>) -> Self
+    where
+        S: Message + Name + Default + Clone + Send + Sync + 'static,
+    {
+        self.aggregates.insert(aggregate.domain().to_string(), Arc::new(aggregate));
+        self
+    }
+
+    /// The tonic service, for embedding in another server.
+    pub fn into_service(self) -> CommandHandlerServiceServer<Self> {
+        CommandHandlerServiceServer::new(self)
+    }
+
+    /// Serves on `addr` until the process ends.
+    pub async fn serve(self, addr: SocketAddr) -> Result<(), tonic::transport::Error> {
+        tracing::info!(%addr, domains = ?self.aggregates.keys().collect::<Vec<_>>(), "business logic serving");
+        tonic::transport::Server::builder().add_service(self.into_service()).serve(addr).await
+    }
+
+    /// Binds `addr` (port 0 picks one) and serves in the background.
+    pub async fn spawn(self, addr: SocketAddr) -> std::io::Result<ServerHandle> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let service = self.into_service();
+        let task = tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(ServerHandle { addr, stop: Some(stop), task })
+    }
+
+    fn hosted(&self, cmd: Option<&angzarr_proto::angzarr::CommandBook>) -> Result<&Arc<dyn Hosted>, Status> {
+        let domain = cmd.and_then(|c| c.cover.as_ref()).map(|c| c.domain.as_str()).unwrap_or_default();
+        match self.aggregates.get(domain) {
+            Some(a) => Ok(a),
+            // A single-domain server accepts a cover-less command, as upstream's clients do.
+            None if domain.is_empty() && self.aggregates.len() == 1 => Ok(self.aggregates.values().next().unwrap()),
+            None => Err(Status::not_found(format!("no aggregate for domain `{domain}` here"))),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl CommandHandlerService for Server {
+    async fn handle(&self, request: Request<ContextualCommand>) -> Result<Response<BusinessResponse>, Status> {
+        let cmd = request.into_inner();
+        let hosted = self.hosted(cmd.command.as_ref())?;
+        let result = hosted.execute(&cmd);
+        if let Err(status) = &result {
+            tracing::debug!(code = ?status.code(), message = status.message(), "command not accepted");
+        }
+        result.map(Response::new)
+    }
+
+    async fn replay(&self, request: Request<ReplayRequest>) -> Result<Response<ReplayResponse>, Status> {
+        let req = request.into_inner();
+        match self.aggregates.len() {
+            1 => self.aggregates.values().next().unwrap().replay(&req).map(Response::new),
+            _ => Err(Status::unimplemented("replay needs a single-aggregate server")),
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The embedded log: one SQLite file and an in-process bus.
+//!
+//! It keeps the design's guarantees on one machine — a command's events,
+//! snapshot and consumer offset are one SQLite transaction — so newcomers and
+//! tests run the same coordinators as on Kafka with no infrastructure. It is
+//! a single-node log: one process owns the file (an exclusive lock enforces
+//! it), and that process's one worker owns every partition.
+
+mod bus;
+mod partition;
+pub mod store;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use angzarr_topology::partitioner::{partition_for, root_key};
+
+use crate::log::{Assignment, Log, Membership, Submitted};
+use crate::record::{AggregateHistory, CommandEnvelope, PartitionId};
+use crate::{LogError, Result};
+
+pub use store::Durability;
+
+/// Settings of the embedded log.
+#[derive(Clone, Debug)]
+pub struct EmbeddedConfig {
+    /// The SQLite file.
+    pub path: PathBuf,
+    /// Partitions per domain: how many commands are in flight at once.
+    pub partitions: u32,
+    /// fsync policy.
+    pub durability: Durability,
+}
+
+/// The embedded log. Cheap to clone; every clone shares the file and the bus.
+#[derive(Clone)]
+pub struct EmbeddedLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Mutex<store::Store>>,
+    bus: bus::Bus,
+    domains: BTreeSet<String>,
+    partitions: u32,
+    instance_id: String,
+}
+
+impl EmbeddedLog {
+    /// Opens the file at `config.path` for `domains`.
+    pub fn open(config: &EmbeddedConfig, domains: impl IntoIterator<Item = String>) -> Result<Self> {
+        if config.partitions == 0 {
+            return Err(LogError::Config("partitions must be at least 1".into()));
+        }
+        let store = store::Store::open(&config.path, config.durability)?;
+        Ok(EmbeddedLog {
+            inner: Arc::new(Inner {
+                store: Arc::new(Mutex::new(store)),
+                bus: bus::Bus::default(),
+                domains: domains.into_iter().collect(),
+                partitions: config.partitions,
+                instance_id: format!("embedded-{}", Uuid::new_v4()),
+            }),
+        })
+    }
+
+    /// Runs `f` on the store off the async runtime.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut store::Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| LogError::Unavailable(format!("store task failed: {e}")))?
+    }
+
+    /// `(commands, events, snapshots)` rows of a domain — for tests that
+    /// prove bad input wrote nothing.
+    pub async fn counts(&self, domain: &str) -> Result<(i64, i64, i64)> {
+        let domain = domain.to_string();
+        self.with_store(move |s| s.counts(&domain)).await
+    }
+
+    fn check_domain(&self, domain: &str) -> Result<()> {
+        if self.inner.domains.contains(domain) {
+            Ok(())
+        } else {
+            Err(LogError::UnknownDomain(domain.to_string()))
+        }
+    }
+
+    fn partition_of(&self, root: &Uuid) -> u32 {
+        partition_for(root_key(root).as_bytes(), self.inner.partitions)
+    }
+}
+
+#[async_trait]
+impl Log for EmbeddedLog {
+    fn domains(&self) -> Vec<String> {
+        self.inner.domains.iter().cloned().collect()
+    }
+
+    fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+
+    async fn submit(&self, cmd: CommandEnvelope, want_reply: bool) -> Result<Submitted> {
+        self.check_domain(&cmd.domain)?;
+        let partition = self.partition_of(&cmd.root);
+        let reply = want_reply.then(|| self.inner.bus.expect_reply(&cmd.request_id));
+        let request_id = cmd.request_id.clone();
+        let id = PartitionId::new(&cmd.domain, partition);
+        let appended = self.with_store(move |s| s.append_command(partition, &cmd)).await;
+        match appended {
+            Ok(offset) => {
+                self.inner.bus.commands_appended(&id);
+                Ok(Submitted { partition, offset, reply })
+            }
+            Err(e) => {
+                self.inner.bus.forget_reply(&request_id);
+                Err(e)
+            }
+        }
+    }
+
+    async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership>> {
+        let mut pending = Vec::new();
+        for domain in domains {
+            self.check_domain(domain)?;
+            for p in 0..self.inner.partitions {
+                let id = PartitionId::new(domain, p);
+                let (g, d) = (group.to_string(), domain.clone());
+                let committed = self.with_store(move |s| s.committed_offset(&g, &d, p)).await?;
+                pending.push(partition::EmbeddedPartition::new(
+                    self.clone(),
+                    group.to_string(),
+                    id,
+                    committed.unwrap_or(-1),
+                ));
+            }
+        }
+        Ok(Box::new(EmbeddedMembership { pending }))
+    }
+
+    async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
+        self.check_domain(domain)?;
+        let (domain, root) = (domain.to_string(), *root);
+        self.with_store(move |s| s.read_book(&domain, &root)).await
+    }
+}
+
+/// On one machine the single worker owns every partition, forever.
+struct EmbeddedMembership {
+    pending: Vec<partition::EmbeddedPartition>,
+}
+
+#[async_trait]
+impl Membership for EmbeddedMembership {
+    async fn next(&mut self) -> Option<Assignment> {
+        match self.pending.pop() {
+            Some(p) => Some(Assignment::Assigned(Box::new(p))),
+            // Nothing is ever revoked: park until the coordinator shuts down.
+            None => std::future::pending().await,
+        }
+    }
+
+    async fn leave(self: Box<Self>) {}
+}
+
+#[cfg(test)]
+mod tests;

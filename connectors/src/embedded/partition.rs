@@ -1,0 +1,61 @@
+//! One partition of the embedded log, as its owning task sees it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::EmbeddedLog;
+use crate::log::PartitionLog;
+use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, TxBatch};
+use crate::Result;
+
+pub(super) struct EmbeddedPartition {
+    log: EmbeddedLog,
+    group: String,
+    id: PartitionId,
+    /// Offset of the last command handed to the task (committed or in the open batch).
+    polled_through: i64,
+}
+
+impl EmbeddedPartition {
+    pub(super) fn new(log: EmbeddedLog, group: String, id: PartitionId, committed: i64) -> Self {
+        EmbeddedPartition { log, group, id, polled_through: committed }
+    }
+}
+
+#[async_trait]
+impl PartitionLog for EmbeddedPartition {
+    fn id(&self) -> &PartitionId {
+        &self.id
+    }
+
+    async fn restore(&mut self) -> Result<Vec<AggregateHistory>> {
+        let (domain, p) = (self.id.domain.to_string(), self.id.partition);
+        self.log.with_store(move |s| s.restore(&domain, p)).await
+    }
+
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<CommandEnvelope>> {
+        let wakeup = self.log.inner.bus.wakeup(&self.id);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let (domain, p, after) = (self.id.domain.to_string(), self.id.partition, self.polled_through);
+            let batch = self.log.with_store(move |s| s.commands_after(&domain, p, after, max)).await?;
+            if let Some(last) = batch.last() {
+                self.polled_through = last.offset;
+                return Ok(batch);
+            }
+            if tokio::time::timeout_at(deadline, wakeup.notified()).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    async fn commit(&mut self, batch: TxBatch) -> Result<()> {
+        let (group, domain, p) = (self.group.clone(), self.id.domain.to_string(), self.id.partition);
+        let TxBatch { events, snapshots, replies, consumed_through } = batch;
+        let stored = TxBatch { events, snapshots, replies: Vec::new(), consumed_through };
+        self.log.with_store(move |s| s.commit_batch(&group, &domain, p, &stored)).await?;
+        self.log.inner.bus.deliver(replies);
+        Ok(())
+    }
+}

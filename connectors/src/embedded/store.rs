@@ -1,0 +1,342 @@
+//! The SQLite file behind the embedded log.
+//!
+//! One table per log of the design (`commands`, `events`, `snapshots`) plus
+//! consumer `offsets`. Every multi-row change is one SQLite transaction, so a
+//! crash leaves either all of a command's effects or none.
+//! `UNIQUE(domain, edition, root, sequence)` is the last line of defence for
+//! sequence numbers: even a bug upstream cannot store a duplicate.
+
+use std::path::Path;
+
+use prost::Message;
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+
+use angzarr_proto::angzarr::{EventBook, Snapshot};
+
+use crate::record::{AggregateHistory, CommandEnvelope, TxBatch};
+use crate::{LogError, Result};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS commands (
+    domain TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    correlation_id TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    reply_to TEXT,
+    sync_mode INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (domain, partition, offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    domain TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    edition TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    correlation_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    isolated INTEGER NOT NULL DEFAULT 0,
+    body BLOB NOT NULL,
+    PRIMARY KEY (domain, partition, offset),
+    UNIQUE (domain, edition, root, sequence)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_correlation ON events (correlation_id);
+CREATE TABLE IF NOT EXISTS snapshots (
+    domain TEXT NOT NULL,
+    root BLOB NOT NULL,
+    partition INTEGER NOT NULL,
+    sequence INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (domain, root)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS snapshots_by_partition ON snapshots (domain, partition);
+CREATE TABLE IF NOT EXISTS offsets (
+    grp TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    PRIMARY KEY (grp, domain, partition)
+) WITHOUT ROWID;
+"#;
+
+/// Durability of a commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// fsync on every commit (`synchronous=FULL`): survives power loss.
+    #[default]
+    Full,
+    /// WAL `synchronous=NORMAL`: survives a process crash, may lose the last
+    /// commits on power loss. Faster.
+    Normal,
+}
+
+/// The open SQLite file.
+pub struct Store {
+    conn: Connection,
+}
+
+fn corrupt(location: String, e: impl std::fmt::Display) -> LogError {
+    LogError::Corrupt { location, reason: e.to_string() }
+}
+
+fn uuid_of(bytes: &[u8], location: impl Fn() -> String) -> Result<Uuid> {
+    Uuid::from_slice(bytes).map_err(|e| corrupt(location(), e))
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`, taking an exclusive
+    /// lock so a second process cannot become a second writer.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| LogError::Config(format!("creating {}: {e}", dir.display())))?;
+        }
+        let in_use = |e: rusqlite::Error| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => LogError::Config(
+                format!("{} is in use by another process: the embedded log has one writer", path.display()),
+            ),
+            e => e.into(),
+        };
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_millis(200))?;
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(in_use)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(in_use)?;
+        conn.pragma_update(None, "synchronous", sync).map_err(in_use)?;
+        conn.execute_batch(SCHEMA).map_err(in_use)?;
+        Ok(Store { conn })
+    }
+
+    /// Appends a command at the partition's next offset.
+    pub fn append_command(&mut self, partition: u32, cmd: &CommandEnvelope) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        let offset: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(offset), -1) + 1 FROM commands WHERE domain = ?1 AND partition = ?2",
+            params![cmd.domain, partition],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO commands (domain, partition, offset, root, correlation_id, request_id, reply_to, sync_mode, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                cmd.domain,
+                partition,
+                offset,
+                cmd.root.as_bytes().as_slice(),
+                cmd.correlation_id,
+                cmd.request_id,
+                cmd.reply_to,
+                cmd.sync_mode,
+                cmd.book
+            ],
+        )?;
+        tx.commit()?;
+        Ok(offset)
+    }
+
+    /// The group's committed position: the offset of the last consumed command.
+    pub fn committed_offset(&self, group: &str, domain: &str, partition: u32) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT offset FROM offsets WHERE grp = ?1 AND domain = ?2 AND partition = ?3",
+                params![group, domain, partition],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Up to `max` commands after `after`, in offset order.
+    pub fn commands_after(&self, domain: &str, partition: u32, after: i64, max: usize) -> Result<Vec<CommandEnvelope>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT offset, root, correlation_id, request_id, reply_to, sync_mode, body FROM commands
+             WHERE domain = ?1 AND partition = ?2 AND offset > ?3 ORDER BY offset LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![domain, partition, after, max as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, i32>(5)?,
+                r.get::<_, Vec<u8>>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (offset, root, correlation_id, request_id, reply_to, sync_mode, book) = row?;
+            let root = uuid_of(&root, || format!("commands {domain}[{partition}]@{offset}"))?;
+            out.push(CommandEnvelope {
+                domain: domain.to_string(),
+                root,
+                correlation_id,
+                request_id,
+                reply_to,
+                sync_mode,
+                book,
+                offset,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Commits one task's batch in one SQLite transaction.
+    pub fn commit_batch(&mut self, group: &str, domain: &str, partition: u32, batch: &TxBatch) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut next: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(offset), -1) + 1 FROM events WHERE domain = ?1 AND partition = ?2",
+                params![domain, partition],
+                |r| r.get(0),
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (domain, partition, offset, root, edition, sequence, correlation_id, type, isolated, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for ev in &batch.events {
+                insert
+                    .execute(params![
+                        domain,
+                        partition,
+                        next,
+                        ev.root.as_bytes().as_slice(),
+                        ev.edition,
+                        ev.sequence,
+                        ev.correlation_id,
+                        ev.type_name,
+                        ev.isolated,
+                        ev.book.encode_to_vec()
+                    ])
+                    .map_err(|e| match e {
+                        rusqlite::Error::SqliteFailure(f, _)
+                            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                        {
+                            LogError::Conflict(format!(
+                                "{domain}/{} already has sequence {}",
+                                ev.root, ev.sequence
+                            ))
+                        }
+                        e => e.into(),
+                    })?;
+                next += 1;
+            }
+            let mut snap = tx.prepare_cached(
+                "INSERT INTO snapshots (domain, root, partition, sequence, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (domain, root) DO UPDATE SET sequence = excluded.sequence, body = excluded.body",
+            )?;
+            for s in &batch.snapshots {
+                snap.execute(params![
+                    domain,
+                    s.root.as_bytes().as_slice(),
+                    partition,
+                    s.snapshot.sequence,
+                    s.snapshot.encode_to_vec()
+                ])?;
+            }
+            if let Some(offset) = batch.consumed_through {
+                tx.execute(
+                    "INSERT INTO offsets (grp, domain, partition, offset) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (grp, domain, partition) DO UPDATE SET offset = excluded.offset",
+                    params![group, domain, partition, offset],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The latest snapshot of a root.
+    fn snapshot(&self, domain: &str, root: &Uuid) -> Result<Option<Snapshot>> {
+        let body: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT body FROM snapshots WHERE domain = ?1 AND root = ?2",
+                params![domain, root.as_bytes().as_slice()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        body.map(|b| Snapshot::decode(b.as_slice()).map_err(|e| corrupt(format!("snapshots {domain}/{root}"), e)))
+            .transpose()
+    }
+
+    /// One aggregate's latest snapshot and the pages after it.
+    pub fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
+        let snapshot = self.snapshot(domain, root)?;
+        let after: i64 = snapshot.as_ref().map(|s| s.sequence as i64).unwrap_or(-1);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT offset, partition, body FROM events WHERE domain = ?1 AND edition = '' AND root = ?2 AND sequence > ?3
+             ORDER BY sequence",
+        )?;
+        let rows = stmt.query_map(params![domain, root.as_bytes().as_slice(), after], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })?;
+        let mut pages = Vec::new();
+        for row in rows {
+            let (offset, partition, body) = row?;
+            let book = EventBook::decode(body.as_slice())
+                .map_err(|e| corrupt(format!("events {domain}[{partition}]@{offset}"), e))?;
+            pages.extend(book.pages);
+        }
+        Ok(AggregateHistory { root: *root, snapshot, pages })
+    }
+
+    /// Every aggregate of a partition: snapshots, then the events they do not cover.
+    pub fn restore(&self, domain: &str, partition: u32) -> Result<Vec<AggregateHistory>> {
+        use std::collections::BTreeMap;
+        let mut by_root: BTreeMap<Uuid, AggregateHistory> = BTreeMap::new();
+        let mut snaps = self
+            .conn
+            .prepare_cached("SELECT root, body FROM snapshots WHERE domain = ?1 AND partition = ?2")?;
+        let rows = snaps.query_map(params![domain, partition], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        for row in rows {
+            let (root, body) = row?;
+            let loc = || format!("snapshots {domain}[{partition}]");
+            let root = uuid_of(&root, loc)?;
+            let snapshot = Snapshot::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
+            by_root.insert(root, AggregateHistory { root, snapshot: Some(snapshot), pages: Vec::new() });
+        }
+        let mut events = self.conn.prepare_cached(
+            "SELECT e.offset, e.root, e.body FROM events e
+             LEFT JOIN snapshots s ON s.domain = e.domain AND s.root = e.root
+             WHERE e.domain = ?1 AND e.partition = ?2 AND e.edition = ''
+               AND (s.sequence IS NULL OR e.sequence > s.sequence)
+             ORDER BY e.offset",
+        )?;
+        let rows = events.query_map(params![domain, partition], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })?;
+        for row in rows {
+            let (offset, root, body) = row?;
+            let loc = || format!("events {domain}[{partition}]@{offset}");
+            let root = uuid_of(&root, loc)?;
+            let book = EventBook::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
+            by_root
+                .entry(root)
+                .or_insert_with(|| AggregateHistory { root, snapshot: None, pages: Vec::new() })
+                .pages
+                .extend(book.pages);
+        }
+        Ok(by_root.into_values().collect())
+    }
+
+    /// Counts rows, for tests and diagnostics: `(commands, events, snapshots)` of a domain.
+    pub fn counts(&self, domain: &str) -> Result<(i64, i64, i64)> {
+        let count = |table: &str| -> Result<i64> {
+            Ok(self.conn.query_row(
+                &format!("SELECT COUNT(*) FROM {table} WHERE domain = ?1"),
+                params![domain],
+                |r| r.get(0),
+            )?)
+        };
+        Ok((count("commands")?, count("events")?, count("snapshots")?))
+    }
+}

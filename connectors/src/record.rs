@@ -1,0 +1,188 @@
+//! What travels on the log, and the headers any Kafka tool can read.
+
+use std::fmt;
+use std::sync::Arc;
+
+use angzarr_proto::angzarr::{EventBook, EventPage, Snapshot};
+use uuid::Uuid;
+
+/// Record header names, shared by every connector so that kcat, a Python
+/// consumer or Kafka Connect can filter the store without our libraries.
+pub mod headers {
+    /// The domain of the aggregate.
+    pub const DOMAIN: &str = "angzarr-domain";
+    /// The root, canonical hyphenated UUID text.
+    pub const ROOT: &str = "angzarr-root";
+    /// The event's sequence number, decimal.
+    pub const SEQUENCE: &str = "angzarr-sequence";
+    /// The correlation id of the command that caused it.
+    pub const CORRELATION_ID: &str = "angzarr-correlation-id";
+    /// The event's (or command's) proto type name, e.g. `examples.FundsDeposited`.
+    pub const TYPE: &str = "angzarr-type";
+    /// The edition (timeline); empty for the main timeline.
+    pub const EDITION: &str = "angzarr-edition";
+    /// Set to `true` on events of an ISOLATED command: nothing downstream reacts.
+    pub const ISOLATED: &str = "angzarr-isolated";
+    /// The request id a reply answers.
+    pub const REQUEST_ID: &str = "angzarr-request-id";
+    /// The gateway instance waiting for the reply.
+    pub const REPLY_TO: &str = "angzarr-reply-to";
+    /// The command's sync mode (the `SyncMode` number).
+    pub const SYNC_MODE: &str = "angzarr-sync-mode";
+    /// On a reply: the gRPC status code, `0` when accepted.
+    pub const STATUS: &str = "angzarr-status";
+    /// On a snapshot: the events-topic offset of the last event it covers.
+    pub const EVENTS_OFFSET: &str = "angzarr-events-offset";
+}
+
+/// A partition of a domain. Commands and events of a domain are
+/// co-partitioned, so this names both `commands[p]` and `events[p]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionId {
+    /// The domain.
+    pub domain: Arc<str>,
+    /// The partition number.
+    pub partition: u32,
+}
+
+impl PartitionId {
+    /// A partition of `domain`.
+    pub fn new(domain: &str, partition: u32) -> Self {
+        PartitionId { domain: Arc::from(domain), partition }
+    }
+}
+
+impl fmt::Display for PartitionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.domain, self.partition)
+    }
+}
+
+/// A command as it travels through `<domain>.commands`: the record value is
+/// the encoded `CommandBook`, the rest rides in headers.
+#[derive(Clone, Debug)]
+pub struct CommandEnvelope {
+    /// The target domain.
+    pub domain: String,
+    /// The aggregate root (the record key).
+    pub root: Uuid,
+    /// Correlation id, carried onto every event.
+    pub correlation_id: String,
+    /// Unique id of this request, to match the reply.
+    pub request_id: String,
+    /// The gateway instance waiting for the outcome, if any.
+    pub reply_to: Option<String>,
+    /// The `SyncMode` number the caller asked for.
+    pub sync_mode: i32,
+    /// The encoded `CommandBook`.
+    pub book: Vec<u8>,
+    /// Position in the commands partition; set by the log when read back.
+    pub offset: i64,
+}
+
+/// An aggregate's stored history: the latest snapshot and the pages after it.
+#[derive(Clone, Debug, Default)]
+pub struct AggregateHistory {
+    /// The root.
+    pub root: Uuid,
+    /// Latest snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// Event pages after the snapshot, in sequence order, each stamped.
+    pub pages: Vec<EventPage>,
+}
+
+/// One event to append: the value is an `EventBook` holding the cover and one page.
+#[derive(Clone, Debug)]
+pub struct EventRecord {
+    /// The root (the record key).
+    pub root: Uuid,
+    /// The page's sequence number.
+    pub sequence: u32,
+    /// The event's proto type name.
+    pub type_name: String,
+    /// Correlation id.
+    pub correlation_id: String,
+    /// Edition name, empty for the main timeline.
+    pub edition: String,
+    /// Whether downstream must never react (ISOLATED).
+    pub isolated: bool,
+    /// Cover + the single page, as stored.
+    pub book: EventBook,
+}
+
+impl EventRecord {
+    /// The record's headers, in the documented layout.
+    pub fn headers(&self, domain: &str) -> Vec<(&'static str, String)> {
+        let mut h = vec![
+            (headers::DOMAIN, domain.to_string()),
+            (headers::ROOT, self.root.hyphenated().to_string()),
+            (headers::SEQUENCE, self.sequence.to_string()),
+            (headers::CORRELATION_ID, self.correlation_id.clone()),
+            (headers::TYPE, self.type_name.clone()),
+            (headers::EDITION, self.edition.clone()),
+        ];
+        if self.isolated {
+            h.push((headers::ISOLATED, "true".to_string()));
+        }
+        h
+    }
+}
+
+/// A snapshot to store as the root's latest.
+#[derive(Clone, Debug)]
+pub struct SnapshotRecord {
+    /// The root.
+    pub root: Uuid,
+    /// The snapshot (its `sequence` is the last event it includes).
+    pub snapshot: Snapshot,
+}
+
+/// The outcome of one command, routed back to the waiting gateway.
+#[derive(Clone, Debug)]
+pub enum CommandOutcome {
+    /// Events were committed; the book holds the cover and the new pages.
+    Accepted(EventBook),
+    /// Nothing was written; a gRPC status code and a message say why.
+    Rejected {
+        /// The `tonic::Code` number.
+        code: i32,
+        /// Human-readable reason.
+        message: String,
+    },
+}
+
+/// A reply to deliver when (and only if) its batch commits.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The gateway instance waiting.
+    pub reply_to: String,
+    /// The request it answers.
+    pub request_id: String,
+    /// What happened.
+    pub outcome: CommandOutcome,
+}
+
+/// Everything one partition task commits at once: the events of its commands,
+/// due snapshots, the replies, and how far the commands were consumed. Either
+/// all of it becomes visible or none of it does.
+#[derive(Debug, Default)]
+pub struct TxBatch {
+    /// Events to append, in order.
+    pub events: Vec<EventRecord>,
+    /// Snapshots to store.
+    pub snapshots: Vec<SnapshotRecord>,
+    /// Replies to deliver after commit.
+    pub replies: Vec<Reply>,
+    /// The offset of the last command consumed; the next poll starts after it.
+    pub consumed_through: Option<i64>,
+}
+
+impl TxBatch {
+    /// Whether committing would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.snapshots.is_empty()
+            && self.replies.is_empty()
+            && self.consumed_through.is_none()
+    }
+}
