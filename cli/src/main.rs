@@ -1,0 +1,84 @@
+//! `angzarr`: run the coordinators, and talk to them.
+
+mod client;
+mod dev;
+mod json;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "angzarr", version, about = "Kafka-native CQRS / event sourcing: coordinators and CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the poker example on the embedded log, in one process, with no broker.
+    Dev(dev::DevArgs),
+    /// Run the coordinators for your own config and handlers.
+    Standalone {
+        /// The YAML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Send a command, built from JSON by its proto type name.
+    Send(client::SendArgs),
+    /// Print an aggregate's EventBook as proto3 JSON.
+    Book(client::BookArgs),
+}
+
+/// The sync modes a caller can ask for.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Sync {
+    /// Answer once the command is durably in the commands log.
+    Async,
+    /// Answer once the aggregate accepted (events committed) or rejected.
+    Decision,
+    /// DECISION, plus sync projectors applied.
+    Simple,
+    /// SIMPLE, plus sagas' commands completed recursively.
+    Cascade,
+    /// Accepted and persisted; nothing downstream reacts.
+    Isolated,
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dev(args) => {
+            init_tracing("info");
+            dev::run(args).await
+        }
+        Command::Standalone { config } => {
+            init_tracing("info");
+            dev::standalone(&config).await
+        }
+        Command::Send(args) => {
+            init_tracing("warn");
+            return client::send(args).await;
+        }
+        Command::Book(args) => {
+            init_tracing("warn");
+            return client::book(args).await;
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,19 @@
+// Package angzarr writes angzarr business logic in Go.
+//
+// An aggregate is a state type (a proto message), appliers that fold events
+// into it and handlers that turn a command into events or a rejection:
+//
+//	agg := angzarr.NewAggregate("player", func() *examplespb.PlayerState { return &examplespb.PlayerState{} })
+//	angzarr.On(agg, handleDepositFunds)   // func(*examplespb.DepositFunds, *examplespb.PlayerState, uint32) ([]proto.Message, error)
+//	angzarr.Apply(agg, func(s *examplespb.PlayerState, e *examplespb.FundsDeposited) { s.Bankroll = e.NewBalance })
+//	log.Fatal(angzarr.Serve("127.0.0.1:50051", agg))
+//
+// The coordinator does everything else: loading history, checking
+// sequences, persisting, snapshots. Handlers are plain functions and
+// [Aggregate.Execute] is pure, so a test needs no framework running: see the
+// angzarrtest package.
+//
+// Errors are gRPC statuses: a [Rejected] reason is FAILED_PRECONDITION, an
+// unknown command type or a malformed payload INVALID_ARGUMENT, and any other
+// handler error or panic INTERNAL.
+package angzarr

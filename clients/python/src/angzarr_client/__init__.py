@@ -1,0 +1,52 @@
+"""Write angzarr business logic in Python.
+
+An aggregate is a state type, *appliers* that fold events into it and
+*handlers* that turn a command into events or a rejection::
+
+    from angzarr_client import Aggregate, ensure, serve
+    from angzarr_client.proto.examples import player_pb2
+
+    player = Aggregate("player", player_pb2.PlayerState)
+
+    @player.command_handler(player_pb2.DepositFunds)
+    def handle_deposit_funds(cmd, state, seq):
+        ensure(cmd.amount.amount > 0, "amount must be positive")
+        return player_pb2.FundsDeposited(...)
+
+    @player.applier(player_pb2.FundsDeposited)
+    def apply_deposited(state, event):
+        state.bankroll.CopyFrom(event.new_balance)
+
+    serve("127.0.0.1:50051", player)
+
+The coordinator does everything else (history, sequences, persistence,
+snapshots). Handlers are plain functions, so a test needs no framework
+running: see :class:`angzarr_client.testing.Scenario`.
+"""
+
+from .aggregate import Aggregate, next_sequence
+from .anys import TYPE_URL_PREFIX, full_name, pack, type_name, unpack, unpack_as
+from .errors import CommandRejectedError, InternalError, InvalidArgumentError, StatusError, ensure
+from .server import CommandHandlerServicer, RunningServer, serve, start
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TYPE_URL_PREFIX",
+    "Aggregate",
+    "CommandHandlerServicer",
+    "CommandRejectedError",
+    "InternalError",
+    "InvalidArgumentError",
+    "RunningServer",
+    "StatusError",
+    "ensure",
+    "full_name",
+    "next_sequence",
+    "pack",
+    "serve",
+    "start",
+    "type_name",
+    "unpack",
+    "unpack_as",
+]

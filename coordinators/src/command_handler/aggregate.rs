@@ -1,0 +1,166 @@
+//! A partition task's state: every live aggregate's book, in memory.
+//!
+//! Sequence numbers are checked here, against `next_sequence`, and nowhere
+//! else: the task is the only writer of its partition, so the in-memory
+//! book is the truth as long as the task owns it. A batch works on a
+//! [`Staged`] overlay that is folded in only after the commit succeeded.
+
+use std::collections::HashMap;
+
+use angzarr_connectors::AggregateHistory;
+use angzarr_proto::angzarr::{Cover, EventBook, EventPage, Snapshot};
+use uuid::Uuid;
+
+/// One aggregate as its owner holds it: the latest snapshot and the pages after it.
+#[derive(Clone, Debug, Default)]
+pub struct Book {
+    /// Latest stored snapshot.
+    pub snapshot: Option<Snapshot>,
+    /// Pages after the snapshot, in order.
+    pub pages: Vec<EventPage>,
+}
+
+impl Book {
+    /// The sequence the next event gets.
+    pub fn next_sequence(&self) -> u32 {
+        if let Some(last) = self.pages.last().and_then(|p| p.seq()) {
+            return last + 1;
+        }
+        self.snapshot.as_ref().map_or(0, |s| s.sequence + 1)
+    }
+
+    /// Events stored since the last snapshot (drives snapshot cadence).
+    pub fn since_snapshot(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// The book as the business logic receives it.
+    pub fn to_event_book(&self, cover: Cover) -> EventBook {
+        EventBook {
+            cover: Some(cover),
+            snapshot: self.snapshot.clone(),
+            pages: self.pages.clone(),
+            next_sequence: self.next_sequence(),
+        }
+    }
+
+    /// Appends committed pages, and replaces everything up to a new snapshot.
+    pub fn advance(&mut self, pages: &[EventPage], snapshot: Option<Snapshot>) {
+        self.pages.extend_from_slice(pages);
+        if let Some(s) = snapshot {
+            self.pages.retain(|p| p.seq().is_some_and(|q| q > s.sequence));
+            self.snapshot = Some(s);
+        }
+    }
+}
+
+impl From<AggregateHistory> for Book {
+    fn from(h: AggregateHistory) -> Self {
+        Book { snapshot: h.snapshot, pages: h.pages }
+    }
+}
+
+/// Every aggregate of the partition.
+#[derive(Default)]
+pub struct Books {
+    by_root: HashMap<Uuid, Book>,
+}
+
+impl Books {
+    /// The restored state of a partition.
+    pub fn restore(histories: Vec<AggregateHistory>) -> Self {
+        Books { by_root: histories.into_iter().map(|h| (h.root, h.into())).collect() }
+    }
+
+    /// Number of live aggregates.
+    pub fn len(&self) -> usize {
+        self.by_root.len()
+    }
+
+    /// Whether no aggregate lives here.
+    pub fn is_empty(&self) -> bool {
+        self.by_root.is_empty()
+    }
+
+    /// A batch's working copy.
+    pub fn stage(&self) -> Staged<'_> {
+        Staged { base: self, changed: HashMap::new() }
+    }
+}
+
+/// The books as a batch sees them: committed state plus this batch's changes.
+pub struct Staged<'a> {
+    base: &'a Books,
+    changed: HashMap<Uuid, Book>,
+}
+
+impl Staged<'_> {
+    /// The book of `root` as of this point of the batch.
+    pub fn get(&self, root: &Uuid) -> Option<&Book> {
+        self.changed.get(root).or_else(|| self.base.by_root.get(root))
+    }
+
+    /// A mutable book of `root`, copied from the committed state on first touch.
+    pub fn get_mut(&mut self, root: &Uuid) -> &mut Book {
+        let base = self.base;
+        self.changed.entry(*root).or_insert_with(|| base.by_root.get(root).cloned().unwrap_or_default())
+    }
+
+    /// The changes, to fold in once committed.
+    pub fn into_changes(self) -> HashMap<Uuid, Book> {
+        self.changed
+    }
+}
+
+impl Books {
+    /// Folds a committed batch's changes in.
+    pub fn apply(&mut self, changes: HashMap<Uuid, Book>) {
+        self.by_root.extend(changes);
+    }
+}
+
+/// The refusal text when a command's expected sequence is not the aggregate's next.
+pub fn sequence_mismatch(domain: &str, root: &Uuid, expected: u32, next: u32) -> String {
+    format!(
+        "sequence mismatch on {domain}/{root}: the command expects sequence {expected}, the aggregate's next sequence is {next}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use angzarr_proto::angzarr::PageHeader;
+
+    fn page(seq: u32) -> EventPage {
+        EventPage { header: Some(PageHeader::sequence(seq)), ..Default::default() }
+    }
+
+    #[test]
+    fn next_sequence_follows_pages_then_snapshot() {
+        let mut b = Book::default();
+        assert_eq!(b.next_sequence(), 0);
+        b.advance(&[page(0), page(1)], None);
+        assert_eq!(b.next_sequence(), 2);
+        b.advance(&[page(2)], Some(Snapshot { sequence: 2, ..Default::default() }));
+        assert!(b.pages.is_empty());
+        assert_eq!(b.next_sequence(), 3);
+        b.advance(&[page(3)], None);
+        assert_eq!(b.next_sequence(), 4);
+        assert_eq!(b.since_snapshot(), 1);
+    }
+
+    #[test]
+    fn staged_changes_do_not_leak_until_applied() {
+        let mut books = Books::default();
+        let root = Uuid::new_v4();
+        let changes = {
+            let mut staged = books.stage();
+            staged.get_mut(&root).advance(&[page(0)], None);
+            assert_eq!(staged.get(&root).unwrap().next_sequence(), 1);
+            assert!(books.by_root.is_empty());
+            staged.into_changes()
+        };
+        books.apply(changes);
+        assert_eq!(books.by_root[&root].next_sequence(), 1);
+    }
+}

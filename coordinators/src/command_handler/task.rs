@@ -1,0 +1,235 @@
+//! Step 4: the partition owner.
+//!
+//! A task owns one partition of a domain: it is the only writer of
+//! `events[p]` while it holds it. It restores the partition's aggregates,
+//! then repeatedly takes the commands waiting in `commands[p]` (whatever has
+//! accumulated — adaptive batching: the slower the commits, the bigger the
+//! batches), decides each one against the in-memory books, and commits the
+//! whole batch — events, due snapshots, the consumed offset, the replies —
+//! in one atomic step. If the commit fails, nothing of the batch happened:
+//! the in-memory changes are dropped and the task stops, leaving the
+//! partition to be restored afresh by whoever owns it next.
+
+use std::time::{Duration, Instant};
+
+use angzarr_connectors::{
+    CommandEnvelope, CommandOutcome, EventRecord, LogError, PartitionLog, Reply, SnapshotRecord, TxBatch,
+};
+use angzarr_proto::angzarr::{business_response, CommandBook, ContextualCommand, EventBook, EventPage, PageHeader, Snapshot};
+use angzarr_proto::type_name;
+use prost::Message;
+use tonic::Code;
+
+use super::aggregate::{sequence_mismatch, Books, Staged};
+use super::execute::{execute, RetryPolicy};
+use crate::handlers::Handlers;
+use crate::Shutdown;
+
+/// How a task works.
+#[derive(Clone, Debug)]
+pub struct TaskConfig {
+    /// Most commands in one commit.
+    pub max_batch: usize,
+    /// How long one poll waits before checking for shutdown again.
+    pub poll_wait: Duration,
+    /// Business-logic retry policy.
+    pub retry: RetryPolicy,
+    /// When to store snapshots.
+    pub snapshots: SnapshotPolicy,
+}
+
+/// Snapshot cadence: store one when this many events accumulated since the
+/// last (and the handler returned its state). 0 = never. Keeps both restore
+/// time and the in-memory book of each aggregate bounded.
+#[derive(Clone, Debug)]
+pub struct SnapshotPolicy {
+    /// Cadence of domains not listed.
+    pub default_every: u32,
+    /// Cadence per domain.
+    pub per_domain: std::collections::HashMap<String, u32>,
+}
+
+impl SnapshotPolicy {
+    /// The cadence of `domain`.
+    pub fn every(&self, domain: &str) -> u32 {
+        self.per_domain.get(domain).copied().unwrap_or(self.default_every)
+    }
+}
+
+impl Default for SnapshotPolicy {
+    fn default() -> Self {
+        SnapshotPolicy { default_every: 100, per_domain: Default::default() }
+    }
+}
+
+impl Default for TaskConfig {
+    fn default() -> Self {
+        TaskConfig {
+            max_batch: 512,
+            poll_wait: Duration::from_millis(250),
+            retry: RetryPolicy::default(),
+            snapshots: SnapshotPolicy::default(),
+        }
+    }
+}
+
+/// What one command produced, before commit.
+struct Decided {
+    events: Vec<EventRecord>,
+    snapshot: Option<SnapshotRecord>,
+    outcome: CommandOutcome,
+}
+
+fn rejected(code: Code, message: impl Into<String>) -> CommandOutcome {
+    CommandOutcome::Rejected { code: code as i32, message: message.into() }
+}
+
+fn now() -> prost_types::Timestamp {
+    prost_types::Timestamp::from(std::time::SystemTime::now())
+}
+
+/// Runs the task until `stop` or a failure; returns how it ended.
+pub async fn run(
+    mut log: Box<dyn PartitionLog>,
+    handlers: Handlers,
+    config: TaskConfig,
+    stop: Shutdown,
+) -> Result<(), LogError> {
+    let id = log.id().clone();
+    let started = Instant::now();
+    let restored = log.restore().await?;
+    let mut books = Books::restore(restored);
+    tracing::info!(partition = %id, aggregates = books.len(), elapsed = ?started.elapsed(), "partition restored");
+
+    loop {
+        let commands = tokio::select! {
+            _ = stop.wait() => break,
+            polled = log.poll(config.max_batch, config.poll_wait) => polled?,
+        };
+        if commands.is_empty() {
+            continue;
+        }
+        let mut batch = TxBatch::default();
+        let mut staged = books.stage();
+        for cmd in &commands {
+            let decided = decide(cmd, &mut staged, &handlers, &config).await;
+            batch.events.extend(decided.events);
+            batch.snapshots.extend(decided.snapshot);
+            if let Some(reply_to) = &cmd.reply_to {
+                batch.replies.push(Reply {
+                    reply_to: reply_to.clone(),
+                    request_id: cmd.request_id.clone(),
+                    outcome: decided.outcome,
+                });
+            }
+            batch.consumed_through = Some(cmd.offset);
+        }
+        let changes = staged.into_changes();
+        let (n_cmds, n_events) = (commands.len(), batch.events.len());
+        log.commit(batch).await?;
+        books.apply(changes);
+        tracing::debug!(partition = %id, commands = n_cmds, events = n_events, "batch committed");
+    }
+    tracing::info!(partition = %id, "partition task stopped");
+    Ok(())
+}
+
+/// Decides one command against the staged books. Never fails: every
+/// problem becomes a rejection the caller reads.
+async fn decide(cmd: &CommandEnvelope, staged: &mut Staged<'_>, handlers: &Handlers, config: &TaskConfig) -> Decided {
+    let nothing = |outcome| Decided { events: Vec::new(), snapshot: None, outcome };
+    let book = match CommandBook::decode(cmd.book.as_slice()) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(domain = cmd.domain, offset = cmd.offset, error = %e, "command record does not decode; skipped");
+            metrics::counter!(crate::telemetry::UNDECODABLE_RECORDS, "kind" => "command").increment(1);
+            return nothing(rejected(Code::InvalidArgument, format!("command record does not decode: {e}")));
+        }
+    };
+    let Some(cover) = book.cover.clone() else {
+        return nothing(rejected(Code::InvalidArgument, "command book has no cover"));
+    };
+    let expected = book.pages.first().and_then(|p| p.header.as_ref()).and_then(|h| h.explicit_sequence());
+    let next = staged.get(&cmd.root).map_or(0, |b| b.next_sequence());
+    match expected {
+        None => return nothing(rejected(Code::InvalidArgument, "command page has no sequence")),
+        Some(e) if e != next => {
+            return nothing(rejected(Code::FailedPrecondition, sequence_mismatch(&cmd.domain, &cmd.root, e, next)));
+        }
+        Some(_) => {}
+    }
+
+    let history = staged.get(&cmd.root).map(|b| b.to_event_book(cover.clone())).unwrap_or_else(|| EventBook {
+        cover: Some(cover.clone()),
+        ..Default::default()
+    });
+    let request = ContextualCommand { events: Some(history), command: Some(book) };
+    let response = match execute(handlers, &cmd.domain, &cmd.correlation_id, request, &config.retry).await {
+        Ok(r) => r,
+        Err(status) => return nothing(rejected(status.code(), status.message())),
+    };
+    let produced = match response.result {
+        Some(business_response::Result::Events(b)) => b,
+        Some(business_response::Result::Revocation(r)) => {
+            return nothing(rejected(Code::FailedPrecondition, format!("revoked by business logic: {}", r.reason)));
+        }
+        Some(business_response::Result::Notification(_)) | None => EventBook::default(),
+    };
+
+    let isolated = cmd.sync_mode == angzarr_proto::angzarr::SyncMode::Isolated as i32;
+    let (pages, records) = stamp(cmd, &cover, next, produced.pages, isolated);
+    let book = staged.get_mut(&cmd.root);
+    let every = config.snapshots.every(&cmd.domain) as usize;
+    let snapshot = match (produced.snapshot.and_then(|s| s.state), pages.last()) {
+        (Some(state), Some(last)) if every > 0 && book.since_snapshot() + pages.len() >= every => Some(Snapshot {
+            sequence: last.seq().unwrap_or(next),
+            state: Some(state),
+            created_at: Some(now()),
+            ..Default::default()
+        }),
+        _ => None,
+    };
+    book.advance(&pages, snapshot.clone());
+    let next_sequence = book.next_sequence();
+    Decided {
+        events: records,
+        snapshot: snapshot.map(|snapshot| SnapshotRecord { root: cmd.root, snapshot }),
+        outcome: CommandOutcome::Accepted(EventBook { cover: Some(cover), snapshot: None, pages, next_sequence }),
+    }
+}
+
+/// Stamps what the coordinator owns on each new page — sequence, time — and
+/// builds the records to append. Handlers may leave these unset (upstream's
+/// clients do); whatever they set is overwritten, because only the partition
+/// owner knows the next sequence.
+fn stamp(
+    cmd: &CommandEnvelope,
+    cover: &angzarr_proto::angzarr::Cover,
+    next: u32,
+    pages: Vec<EventPage>,
+    isolated: bool,
+) -> (Vec<EventPage>, Vec<EventRecord>) {
+    let created = now();
+    let edition = cover.edition.as_ref().map(|e| e.name.clone()).unwrap_or_default();
+    let mut stamped = Vec::with_capacity(pages.len());
+    let mut records = Vec::with_capacity(pages.len());
+    for (i, mut page) in pages.into_iter().enumerate() {
+        let sequence = next + i as u32;
+        page.header = Some(PageHeader::sequence(sequence));
+        if page.created_at.is_none() {
+            page.created_at = Some(created);
+        }
+        let type_name = page.event().map(|a| type_name(&a.type_url).to_string()).unwrap_or_default();
+        records.push(EventRecord {
+            root: cmd.root,
+            sequence,
+            type_name,
+            correlation_id: cmd.correlation_id.clone(),
+            edition: edition.clone(),
+            isolated,
+            book: EventBook { cover: Some(cover.clone()), pages: vec![page.clone()], ..Default::default() },
+        });
+        stamped.push(page);
+    }
+    (stamped, records)
+}

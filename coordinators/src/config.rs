@@ -1,0 +1,296 @@
+//! Declarative configuration: YAML with `${VAR}` / `${VAR:-default}`.
+//!
+//! Interpolation happens on the text before parsing, so any value can come
+//! from the environment. Unknown keys and unset variables are errors at
+//! start-up, not surprises at runtime.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// `${NAME}` with no default and `NAME` unset.
+    #[error("environment variable `{0}` is not set (use `${{{0}:-default}}` for a default)")]
+    MissingVar(String),
+    /// `${` without its `}`.
+    #[error("unterminated `${{` at byte {0}")]
+    Unterminated(usize),
+    /// Not valid YAML for this schema (unknown keys included).
+    #[error("{0}")]
+    Yaml(#[from] serde_yaml::Error),
+    /// Parsed, but not usable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The whole configuration of a process.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The log behind every coordinator.
+    pub log: LogConfig,
+    /// The gateway's listeners and limits.
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    /// Domains served by this process, by name.
+    pub domains: BTreeMap<String, DomainConfig>,
+}
+
+/// Which log, and its settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum LogConfig {
+    /// One SQLite file, one process.
+    Embedded {
+        /// The file (directories are created).
+        #[serde(default = "default_path")]
+        path: PathBuf,
+        /// Partitions per domain.
+        #[serde(default = "default_partitions")]
+        partitions: u32,
+        /// `full` (fsync per commit) or `normal`.
+        #[serde(default)]
+        durability: angzarr_connectors::embedded::Durability,
+    },
+    /// An Apache Kafka cluster.
+    Kafka(KafkaLogConfig),
+}
+
+/// Settings of the Kafka log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaLogConfig {
+    /// `host:port,...`
+    pub bootstrap_servers: String,
+    /// Topic prefix.
+    #[serde(default = "default_prefix")]
+    pub topic_prefix: String,
+    /// Partitions of topics this process creates.
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+    /// Replication factor of topics this process creates.
+    #[serde(default = "default_replication")]
+    pub replication_factor: i32,
+    /// Create missing topics at start-up.
+    #[serde(default = "yes")]
+    pub create_topics: bool,
+    /// librdkafka settings passed through (TLS, SASL, …), e.g. `security.protocol: SSL`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+}
+
+fn default_path() -> PathBuf {
+    PathBuf::from("./data/events.db")
+}
+fn default_partitions() -> u32 {
+    8
+}
+fn default_prefix() -> String {
+    angzarr_topology::names::DEFAULT_PREFIX.to_string()
+}
+fn default_replication() -> i32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+/// The gateway.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// gRPC listen address.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Largest accepted command book, bytes.
+    #[serde(default = "default_max_command")]
+    pub max_command_bytes: usize,
+    /// How long DECISION waits for the partition owner.
+    #[serde(default = "default_decision_timeout", with = "humantime_serde")]
+    pub decision_timeout: Duration,
+}
+
+fn default_listen() -> SocketAddr {
+    "127.0.0.1:1313".parse().unwrap()
+}
+fn default_max_command() -> usize {
+    1 << 20
+}
+fn default_decision_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            listen: default_listen(),
+            max_command_bytes: default_max_command(),
+            decision_timeout: default_decision_timeout(),
+        }
+    }
+}
+
+/// One domain.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// URL of its business logic (`http://127.0.0.1:50051`).
+    pub handler: String,
+    /// Store a snapshot every this many events (0 = never).
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every: u32,
+}
+
+fn default_snapshot_every() -> u32 {
+    100
+}
+
+mod humantime_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Replaces `${NAME}` and `${NAME:-default}` using `lookup`; `$${` is a literal `${`.
+pub fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut pos = 0;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        if after.starts_with("$${") {
+            out.push_str("${");
+            rest = &after[3..];
+            pos += i + 3;
+        } else if let Some(body) = after.strip_prefix("${") {
+            let end = body.find('}').ok_or(ConfigError::Unterminated(pos + i))?;
+            let expr = &body[..end];
+            let (name, default) = match expr.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (expr, None),
+            };
+            match (lookup(name).filter(|v| !v.is_empty() || default.is_none()), default) {
+                (Some(v), _) => out.push_str(&v),
+                (None, Some(d)) => out.push_str(d),
+                (None, None) => return Err(ConfigError::MissingVar(name.to_string())),
+            }
+            rest = &body[end + 1..];
+            pos += i + 3 + end;
+        } else {
+            out.push('$');
+            rest = &after[1..];
+            pos += i + 1;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl Config {
+    /// Parses YAML text, interpolating the process environment.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        Self::parse_with(text, |k| std::env::var(k).ok())
+    }
+
+    /// Parses YAML text with a custom variable lookup.
+    pub fn parse_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let config: Config = serde_yaml::from_str(&interpolate(text, lookup)?)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+        Self::parse(&text)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.domains.is_empty() {
+            return Err(ConfigError::Invalid("no domains configured".into()));
+        }
+        for name in self.domains.keys() {
+            if !angzarr_topology::names::valid_domain(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "domain name `{name}`: use letters, digits, `_` and `-`"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "BOOT" => Some("k1:9092".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn interpolation() {
+        assert_eq!(interpolate("a ${BOOT} b", env).unwrap(), "a k1:9092 b");
+        assert_eq!(interpolate("${NOPE:-x:1}", env).unwrap(), "x:1");
+        assert_eq!(interpolate("${EMPTY:-d}", env).unwrap(), "d");
+        assert_eq!(interpolate("cost $5 and $${LIT}", env).unwrap(), "cost $5 and ${LIT}");
+        assert!(matches!(interpolate("${NOPE}", env), Err(ConfigError::MissingVar(v)) if v == "NOPE"));
+        assert!(matches!(interpolate("x ${BOOT", env), Err(ConfigError::Unterminated(2))));
+    }
+
+    #[test]
+    fn a_full_config_parses() {
+        let c = Config::parse_with(
+            "log: {type: kafka, bootstrap_servers: '${BOOT}', settings: {security.protocol: SSL}}\n\
+             gateway: {listen: '127.0.0.1:7000', decision_timeout: 5s}\n\
+             domains:\n  player: {handler: 'http://127.0.0.1:50051', snapshot_every: 10}\n",
+            env,
+        )
+        .unwrap();
+        match c.log {
+            LogConfig::Kafka(k) => {
+                assert_eq!(k.bootstrap_servers, "k1:9092");
+                assert_eq!(k.settings["security.protocol"], "SSL");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.gateway.decision_timeout, Duration::from_secs(5));
+        assert_eq!(c.domains["player"].snapshot_every, 10);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::parse_with("log: {type: embedded, pth: x}\ndomains: {p: {handler: 'http://x'}}", env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `pth`"), "{err}");
+        let err = Config::parse_with("log: {type: embedded}\ndomains: {p: {handler: 'http://x', snapshot: 1}}", env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `snapshot`"), "{err}");
+    }
+
+    #[test]
+    fn bad_domain_names_are_errors() {
+        let err = Config::parse_with("log: {type: embedded}\ndomains: {'a.b': {handler: 'http://x'}}", env).unwrap_err();
+        assert!(err.to_string().contains("domain name `a.b`"));
+    }
+}

@@ -1,0 +1,48 @@
+//! The user's business logic, reached over gRPC.
+//!
+//! One lazily-connected channel per domain: a handler that starts after the
+//! coordinator (or restarts) is picked up on the next call, no restart needed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use angzarr_proto::angzarr::command_handler_service_client::CommandHandlerServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::CoordinatorError;
+
+/// Command-handler clients by domain.
+#[derive(Clone, Default)]
+pub struct Handlers {
+    by_domain: Arc<HashMap<String, CommandHandlerServiceClient<Channel>>>,
+}
+
+impl Handlers {
+    /// Clients for `(domain, url)` pairs; connections open on first use.
+    pub fn new(urls: impl IntoIterator<Item = (String, String)>) -> Result<Self, CoordinatorError> {
+        let mut by_domain = HashMap::new();
+        for (domain, url) in urls {
+            let endpoint = Endpoint::from_shared(url.clone())
+                .map_err(|e| CoordinatorError::InvalidArgument(format!("handler URL `{url}` for `{domain}`: {e}")))?
+                .connect_timeout(Duration::from_secs(2))
+                .tcp_nodelay(true);
+            let client = CommandHandlerServiceClient::new(endpoint.connect_lazy())
+                .max_decoding_message_size(64 << 20);
+            by_domain.insert(domain, client);
+        }
+        Ok(Handlers { by_domain: Arc::new(by_domain) })
+    }
+
+    /// The client of `domain`'s business logic.
+    pub fn get(&self, domain: &str) -> Option<CommandHandlerServiceClient<Channel>> {
+        self.by_domain.get(domain).cloned()
+    }
+
+    /// Domains with a handler.
+    pub fn domains(&self) -> Vec<String> {
+        let mut d: Vec<_> = self.by_domain.keys().cloned().collect();
+        d.sort();
+        d
+    }
+}

@@ -1,0 +1,131 @@
+//! A process: a log, the command-handler worker, and the gateway's gRPC
+//! listener, all stopped by one [`Shutdown`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use angzarr_connectors::embedded::{EmbeddedConfig, EmbeddedLog};
+use angzarr_connectors::Log;
+use angzarr_proto::angzarr::command_handler_coordinator_service_server::CommandHandlerCoordinatorServiceServer;
+use angzarr_proto::angzarr::event_query_service_server::EventQueryServiceServer;
+use tokio::task::JoinHandle;
+
+use crate::command_handler::gateway::Gateway;
+use crate::command_handler::query::QueryService;
+use crate::command_handler::task::{SnapshotPolicy, TaskConfig};
+use crate::command_handler::validate::Limits;
+use crate::command_handler::worker::Worker;
+use crate::config::{Config, LogConfig};
+use crate::handlers::Handlers;
+use crate::{CoordinatorError, Shutdown};
+
+/// Opens the configured log for the configured domains.
+pub async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn Log>> {
+    let domains: Vec<String> = config.domains.keys().cloned().collect();
+    match &config.log {
+        LogConfig::Embedded { path, partitions, durability } => {
+            let cfg = EmbeddedConfig { path: path.clone(), partitions: *partitions, durability: *durability };
+            Ok(Arc::new(EmbeddedLog::open(&cfg, domains)?))
+        }
+        LogConfig::Kafka(_) => anyhow::bail!("the kafka log is not available in this build"),
+    }
+}
+
+/// What runs in one process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Roles {
+    /// Serve the gateway (commands and queries) over gRPC.
+    pub gateway: bool,
+    /// Be a command-handler worker (consume commands, call business logic).
+    pub command_handler: bool,
+}
+
+impl Roles {
+    /// Everything in one process.
+    pub const ALL: Roles = Roles { gateway: true, command_handler: true };
+}
+
+/// A started process.
+pub struct Running {
+    /// Where the gateway listens (when it runs).
+    pub grpc_addr: Option<SocketAddr>,
+    /// The log, shared by every part.
+    pub log: Arc<dyn Log>,
+    shutdown: Shutdown,
+    parts: Vec<JoinHandle<Result<(), CoordinatorError>>>,
+}
+
+impl Running {
+    /// Asks every part to stop and waits for them.
+    pub async fn stop(self) -> Result<(), CoordinatorError> {
+        self.shutdown.trigger();
+        self.join().await
+    }
+
+    /// Waits until every part has stopped (after the shutdown was triggered elsewhere).
+    pub async fn join(self) -> Result<(), CoordinatorError> {
+        let mut first = Ok(());
+        for part in self.parts {
+            let r = part.await.unwrap_or_else(|e| {
+                Err(CoordinatorError::Log(angzarr_connectors::LogError::Unavailable(format!("task panicked: {e}"))))
+            });
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+/// Starts the roles of `config` on `log`; stops when `shutdown` is triggered.
+pub async fn start(
+    config: &Config,
+    log: Arc<dyn Log>,
+    roles: Roles,
+    shutdown: Shutdown,
+) -> Result<Running, CoordinatorError> {
+    let mut parts = Vec::new();
+    let mut grpc_addr = None;
+
+    if roles.command_handler {
+        let handlers = Handlers::new(config.domains.iter().map(|(d, c)| (d.clone(), c.handler.clone())))?;
+        let task = TaskConfig {
+            snapshots: SnapshotPolicy {
+                default_every: 100,
+                per_domain: config.domains.iter().map(|(d, c)| (d.clone(), c.snapshot_every)).collect(),
+            },
+            ..TaskConfig::default()
+        };
+        let worker = Worker::new(log.clone(), handlers, task);
+        let stop = shutdown.clone();
+        parts.push(tokio::spawn(async move { worker.run(stop).await }));
+    }
+
+    if roles.gateway {
+        let g = &config.gateway;
+        let listener = tokio::net::TcpListener::bind(g.listen).await.map_err(|e| {
+            CoordinatorError::InvalidArgument(format!("cannot listen on {}: {e}", g.listen))
+        })?;
+        let addr = listener.local_addr().map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
+        grpc_addr = Some(addr);
+        let limits = Limits { max_command_bytes: g.max_command_bytes };
+        // Let tonic decode somewhat more than the limit so the gateway, not
+        // the codec, reports an oversized command with the configured number.
+        let decode_limit = (g.max_command_bytes * 2).max(4 << 20);
+        let gateway = CommandHandlerCoordinatorServiceServer::new(Gateway::new(log.clone(), limits, g.decision_timeout))
+            .max_decoding_message_size(decode_limit);
+        let query = EventQueryServiceServer::new(QueryService::new(log.clone())).max_encoding_message_size(64 << 20);
+        let stop = shutdown.clone();
+        tracing::info!(%addr, "gateway listening (gRPC)");
+        parts.push(tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(gateway)
+                .add_service(query)
+                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), stop.wait())
+                .await
+                .map_err(|e| CoordinatorError::InvalidArgument(format!("gateway server: {e}")))
+        }));
+    }
+
+    Ok(Running { grpc_addr, log, shutdown, parts })
+}
