@@ -28,6 +28,10 @@ pub struct PlayerWorld {
     backend: Box<dyn Backend>,
     last: Option<Result<Vec<Any>, Status>>,
     recorded_before: u32,
+    /// The running scenario's name, for the conformance dumps.
+    scenario: String,
+    /// Commands sent so far in this scenario.
+    sent: usize,
 }
 
 /// Builds the backend of this test binary.
@@ -37,13 +41,16 @@ pub static BACKEND: std::sync::OnceLock<MakeBackend> = std::sync::OnceLock::new(
 impl PlayerWorld {
     fn new() -> Self {
         let make = BACKEND.get().expect("the test binary sets its backend");
-        PlayerWorld { backend: make(), last: None, recorded_before: 0 }
+        PlayerWorld { backend: make(), last: None, recorded_before: 0, scenario: String::new(), sent: 0 }
     }
 
     async fn send_expecting(&mut self, command: Any, expected: Option<u32>) {
         self.recorded_before = self.backend.recorded().await;
         let expected = expected.unwrap_or(self.recorded_before);
-        self.last = Some(self.backend.send(command, expected).await);
+        let result = self.backend.send(command, expected).await;
+        self.sent += 1;
+        dump_events(&self.scenario, self.sent, &result);
+        self.last = Some(result);
     }
 
     async fn send(&mut self, command: Any) {
@@ -167,9 +174,49 @@ async fn nothing_new(w: &mut PlayerWorld) {
     assert_eq!(w.backend.recorded().await, w.recorded_before);
 }
 
+/// Appends what a command produced to `$ANGZARR_EVENTS_DUMP`, one line per
+/// event (`scenario, command #, type, hex of the encoded event`) or refusal,
+/// so `scripts/conformance` can compare languages byte for byte.
+fn dump_events(scenario: &str, n: usize, result: &Result<Vec<Any>, Status>) {
+    let Ok(path) = std::env::var("ANGZARR_EVENTS_DUMP") else { return };
+    let mut lines = String::new();
+    match result {
+        Ok(events) => {
+            for e in events {
+                let hex: String = e.value.iter().map(|b| format!("{b:02x}")).collect();
+                lines.push_str(&format!("{scenario}\t{n}\t{}\t{hex}\n", type_name(&e.type_url)));
+            }
+        }
+        Err(s) => lines.push_str(&format!("{scenario}\t{n}\trefused\t{:?}\n", s.code())),
+    }
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).expect("events dump file");
+    f.write_all(lines.as_bytes()).expect("writing the events dump");
+}
+
+/// Appends `scenario\tpassed|failed` to `$ANGZARR_RESULTS` when set.
+fn record_result(scenario: &str, passed: bool) {
+    let Ok(path) = std::env::var("ANGZARR_RESULTS") else { return };
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).expect("results file");
+    writeln!(f, "{scenario}\t{}", if passed { "passed" } else { "failed" }).expect("writing results");
+}
+
 /// Runs `features/player.feature`, failing the process on any failed or skipped step.
 pub async fn run(make: MakeBackend) {
     BACKEND.set(make).ok();
     let features = concat!(env!("CARGO_MANIFEST_DIR"), "/player.feature");
-    PlayerWorld::cucumber().fail_on_skipped().run_and_exit(features).await;
+    PlayerWorld::cucumber()
+        .before(|_, _, scenario, world| {
+            world.scenario = scenario.name.clone();
+            Box::pin(async {})
+        })
+        .after(|_, _, scenario, finished, _| {
+            let passed = matches!(finished, cucumber::event::ScenarioFinished::StepPassed);
+            record_result(&scenario.name, passed);
+            Box::pin(async {})
+        })
+        .fail_on_skipped()
+        .run_and_exit(features)
+        .await;
 }
