@@ -24,6 +24,17 @@ pub struct DevArgs {
     /// Snapshot every N events.
     #[arg(long, default_value_t = 100)]
     snapshot_every: u32,
+    /// Run on a Kafka broker instead of the embedded log (creates the topics).
+    /// A second `angzarr dev --kafka` with another `--listen` joins the same
+    /// consumer group and takes half the partitions.
+    #[arg(long, value_name = "HOST:PORT")]
+    kafka: Option<String>,
+    /// Topic prefix on Kafka.
+    #[arg(long, default_value = "angzarr")]
+    topic_prefix: String,
+    /// Partitions of topics created on Kafka (and of the embedded log).
+    #[arg(long, default_value_t = 8)]
+    partitions: u32,
 }
 
 fn parse_handler(s: &str) -> Result<(String, String), String> {
@@ -57,12 +68,18 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     for (domain, url) in &args.handlers {
         domains.insert(domain.clone(), DomainConfig { handler: url.clone(), snapshot_every: args.snapshot_every });
     }
+    let log = match &args.kafka {
+        None => LogConfig::Embedded { path: args.data.join("events.db"), partitions: args.partitions, durability: Default::default() },
+        Some(bootstrap) => {
+            let yaml = format!(
+                "type: kafka\nbootstrap_servers: '{bootstrap}'\ntopic_prefix: '{}'\npartitions: {}\n",
+                args.topic_prefix, args.partitions
+            );
+            serde_yaml_ng(&yaml)?
+        }
+    };
     let config = Config {
-        log: LogConfig::Embedded {
-            path: args.data.join("events.db"),
-            partitions: 8,
-            durability: Default::default(),
-        },
+        log,
         gateway: GatewayConfig { listen: args.listen, ..Default::default() },
         domains,
     };
@@ -71,9 +88,29 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     result
 }
 
+/// A Kafka log section with its defaults, through the same parser as files.
+fn serde_yaml_ng(yaml: &str) -> anyhow::Result<LogConfig> {
+    Ok(angzarr_coordinators::config::parse_log(yaml)?)
+}
+
 pub async fn standalone(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     serve(&config).await
+}
+
+/// `angzarr coordinator ROLE --config FILE`: one role as its own process.
+pub async fn coordinator(role: Roles, path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let log = runtime::open_log(&config).await?;
+    let shutdown = Shutdown::new();
+    let running = runtime::start(&config, log, role, shutdown.clone()).await?;
+    if let Some(addr) = running.grpc_addr {
+        eprintln!("gateway listening on grpc://{addr}");
+    }
+    terminated().await;
+    eprintln!("stopping…");
+    running.stop().await?;
+    Ok(())
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 mod client;
 mod dev;
 mod json;
+mod topology;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,42 @@ enum Command {
     Send(client::SendArgs),
     /// Print an aggregate's EventBook as proto3 JSON.
     Book(client::BookArgs),
+    /// Run one coordinator role as its own process (scale by starting more).
+    Coordinator {
+        /// Which role.
+        #[arg(value_enum)]
+        role: Role,
+        /// The YAML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Plan or apply the Kafka topics of a configuration.
+    Topology {
+        /// `plan` shows what would change; `apply` creates missing topics.
+        #[arg(value_enum)]
+        action: TopologyAction,
+        /// The YAML configuration (its log must be kafka).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// Coordinator roles that run as separate processes.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Role {
+    /// Consumer-group member of the commands topics: decides and commits.
+    CommandHandler,
+    /// The gRPC gateway: validates, appends commands, answers.
+    Gateway,
+}
+
+/// Topology actions.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TopologyAction {
+    /// Show what would be created, kept or refused.
+    Plan,
+    /// Create missing topics; refuse if existing ones are unusable.
+    Apply,
 }
 
 /// The sync modes a caller can ask for.
@@ -64,6 +101,18 @@ async fn main() -> ExitCode {
         Command::Standalone { config } => {
             init_tracing("info");
             dev::standalone(&config).await
+        }
+        Command::Coordinator { role, config } => {
+            init_tracing("info");
+            let roles = match role {
+                Role::CommandHandler => angzarr_coordinators::runtime::Roles { gateway: false, command_handler: true },
+                Role::Gateway => angzarr_coordinators::runtime::Roles { gateway: true, command_handler: false },
+            };
+            dev::coordinator(roles, &config).await
+        }
+        Command::Topology { action, config } => {
+            init_tracing("warn");
+            topology::run(action, &config).await
         }
         Command::Send(args) => {
             init_tracing("warn");

@@ -77,8 +77,14 @@ pub trait PartitionLog: Send {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<CommandEnvelope>>;
 
     /// Atomically appends the batch's events and snapshots and advances the
-    /// consumed position; then delivers its replies. On error nothing of the
-    /// batch is visible and the task must stop (the partition is lost or the
-    /// log is down).
-    async fn commit(&mut self, batch: TxBatch) -> Result<()>;
+    /// consumed position; then delivers its replies. Returns the log offsets
+    /// of the appended events, in order.
+    ///
+    /// On error nothing of the batch is visible, and the next poll starts
+    /// again after the last successful commit: the task drops its staged
+    /// changes and may retry — unless the error is [`LogError::Fenced`], when
+    /// the partition belongs to another worker and the task must stop.
+    ///
+    /// [`LogError::Fenced`]: crate::LogError::Fenced
+    async fn commit(&mut self, batch: TxBatch) -> Result<Vec<i64>>;
 }

@@ -89,6 +89,8 @@ pub struct AggregateHistory {
     pub snapshot: Option<Snapshot>,
     /// Event pages after the snapshot, in sequence order, each stamped.
     pub pages: Vec<EventPage>,
+    /// Log offset of the first of `pages`, when the log has offsets.
+    pub first_offset: Option<i64>,
 }
 
 /// One event to append: the value is an `EventBook` holding the cover and one page.
@@ -175,6 +177,9 @@ pub struct TxBatch {
     pub replies: Vec<Reply>,
     /// The offset of the last command consumed; the next poll starts after it.
     pub consumed_through: Option<i64>,
+    /// Every event of the partition before this offset is covered by a
+    /// snapshot: restore may start reading events here.
+    pub restore_from: Option<i64>,
 }
 
 impl TxBatch {
@@ -184,5 +189,6 @@ impl TxBatch {
             && self.snapshots.is_empty()
             && self.replies.is_empty()
             && self.consumed_through.is_none()
+            && self.restore_from.is_none()
     }
 }

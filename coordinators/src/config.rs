@@ -85,6 +85,33 @@ pub struct KafkaLogConfig {
     /// librdkafka settings passed through (TLS, SASL, …), e.g. `security.protocol: SSL`.
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// How long a silent worker keeps its partitions before the group moves them.
+    #[serde(default = "default_session_timeout", with = "humantime_serde")]
+    pub session_timeout: Duration,
+    /// How long start-up retries an unreachable broker.
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+}
+
+fn default_session_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl KafkaLogConfig {
+    /// The connector's settings.
+    pub fn connector(&self) -> angzarr_connectors::kafka::KafkaConfig {
+        let mut k = angzarr_connectors::kafka::KafkaConfig::new(self.bootstrap_servers.clone());
+        k.topics = angzarr_topology::Topics::new(self.topic_prefix.clone());
+        k.partitions = self.partitions;
+        k.replication_factor = self.replication_factor;
+        k.create_topics = self.create_topics;
+        k.settings = self.settings.clone();
+        k.session_timeout = self.session_timeout;
+        k
+    }
 }
 
 fn default_path() -> PathBuf {
@@ -198,6 +225,11 @@ pub fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Resul
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Parses a `log:` section on its own (defaults filled in as in a file).
+pub fn parse_log(yaml: &str) -> Result<LogConfig, ConfigError> {
+    Ok(serde_yaml::from_str(yaml)?)
 }
 
 impl Config {

@@ -27,7 +27,11 @@ pub async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn Log>> {
             let cfg = EmbeddedConfig { path: path.clone(), partitions: *partitions, durability: *durability };
             Ok(Arc::new(EmbeddedLog::open(&cfg, domains)?))
         }
-        LogConfig::Kafka(_) => anyhow::bail!("the kafka log is not available in this build"),
+        LogConfig::Kafka(k) => {
+            tracing::info!(bootstrap = %k.bootstrap_servers, settings = ?angzarr_connectors::kafka::redact(&k.settings), "connecting to kafka");
+            let log = angzarr_connectors::kafka::KafkaLog::connect(k.connector(), domains, k.connect_timeout).await?;
+            Ok(Arc::new(log))
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! `player.feature` through a real coordinator: gateway gRPC → commands log →
 //! partition owner → business logic over gRPC → atomic commit.
 //!
-//! The log is the embedded one in a temporary directory. The player handler
-//! is the Rust example, or the service at `ANGZARR_PLAYER_HANDLER` (any
-//! language) when set.
+//! The log is the embedded one in a temporary directory, or — with
+//! `ANGZARR_LOG=kafka` — the Kafka broker at `KAFKA_BOOTSTRAP`, under a fresh
+//! topic prefix. The player handler is the Rust example, or the service at
+//! `ANGZARR_PLAYER_HANDLER` (any language) when set.
 
 mod support;
 
@@ -90,8 +91,23 @@ async fn main() {
         }
     };
     eprintln!("player handler: {handler}");
+    let log = match std::env::var("ANGZARR_LOG").as_deref() {
+        Ok("kafka") => {
+            let bootstrap = std::env::var("KAFKA_BOOTSTRAP").expect("ANGZARR_LOG=kafka needs KAFKA_BOOTSTRAP");
+            let prefix = format!("features-{}", &Uuid::new_v4().simple().to_string()[..8]);
+            eprintln!("log: kafka at {bootstrap}, topic prefix {prefix}");
+            angzarr_coordinators::config::parse_log(&format!(
+                "type: kafka\nbootstrap_servers: '{bootstrap}'\ntopic_prefix: '{prefix}'\npartitions: 4\n"
+            ))
+            .unwrap()
+        }
+        Ok("embedded") | Err(_) => {
+            LogConfig::Embedded { path: dir.path().join("events.db"), partitions: 4, durability: Default::default() }
+        }
+        Ok(other) => panic!("ANGZARR_LOG={other}: use embedded or kafka"),
+    };
     let config = Config {
-        log: LogConfig::Embedded { path: dir.path().join("events.db"), partitions: 4, durability: Default::default() },
+        log,
         gateway: GatewayConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() },
         domains: BTreeMap::from([("player".to_string(), DomainConfig { handler, snapshot_every: 3 })]),
     };

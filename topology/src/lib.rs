@@ -5,6 +5,8 @@
 //! the Kafka connector and any plain Kafka client agree on where an aggregate's
 //! commands, events and snapshots are.
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod names;
 pub mod partitioner;
 

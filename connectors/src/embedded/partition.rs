@@ -15,11 +15,13 @@ pub(super) struct EmbeddedPartition {
     id: PartitionId,
     /// Offset of the last command handed to the task (committed or in the open batch).
     polled_through: i64,
+    /// Offset of the last command consumed by a successful commit.
+    committed: i64,
 }
 
 impl EmbeddedPartition {
     pub(super) fn new(log: EmbeddedLog, group: String, id: PartitionId, committed: i64) -> Self {
-        EmbeddedPartition { log, group, id, polled_through: committed }
+        EmbeddedPartition { log, group, id, polled_through: committed, committed }
     }
 }
 
@@ -50,12 +52,23 @@ impl PartitionLog for EmbeddedPartition {
         }
     }
 
-    async fn commit(&mut self, batch: TxBatch) -> Result<()> {
+    async fn commit(&mut self, batch: TxBatch) -> Result<Vec<i64>> {
         let (group, domain, p) = (self.group.clone(), self.id.domain.to_string(), self.id.partition);
-        let TxBatch { events, snapshots, replies, consumed_through } = batch;
-        let stored = TxBatch { events, snapshots, replies: Vec::new(), consumed_through };
-        self.log.with_store(move |s| s.commit_batch(&group, &domain, p, &stored)).await?;
-        self.log.inner.bus.deliver(replies);
-        Ok(())
+        let TxBatch { events, snapshots, replies, consumed_through, restore_from: _ } = batch;
+        let stored = TxBatch { events, snapshots, replies: Vec::new(), consumed_through, restore_from: None };
+        match self.log.with_store(move |s| s.commit_batch(&group, &domain, p, &stored)).await {
+            Ok(offsets) => {
+                if let Some(c) = consumed_through {
+                    self.committed = c;
+                }
+                self.log.inner.bus.deliver(replies);
+                Ok(offsets)
+            }
+            Err(e) => {
+                // Nothing happened: the next poll re-reads after the last commit.
+                self.polled_through = self.committed;
+                Err(e)
+            }
+        }
     }
 }

@@ -190,8 +190,9 @@ impl Store {
     }
 
     /// Commits one task's batch in one SQLite transaction.
-    pub fn commit_batch(&mut self, group: &str, domain: &str, partition: u32, batch: &TxBatch) -> Result<()> {
+    pub fn commit_batch(&mut self, group: &str, domain: &str, partition: u32, batch: &TxBatch) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
+        let mut offsets = Vec::with_capacity(batch.events.len());
         {
             let mut next: i64 = tx.query_row(
                 "SELECT COALESCE(MAX(offset), -1) + 1 FROM events WHERE domain = ?1 AND partition = ?2",
@@ -227,6 +228,7 @@ impl Store {
                         }
                         e => e.into(),
                     })?;
+                offsets.push(next);
                 next += 1;
             }
             let mut snap = tx.prepare_cached(
@@ -251,7 +253,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(offsets)
     }
 
     /// The latest snapshot of a root.
@@ -286,7 +288,7 @@ impl Store {
                 .map_err(|e| corrupt(format!("events {domain}[{partition}]@{offset}"), e))?;
             pages.extend(book.pages);
         }
-        Ok(AggregateHistory { root: *root, snapshot, pages })
+        Ok(AggregateHistory { root: *root, snapshot, pages, first_offset: None })
     }
 
     /// Every aggregate of a partition: snapshots, then the events they do not cover.
@@ -302,7 +304,7 @@ impl Store {
             let loc = || format!("snapshots {domain}[{partition}]");
             let root = uuid_of(&root, loc)?;
             let snapshot = Snapshot::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
-            by_root.insert(root, AggregateHistory { root, snapshot: Some(snapshot), pages: Vec::new() });
+            by_root.insert(root, AggregateHistory { root, snapshot: Some(snapshot), pages: Vec::new(), first_offset: None });
         }
         let mut events = self.conn.prepare_cached(
             "SELECT e.offset, e.root, e.body FROM events e
@@ -319,11 +321,9 @@ impl Store {
             let loc = || format!("events {domain}[{partition}]@{offset}");
             let root = uuid_of(&root, loc)?;
             let book = EventBook::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
-            by_root
-                .entry(root)
-                .or_insert_with(|| AggregateHistory { root, snapshot: None, pages: Vec::new() })
-                .pages
-                .extend(book.pages);
+            let history = by_root.entry(root).or_insert_with(|| AggregateHistory { root, ..Default::default() });
+            history.first_offset.get_or_insert(offset);
+            history.pages.extend(book.pages);
         }
         Ok(by_root.into_values().collect())
     }

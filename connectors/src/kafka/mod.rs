@@ -1,1 +1,230 @@
-//! The Kafka connector (see issue 4).
+//! The Kafka connector: topics on an Apache Kafka cluster behind [`Log`].
+//!
+//! - **Gateway side** ([`KafkaLog::submit`]): an idempotent producer appends
+//!   the command to `<prefix>.<domain>.commands`, to the partition murmur2 of
+//!   the root picks (the Java client's partitioner, so any client agrees), and
+//!   answers once the broker acknowledged it. Outcomes come back on the
+//!   `<prefix>._replies` topic, keyed by the gateway instance, read by
+//!   [`replies`] — a *reply topic* rather than a direct channel, because the
+//!   reply is then written in the same transaction as the events it reports:
+//!   a gateway never hears "accepted" for events that were not committed, and
+//!   a reply survives a change of partition owner.
+//! - **Worker side** ([`group`]): one consumer-group member per worker over
+//!   the commands topics (cooperative-sticky assignment), dispatching each
+//!   owned partition's records to its task. Each task commits through its own
+//!   **transactional producer** ([`partition`]) whose `transactional.id` is
+//!   derived from the partition (`<prefix>.<group>.<domain>.<p>`): a new owner's
+//!   `init_transactions` fences the previous one and aborts its open
+//!   transaction, even if that zombie is paused, partitioned from the group, or
+//!   from an older generation. The consumer-group metadata is sent with the
+//!   offsets too (KIP-447), so the broker also refuses offsets of a member that
+//!   left the group. Static ids were chosen over group-metadata fencing alone
+//!   because they also fence a zombie whose producer outlives its consumer.
+//! - **Restore** ([`restore`]) reads the compacted snapshots partition, then
+//!   the events partition from the restore point recorded there.
+//! - Every reader uses `isolation.level=read_committed`.
+
+mod client;
+mod group;
+mod partition;
+mod records;
+mod replies;
+mod restore;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use uuid::Uuid;
+
+use angzarr_topology::kafka as topo;
+use angzarr_topology::names::{TopicKind, Topics};
+use angzarr_topology::partitioner::{partition_for, root_key};
+
+use crate::log::{Log, Membership, Submitted};
+use crate::record::{AggregateHistory, CommandEnvelope};
+use crate::{LogError, Result};
+
+pub use client::redact;
+
+/// Settings of the Kafka log.
+#[derive(Clone, Debug)]
+pub struct KafkaConfig {
+    /// `host:port,...`.
+    pub bootstrap_servers: String,
+    /// Topic names.
+    pub topics: Topics,
+    /// Partitions of topics created here.
+    pub partitions: u32,
+    /// Replication factor of topics created here.
+    pub replication_factor: i32,
+    /// Create missing topics at start-up.
+    pub create_topics: bool,
+    /// librdkafka settings passed to every client (TLS, SASL, …).
+    pub settings: BTreeMap<String, String>,
+    /// Consumer-group session timeout: how long a silent worker keeps its partitions.
+    pub session_timeout: Duration,
+    /// Transaction timeout of the partition producers.
+    pub transaction_timeout: Duration,
+}
+
+impl KafkaConfig {
+    /// Defaults for `bootstrap_servers`.
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        KafkaConfig {
+            bootstrap_servers: bootstrap_servers.into(),
+            topics: Topics::default(),
+            partitions: 8,
+            replication_factor: 1,
+            create_topics: true,
+            settings: BTreeMap::new(),
+            session_timeout: Duration::from_secs(10),
+            transaction_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The Kafka log. Cheap to clone.
+#[derive(Clone)]
+pub struct KafkaLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: KafkaConfig,
+    /// Partition count of each served domain's commands/events topics.
+    partitions: HashMap<String, u32>,
+    replies_partitions: u32,
+    producer: FutureProducer,
+    replies: replies::Inbox,
+    instance_id: String,
+}
+
+impl KafkaLog {
+    /// Connects, checks (and with `create_topics`, creates) the topics of
+    /// `domains`, and starts the reply inbox. A broker that is down is
+    /// retried with backoff for `connect_timeout`, then reported.
+    pub async fn connect(config: KafkaConfig, domains: Vec<String>, connect_timeout: Duration) -> Result<Self> {
+        let admin_cfg = client::base(&config);
+        let admin = topo::admin(&admin_cfg).map_err(|e| LogError::Config(e.to_string()))?;
+        let desired = topo::desired(&config.topics, &domains, config.partitions, config.replication_factor);
+
+        let deadline = tokio::time::Instant::now() + connect_timeout;
+        let mut backoff = Duration::from_millis(200);
+        let steps = loop {
+            match topo::plan(&admin, &desired, Duration::from_secs(5)).await {
+                Ok(steps) => break steps,
+                Err(e) if tokio::time::Instant::now() + backoff < deadline => {
+                    tracing::warn!(bootstrap = %config.bootstrap_servers, error = %e, ?backoff, "kafka not reachable yet; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    return Err(LogError::Unavailable(format!(
+                        "kafka at {} not reachable within {connect_timeout:?}: {e}",
+                        config.bootstrap_servers
+                    )));
+                }
+            }
+        };
+        let missing: Vec<String> = steps
+            .iter()
+            .filter_map(|s| match s {
+                topo::Step::Create(t) => Some(t.name.clone()),
+                _ => None,
+            })
+            .collect();
+        if !missing.is_empty() && !config.create_topics {
+            return Err(LogError::Config(format!(
+                "missing topics {} (run `angzarr topology apply` or set create_topics)",
+                missing.join(", ")
+            )));
+        }
+        topo::apply(&admin, &steps, Duration::from_secs(30)).await.map_err(|e| LogError::Config(e.to_string()))?;
+        let counts = wait_for_topics(&admin, &desired).await?;
+
+        let mut partitions = HashMap::new();
+        for d in &domains {
+            partitions.insert(d.clone(), counts[&config.topics.name(d, TopicKind::Commands)]);
+        }
+        let replies_partitions = counts[&config.topics.replies()];
+        let producer: FutureProducer = client::idempotent_producer(&config)
+            .create()
+            .map_err(|e| LogError::Config(format!("creating the command producer: {e}")))?;
+        let instance_id = format!("gw-{}", Uuid::new_v4());
+        let reply_partition = partition_for(instance_id.as_bytes(), replies_partitions);
+        let replies = replies::Inbox::start(&config, reply_partition)?;
+        tracing::info!(bootstrap = %config.bootstrap_servers, prefix = config.topics.prefix(), ?partitions, "kafka log ready");
+        Ok(KafkaLog { inner: Arc::new(Inner { config, partitions, replies_partitions, producer, replies, instance_id }) })
+    }
+
+    fn partitions_of(&self, domain: &str) -> Result<u32> {
+        self.inner.partitions.get(domain).copied().ok_or_else(|| LogError::UnknownDomain(domain.to_string()))
+    }
+}
+
+/// Waits until every desired topic shows in metadata (creation is asynchronous).
+async fn wait_for_topics(
+    admin: &rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>,
+    desired: &[topo::TopicSpec],
+) -> Result<HashMap<String, u32>> {
+    for _ in 0..100 {
+        let counts = topo::partition_counts(admin, Duration::from_secs(5)).map_err(|e| LogError::Unavailable(e.to_string()))?;
+        if desired.iter().all(|t| counts.contains_key(&t.name)) {
+            return Ok(counts);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(LogError::Unavailable("created topics did not appear in metadata".into()))
+}
+
+#[async_trait]
+impl Log for KafkaLog {
+    fn domains(&self) -> Vec<String> {
+        let mut d: Vec<_> = self.inner.partitions.keys().cloned().collect();
+        d.sort();
+        d
+    }
+
+    fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+
+    async fn submit(&self, cmd: CommandEnvelope, want_reply: bool) -> Result<Submitted> {
+        let n = self.partitions_of(&cmd.domain)?;
+        let key = root_key(&cmd.root);
+        let partition = partition_for(key.as_bytes(), n);
+        let topic = self.inner.config.topics.name(&cmd.domain, TopicKind::Commands);
+        let reply = want_reply.then(|| self.inner.replies.expect(&cmd.request_id));
+        let headers = records::command_headers(&cmd);
+        let record = FutureRecord::to(&topic).key(&key).payload(&cmd.book).partition(partition as i32).headers(headers);
+        match self.inner.producer.send(record, Duration::from_secs(5)).await {
+            Ok(delivery) => Ok(Submitted { partition, offset: delivery.offset, reply }),
+            Err((e, _)) => {
+                self.inner.replies.forget(&cmd.request_id);
+                Err(LogError::Unavailable(format!("appending to {topic}[{partition}]: {e}")))
+            }
+        }
+    }
+
+    async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership>> {
+        for d in domains {
+            self.partitions_of(d)?;
+        }
+        let membership = group::join(self.inner.config.clone(), group, domains, self.inner.replies_partitions)?;
+        Ok(Box::new(membership))
+    }
+
+    async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
+        let n = self.partitions_of(domain)?;
+        let partition = partition_for(root_key(root).as_bytes(), n);
+        let config = self.inner.config.clone();
+        let (domain, root) = (domain.to_string(), *root);
+        tokio::task::spawn_blocking(move || restore::read_partition(&config, &domain, partition, Some(root)))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))?
+            .map(|mut all| all.pop().unwrap_or(AggregateHistory { root, ..Default::default() }))
+    }
+}

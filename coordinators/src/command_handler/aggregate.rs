@@ -18,6 +18,12 @@ pub struct Book {
     pub snapshot: Option<Snapshot>,
     /// Pages after the snapshot, in order.
     pub pages: Vec<EventPage>,
+    /// Log offset of the first page not covered by the snapshot: restore
+    /// must read from here (or earlier) to see this aggregate whole.
+    pub first_uncovered: Option<i64>,
+    /// The state the business logic returned after the last command, so a
+    /// snapshot can be stored without calling it again.
+    pub latest_state: Option<prost_types::Any>,
 }
 
 impl Book {
@@ -50,13 +56,31 @@ impl Book {
         if let Some(s) = snapshot {
             self.pages.retain(|p| p.seq().is_some_and(|q| q > s.sequence));
             self.snapshot = Some(s);
+            if self.pages.is_empty() {
+                self.first_uncovered = None;
+            }
         }
+    }
+
+    /// A snapshot of the latest state, covering every page — used to stop
+    /// an idle aggregate from holding back where restore starts.
+    pub fn snapshot_now(&mut self) -> Option<Snapshot> {
+        let state = self.latest_state.clone()?;
+        let sequence = self.next_sequence().checked_sub(1)?;
+        let snapshot = Snapshot {
+            sequence,
+            state: Some(state),
+            created_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+            ..Default::default()
+        };
+        self.advance(&[], Some(snapshot.clone()));
+        Some(snapshot)
     }
 }
 
 impl From<AggregateHistory> for Book {
     fn from(h: AggregateHistory) -> Self {
-        Book { snapshot: h.snapshot, pages: h.pages }
+        Book { snapshot: h.snapshot, pages: h.pages, first_uncovered: h.first_offset, latest_state: None }
     }
 }
 
@@ -113,9 +137,34 @@ impl Staged<'_> {
 }
 
 impl Books {
-    /// Folds a committed batch's changes in.
-    pub fn apply(&mut self, changes: HashMap<Uuid, Book>) {
+    /// Folds a committed batch's changes in, with the offsets its events got.
+    pub fn apply(&mut self, changes: HashMap<Uuid, Book>, appended: &[(Uuid, u32)], offsets: &[i64]) {
         self.by_root.extend(changes);
+        for (&(root, seq), &offset) in appended.iter().zip(offsets) {
+            if let Some(book) = self.by_root.get_mut(&root) {
+                let covered = book.snapshot.as_ref().is_some_and(|s| s.sequence >= seq);
+                if !covered {
+                    book.first_uncovered.get_or_insert(offset);
+                }
+            }
+        }
+    }
+
+    /// Where restore may start: the first event some aggregate still needs.
+    /// `None` when every event is covered by a snapshot.
+    pub fn restore_from(&self) -> Option<i64> {
+        self.by_root.values().filter_map(|b| b.first_uncovered).min()
+    }
+
+    /// Roots whose uncovered events start before `offset`: snapshot them to
+    /// keep restore proportional to recent activity.
+    pub fn laggards(&self, offset: i64, max: usize) -> Vec<Uuid> {
+        self.by_root
+            .iter()
+            .filter(|(_, b)| b.first_uncovered.is_some_and(|o| o < offset) && b.latest_state.is_some())
+            .map(|(r, _)| *r)
+            .take(max)
+            .collect()
     }
 }
 
@@ -160,7 +209,8 @@ mod tests {
             assert!(books.by_root.is_empty());
             staged.into_changes()
         };
-        books.apply(changes);
+        books.apply(changes, &[(root, 0)], &[42]);
         assert_eq!(books.by_root[&root].next_sequence(), 1);
+        assert_eq!(books.restore_from(), Some(42));
     }
 }

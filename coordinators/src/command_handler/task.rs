@@ -36,6 +36,9 @@ pub struct TaskConfig {
     pub retry: RetryPolicy,
     /// When to store snapshots.
     pub snapshots: SnapshotPolicy,
+    /// How many events restore may have to read behind the head before idle
+    /// aggregates are snapshotted so restore can start later.
+    pub max_restore_lag: i64,
 }
 
 /// Snapshot cadence: store one when this many events accumulated since the
@@ -69,6 +72,7 @@ impl Default for TaskConfig {
             poll_wait: Duration::from_millis(250),
             retry: RetryPolicy::default(),
             snapshots: SnapshotPolicy::default(),
+            max_restore_lag: 10_000,
         }
     }
 }
@@ -78,6 +82,34 @@ struct Decided {
     events: Vec<EventRecord>,
     snapshot: Option<SnapshotRecord>,
     outcome: CommandOutcome,
+}
+
+/// Where restore starts, and the upkeep that keeps it close to the head.
+struct RestorePoint {
+    /// Offset after the last event this task appended; unknown until it
+    /// appended one, and until then nothing is written (never a regression).
+    head: Option<i64>,
+    /// The last `restore_from` written.
+    written: Option<i64>,
+}
+
+impl RestorePoint {
+    /// Adds due upkeep to `batch`: snapshots of idle aggregates that hold
+    /// restore back too far, and the new restore point when it moved.
+    fn upkeep(&mut self, books: &Books, staged: &mut Staged<'_>, batch: &mut TxBatch, max_lag: i64) {
+        let Some(head) = self.head else { return };
+        let from = books.restore_from().unwrap_or(head);
+        if head - from > max_lag {
+            for root in books.laggards(head - max_lag / 2, 1000) {
+                if let Some(snapshot) = staged.get_mut(&root).snapshot_now() {
+                    batch.snapshots.push(SnapshotRecord { root, snapshot });
+                }
+            }
+        }
+        if self.written != Some(from) {
+            batch.restore_from = Some(from);
+        }
+    }
 }
 
 fn rejected(code: Code, message: impl Into<String>) -> CommandOutcome {
@@ -101,18 +133,19 @@ pub async fn run(
     let mut books = Books::restore(restored);
     tracing::info!(partition = %id, aggregates = books.len(), elapsed = ?started.elapsed(), "partition restored");
 
+    let mut point = RestorePoint { head: None, written: None };
+    let mut failures = 0u32;
     loop {
         let commands = tokio::select! {
             _ = stop.wait() => break,
             polled = log.poll(config.max_batch, config.poll_wait) => polled?,
         };
-        if commands.is_empty() {
-            continue;
-        }
         let mut batch = TxBatch::default();
         let mut staged = books.stage();
+        let mut appended = Vec::new();
         for cmd in &commands {
             let decided = decide(cmd, &mut staged, &handlers, &config).await;
+            appended.extend(decided.events.iter().map(|e| (e.root, e.sequence)));
             batch.events.extend(decided.events);
             batch.snapshots.extend(decided.snapshot);
             if let Some(reply_to) = &cmd.reply_to {
@@ -124,11 +157,34 @@ pub async fn run(
             }
             batch.consumed_through = Some(cmd.offset);
         }
+        point.upkeep(&books, &mut staged, &mut batch, config.max_restore_lag);
+        if batch.is_empty() {
+            continue;
+        }
         let changes = staged.into_changes();
-        let (n_cmds, n_events) = (commands.len(), batch.events.len());
-        log.commit(batch).await?;
-        books.apply(changes);
-        tracing::debug!(partition = %id, commands = n_cmds, events = n_events, "batch committed");
+        let (n_cmds, n_events, restore_from) = (commands.len(), batch.events.len(), batch.restore_from);
+        match log.commit(batch).await {
+            Ok(offsets) => {
+                failures = 0;
+                if let Some(last) = offsets.last() {
+                    point.head = Some(last + 1);
+                }
+                if restore_from.is_some() {
+                    point.written = restore_from;
+                }
+                books.apply(changes, &appended, &offsets);
+                tracing::debug!(partition = %id, commands = n_cmds, events = n_events, "batch committed");
+            }
+            Err(e @ LogError::Fenced(..)) => return Err(e),
+            Err(e) => {
+                // Nothing of the batch happened; the log rewound to our last
+                // commit, so the same commands come again. Back off and retry.
+                failures += 1;
+                let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                tracing::warn!(partition = %id, error = %e, ?backoff, "commit failed; the batch will be retried");
+                tokio::time::sleep(backoff).await;
+            }
+        }
     }
     tracing::info!(partition = %id, "partition task stopped");
     Ok(())
@@ -180,7 +236,8 @@ async fn decide(cmd: &CommandEnvelope, staged: &mut Staged<'_>, handlers: &Handl
     let (pages, records) = stamp(cmd, &cover, next, produced.pages, isolated);
     let book = staged.get_mut(&cmd.root);
     let every = config.snapshots.every(&cmd.domain) as usize;
-    let snapshot = match (produced.snapshot.and_then(|s| s.state), pages.last()) {
+    let latest_state = produced.snapshot.and_then(|s| s.state);
+    let snapshot = match (latest_state.clone(), pages.last()) {
         (Some(state), Some(last)) if every > 0 && book.since_snapshot() + pages.len() >= every => Some(Snapshot {
             sequence: last.seq().unwrap_or(next),
             state: Some(state),
@@ -190,6 +247,9 @@ async fn decide(cmd: &CommandEnvelope, staged: &mut Staged<'_>, handlers: &Handl
         _ => None,
     };
     book.advance(&pages, snapshot.clone());
+    if latest_state.is_some() {
+        book.latest_state = latest_state;
+    }
     let next_sequence = book.next_sequence();
     Decided {
         events: records,

@@ -1,0 +1,39 @@
+//! `angzarr topology plan|apply --config FILE`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use angzarr_coordinators::config::{Config, LogConfig};
+use angzarr_topology::kafka::{self as topo, Step};
+
+use crate::TopologyAction;
+
+pub async fn run(action: TopologyAction, path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let LogConfig::Kafka(k) = &config.log else {
+        anyhow::bail!("{}: the log is not kafka; the embedded log has no topics to plan", path.display());
+    };
+    let connector = k.connector();
+    let mut client = rdkafka::ClientConfig::new();
+    client.set("bootstrap.servers", &k.bootstrap_servers);
+    for (key, v) in &k.settings {
+        client.set(key, v);
+    }
+    let admin = topo::admin(&client)?;
+    let domains: Vec<String> = config.domains.keys().cloned().collect();
+    let desired = topo::desired(&connector.topics, &domains, k.partitions, k.replication_factor);
+    let steps = topo::plan(&admin, &desired, Duration::from_secs(10)).await?;
+    for s in &steps {
+        println!("{s}");
+    }
+    let refused = steps.iter().any(|s| matches!(s, Step::Refuse(..)));
+    match action {
+        TopologyAction::Plan if refused => anyhow::bail!("existing topics cannot be used (see `!` lines)"),
+        TopologyAction::Plan => Ok(()),
+        TopologyAction::Apply => {
+            let created = topo::apply(&admin, &steps, Duration::from_secs(30)).await?;
+            println!("created {created} topic(s)");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! librdkafka client settings, in one place.
+//!
+//! User settings (TLS, SASL, …) are applied to every client, then the
+//! settings our guarantees depend on are forced on top: they are not
+//! tunables (`isolation.level`, `enable.idempotence`, manual offsets).
+
+use rdkafka::ClientConfig;
+
+use super::KafkaConfig;
+
+/// Keys whose values must never reach a log line.
+const SECRET_MARKERS: [&str; 4] = ["password", "secret", "key", "token"];
+
+/// The settings as they may be logged: secret values replaced by `***`.
+pub fn redact(settings: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+    settings
+        .iter()
+        .map(|(k, v)| {
+            let secret = SECRET_MARKERS.iter().any(|m| k.contains(m)) && !k.ends_with(".location");
+            (k.clone(), if secret { "***".to_string() } else { v.clone() })
+        })
+        .collect()
+}
+
+/// Bootstrap servers and the user's pass-through settings.
+pub fn base(config: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.bootstrap_servers);
+    for (k, v) in &config.settings {
+        c.set(k, v);
+    }
+    c.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
+    c
+}
+
+/// The gateway's command producer: idempotent, so a retried send never
+/// duplicates a command.
+pub fn idempotent_producer(config: &KafkaConfig) -> ClientConfig {
+    let mut c = base(config);
+    c.set("enable.idempotence", "true").set("acks", "all").set("linger.ms", "1");
+    c
+}
+
+/// A partition task's transactional producer.
+pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> ClientConfig {
+    let mut c = base(config);
+    c.set("transactional.id", transactional_id)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .set("transaction.timeout.ms", config.transaction_timeout.as_millis().to_string());
+    c
+}
+
+/// A reader that only ever sees committed data and never commits offsets.
+pub fn committed_reader(config: &KafkaConfig) -> ClientConfig {
+    let mut c = base(config);
+    c.set("group.id", "angzarr-reader-unused")
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "10");
+    c
+}
+
+/// A client context that does not report end-of-partition as an error:
+/// readers that read to the end ask for it on purpose.
+pub struct QuietEof;
+
+impl rdkafka::ClientContext for QuietEof {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if !matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+            tracing::error!(%error, reason, "librdkafka");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for QuietEof {}
+
+/// A consumer-group member of the commands topics.
+pub fn group_member(config: &KafkaConfig, group: &str) -> ClientConfig {
+    let mut c = base(config);
+    c.set("group.id", group)
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
+        .set("heartbeat.interval.ms", (config.session_timeout.as_millis() / 4).max(100).to_string())
+        .set("fetch.wait.max.ms", "20");
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_are_redacted() {
+        let s = std::collections::BTreeMap::from([
+            ("sasl.password".to_string(), "hunter2".to_string()),
+            ("ssl.key.password".to_string(), "x".to_string()),
+            ("ssl.ca.location".to_string(), "/ca.pem".to_string()),
+            ("security.protocol".to_string(), "SASL_SSL".to_string()),
+        ]);
+        let r = super::redact(&s);
+        assert!(r.iter().all(|(_, v)| v != "hunter2" && v != "x"));
+        assert!(r.contains(&("ssl.ca.location".to_string(), "/ca.pem".to_string())));
+        assert!(r.contains(&("security.protocol".to_string(), "SASL_SSL".to_string())));
+    }
+}

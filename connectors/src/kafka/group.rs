@@ -1,0 +1,253 @@
+//! A worker's consumer-group membership over the commands topics.
+//!
+//! One consumer per worker, polled by a dedicated thread (the dispatcher),
+//! which hands each record to the task owning its partition. Rebalance
+//! callbacks run on that thread too:
+//! - **assign**: the partition is paused (so nothing is fetched while its task
+//!   restores), a route and a [`KafkaPartition`] are created and handed to the
+//!   worker; the task resumes the partition once restored;
+//! - **revoke**: the worker is told, and the callback waits until the task
+//!   has finished (committed or abandoned) its open batch before the
+//!   partition moves — so the next owner starts exactly after our last commit.
+//!
+//! Assignment is cooperative-sticky: a rebalance moves only the partitions
+//! that change owner; the others keep their tasks and their in-memory state.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::OwnedMessage;
+use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
+use tokio::sync::{mpsc, oneshot};
+
+use angzarr_topology::names::TopicKind;
+
+use super::partition::KafkaPartition;
+use super::{client, KafkaConfig};
+use crate::log::{Assignment, Membership};
+use crate::record::PartitionId;
+use crate::{LogError, Result};
+
+/// Records buffered per partition between the dispatcher and its task.
+const ROUTE_CAPACITY: usize = 4096;
+
+/// What a task asks of the dispatcher thread.
+pub enum Control {
+    /// Start fetching a restored partition.
+    Resume(String, i32),
+    /// Rewind a partition to its last committed offset after a failed
+    /// commit; records from now on go to the new route.
+    Rewind(String, i32, mpsc::Sender<OwnedMessage>),
+    /// Leave the group and stop.
+    Leave,
+}
+
+pub(super) type GroupConsumer = BaseConsumer<GroupContext>;
+
+#[derive(Default)]
+struct Routes {
+    by_partition: HashMap<(String, i32), mpsc::Sender<OwnedMessage>>,
+    leaving: bool,
+}
+
+/// The callbacks' view of the worker.
+pub struct GroupContext {
+    config: KafkaConfig,
+    group: String,
+    /// Commands topic → domain.
+    domains: HashMap<String, String>,
+    routes: Arc<Mutex<Routes>>,
+    assignments: mpsc::Sender<Assignment>,
+    control: std::sync::mpsc::Sender<Control>,
+    consumer: Arc<Mutex<Option<Arc<GroupConsumer>>>>,
+    replies_partitions: u32,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(tpl) = rebalance else {
+            if let Rebalance::Error(e) = rebalance {
+                tracing::error!(error = %e, "rebalance error");
+            }
+            return;
+        };
+        let leaving = self.routes.lock().unwrap().leaving;
+        for el in tpl.elements() {
+            let key = (el.topic().to_string(), el.partition());
+            let removed = self.routes.lock().unwrap().by_partition.remove(&key);
+            let Some(domain) = self.domains.get(el.topic()) else { continue };
+            if removed.is_none() || leaving {
+                continue;
+            }
+            let id = PartitionId::new(domain, el.partition() as u32);
+            let (ack, acked) = oneshot::channel();
+            tracing::info!(partition = %id, "partition revoked; stopping its task");
+            if self.assignments.blocking_send(Assignment::Revoked(id.clone(), ack)).is_ok() {
+                // Hold the partition until its task finished its open batch.
+                let _ = acked.blocking_recv();
+            }
+            tracing::info!(partition = %id, "partition handed over");
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Assign(tpl) = rebalance else { return };
+        if tpl.count() == 0 {
+            return;
+        }
+        if let Err(e) = consumer.pause(tpl) {
+            tracing::error!(error = %e, "pausing newly assigned partitions");
+        }
+        let Some(shared) = self.consumer.lock().unwrap().clone() else { return };
+        for el in tpl.elements() {
+            let Some(domain) = self.domains.get(el.topic()) else { continue };
+            let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
+            self.routes.lock().unwrap().by_partition.insert((el.topic().to_string(), el.partition()), tx);
+            let id = PartitionId::new(domain, el.partition() as u32);
+            tracing::info!(partition = %id, "partition assigned");
+            let partition = KafkaPartition::new(
+                self.config.clone(),
+                &self.group,
+                id,
+                rx,
+                self.control.clone(),
+                shared.clone(),
+                self.replies_partitions,
+            );
+            let _ = self.assignments.blocking_send(Assignment::Assigned(Box::new(partition)));
+        }
+    }
+}
+
+/// A worker's membership: assignment changes arrive on `assignments`.
+pub struct KafkaMembership {
+    assignments: mpsc::Receiver<Assignment>,
+    control: std::sync::mpsc::Sender<Control>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Joins `group` over the commands topics of `domains`.
+pub fn join(config: KafkaConfig, group: &str, domains: &[String], replies_partitions: u32) -> Result<KafkaMembership> {
+    let group_id = format!("{}.{}", config.topics.prefix(), group);
+    let (assign_tx, assign_rx) = mpsc::channel(1024);
+    let (control_tx, control_rx) = std::sync::mpsc::channel();
+    let routes = Arc::new(Mutex::new(Routes::default()));
+    let shared = Arc::new(Mutex::new(None));
+    let topics: HashMap<String, String> =
+        domains.iter().map(|d| (config.topics.name(d, TopicKind::Commands), d.clone())).collect();
+    let context = GroupContext {
+        config: config.clone(),
+        group: group.to_string(),
+        domains: topics.clone(),
+        routes: routes.clone(),
+        assignments: assign_tx,
+        control: control_tx.clone(),
+        consumer: shared.clone(),
+        replies_partitions,
+    };
+    let consumer: GroupConsumer = client::group_member(&config, &group_id)
+        .create_with_context(context)
+        .map_err(|e| LogError::Config(format!("creating the group consumer: {e}")))?;
+    let consumer = Arc::new(consumer);
+    *shared.lock().unwrap() = Some(consumer.clone());
+    let names: Vec<&str> = topics.keys().map(String::as_str).collect();
+    consumer.subscribe(&names).map_err(|e| LogError::Config(format!("subscribing to {names:?}: {e}")))?;
+    tracing::info!(group = group_id, topics = ?names, "joining consumer group");
+
+    let thread = std::thread::Builder::new()
+        .name(format!("angzarr-{group}"))
+        .spawn(move || dispatch(consumer, routes, control_rx, shared))
+        .map_err(|e| LogError::Config(format!("starting the dispatcher: {e}")))?;
+    Ok(KafkaMembership { assignments: assign_rx, control: control_tx, thread: Some(thread) })
+}
+
+/// The dispatcher thread: polls the group consumer, routes records, serves controls.
+fn dispatch(
+    consumer: Arc<GroupConsumer>,
+    routes: Arc<Mutex<Routes>>,
+    control: std::sync::mpsc::Receiver<Control>,
+    shared: Arc<Mutex<Option<Arc<GroupConsumer>>>>,
+) {
+    loop {
+        while let Ok(c) = control.try_recv() {
+            match c {
+                Control::Resume(topic, p) => {
+                    let mut tpl = TopicPartitionList::new();
+                    tpl.add_partition(&topic, p);
+                    if let Err(e) = consumer.resume(&tpl) {
+                        tracing::error!(topic, partition = p, error = %e, "resume");
+                    }
+                }
+                Control::Rewind(topic, p, route) => {
+                    let committed = committed_offset(&consumer, &topic, p);
+                    if let Err(e) = consumer.seek(&topic, p, committed, Duration::from_secs(10)) {
+                        tracing::error!(topic, partition = p, error = %e, "rewind");
+                    }
+                    routes.lock().unwrap().by_partition.insert((topic, p), route);
+                }
+                Control::Leave => {
+                    routes.lock().unwrap().leaving = true;
+                    consumer.unsubscribe();
+                    // Serve the revocation callbacks, then drop the consumer (leaving the group).
+                    for _ in 0..10 {
+                        let _ = consumer.poll(Duration::from_millis(50));
+                    }
+                    shared.lock().unwrap().take();
+                    return;
+                }
+            }
+        }
+        match consumer.poll(Duration::from_millis(50)) {
+            Some(Ok(msg)) => {
+                let key = (msg.topic().to_string(), msg.partition());
+                let route = routes.lock().unwrap().by_partition.get(&key).cloned();
+                match route {
+                    Some(tx) => {
+                        // Backpressure: a slow task slows this worker's fetching.
+                        let _ = tx.blocking_send(msg.detach());
+                    }
+                    None => tracing::warn!(topic = key.0, partition = key.1, offset = msg.offset(), "record for a partition without a task"),
+                }
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "group consumer"),
+            None => {}
+        }
+    }
+}
+
+/// Where a partition's group position is: after the last committed command.
+fn committed_offset(consumer: &GroupConsumer, topic: &str, p: i32) -> Offset {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, p);
+    match consumer.committed_offsets(tpl, Duration::from_secs(10)) {
+        Ok(c) => match c.find_partition(topic, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => Offset::Offset(o),
+            _ => Offset::Beginning,
+        },
+        Err(e) => {
+            tracing::error!(topic, partition = p, error = %e, "reading committed offset; rewinding to the beginning is unsafe, keeping position");
+            Offset::Stored
+        }
+    }
+}
+
+#[async_trait]
+impl Membership for KafkaMembership {
+    async fn next(&mut self) -> Option<Assignment> {
+        self.assignments.recv().await
+    }
+
+    async fn leave(mut self: Box<Self>) {
+        let _ = self.control.send(Control::Leave);
+        // Revocations during leave are not forwarded: the worker already stopped its tasks.
+        self.assignments.close();
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Records on the wire: keys, values and headers of each topic.
+//!
+//! | topic | key | value | headers |
+//! |---|---|---|---|
+//! | commands | root (UUID text) | `CommandBook` | domain, root, correlation, type, request id, reply-to, sync mode |
+//! | events | root | `EventBook` (cover + one page) | domain, root, sequence, correlation, type, edition, isolated |
+//! | snapshots | root | `EventBook` (cover + snapshot) | domain, root, sequence |
+//! | snapshots | `__restore_from` | decimal offset | — |
+//! | _replies | gateway instance | `EventBook` or reason text | request id, status |
+
+use prost::Message;
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use uuid::Uuid;
+
+use angzarr_proto::angzarr::{CommandBook, EventBook, Snapshot};
+
+use crate::record::{headers as h, CommandEnvelope, CommandOutcome, EventRecord};
+
+/// Key of the restore-point record in a snapshots partition.
+pub const RESTORE_FROM_KEY: &str = "__restore_from";
+
+fn owned(pairs: &[(&str, &str)]) -> OwnedHeaders {
+    pairs.iter().fold(OwnedHeaders::new_with_capacity(pairs.len()), |acc, (k, v)| {
+        acc.insert(Header { key: k, value: Some(v.as_bytes()) })
+    })
+}
+
+/// Headers of a command record.
+pub fn command_headers(cmd: &CommandEnvelope) -> OwnedHeaders {
+    let root = cmd.root.hyphenated().to_string();
+    let sync = cmd.sync_mode.to_string();
+    let type_name = CommandBook::decode(cmd.book.as_slice())
+        .ok()
+        .and_then(|b| b.pages.first().and_then(|p| p.command().map(|a| angzarr_proto::type_name(&a.type_url).to_string())))
+        .unwrap_or_default();
+    let mut pairs = vec![
+        (h::DOMAIN, cmd.domain.as_str()),
+        (h::ROOT, root.as_str()),
+        (h::CORRELATION_ID, cmd.correlation_id.as_str()),
+        (h::TYPE, type_name.as_str()),
+        (h::REQUEST_ID, cmd.request_id.as_str()),
+        (h::SYNC_MODE, sync.as_str()),
+    ];
+    if let Some(r) = &cmd.reply_to {
+        pairs.push((h::REPLY_TO, r.as_str()));
+    }
+    owned(&pairs)
+}
+
+/// A header's value as text.
+pub fn header<M: rdkafka::Message>(msg: &M, key: &str) -> Option<String> {
+    let headers = msg.headers()?;
+    headers.iter().find(|hd| hd.key == key).and_then(|hd| hd.value).map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// A command record back as an envelope. A record that does not carry a
+/// valid root still becomes an envelope (with the nil root and no reply
+/// address) so the task consumes it and reports it, rather than stalling
+/// the partition on it.
+pub fn parse_command<M: rdkafka::Message>(msg: &M, domain: &str) -> CommandEnvelope {
+    let root = msg
+        .key()
+        .and_then(|k| std::str::from_utf8(k).ok())
+        .and_then(|k| Uuid::parse_str(k).ok());
+    if root.is_none() {
+        tracing::error!(topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "command record without a valid root key");
+    }
+    CommandEnvelope {
+        domain: domain.to_string(),
+        root: root.unwrap_or(Uuid::nil()),
+        correlation_id: header(msg, h::CORRELATION_ID).unwrap_or_default(),
+        request_id: header(msg, h::REQUEST_ID).unwrap_or_default(),
+        reply_to: root.and(header(msg, h::REPLY_TO)),
+        sync_mode: header(msg, h::SYNC_MODE).and_then(|s| s.parse().ok()).unwrap_or(0),
+        book: if root.is_some() { msg.payload().unwrap_or_default().to_vec() } else { vec![0xff] },
+        offset: msg.offset(),
+    }
+}
+
+/// Headers of an event record.
+pub fn event_headers(domain: &str, ev: &EventRecord) -> OwnedHeaders {
+    let owned_pairs = ev.headers(domain);
+    let pairs: Vec<(&str, &str)> = owned_pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    owned(&pairs)
+}
+
+/// Headers of a snapshot record.
+pub fn snapshot_headers(domain: &str, root: &Uuid, snapshot: &Snapshot) -> OwnedHeaders {
+    let root = root.hyphenated().to_string();
+    let seq = snapshot.sequence.to_string();
+    owned(&[(h::DOMAIN, domain), (h::ROOT, &root), (h::SEQUENCE, &seq)])
+}
+
+/// Value and headers of a reply.
+pub fn reply(request_id: &str, outcome: &CommandOutcome) -> (Vec<u8>, OwnedHeaders) {
+    match outcome {
+        CommandOutcome::Accepted(book) => (book.encode_to_vec(), owned(&[(h::REQUEST_ID, request_id), (h::STATUS, "0")])),
+        CommandOutcome::Rejected { code, message } => {
+            let code = code.to_string();
+            (message.clone().into_bytes(), owned(&[(h::REQUEST_ID, request_id), (h::STATUS, &code)]))
+        }
+    }
+}
+
+/// A reply record back as `(request id, outcome)`.
+pub fn parse_reply<M: rdkafka::Message>(msg: &M) -> Option<(String, CommandOutcome)> {
+    let request_id = header(msg, h::REQUEST_ID)?;
+    let status: i32 = header(msg, h::STATUS)?.parse().ok()?;
+    let payload = msg.payload().unwrap_or_default();
+    let outcome = if status == 0 {
+        CommandOutcome::Accepted(EventBook::decode(payload).ok()?)
+    } else {
+        CommandOutcome::Rejected { code: status, message: String::from_utf8_lossy(payload).into_owned() }
+    };
+    Some((request_id, outcome))
+}

@@ -1,0 +1,229 @@
+//! Plan and apply the topics of a configuration on a Kafka cluster.
+//!
+//! Per domain: `events` (the store: `retention.ms=-1`, never compacted),
+//! `commands` (co-partitioned with events, short retention) and `snapshots`
+//! (compacted); plus one `_replies` topic for gateways. Existing topics are
+//! checked, never altered: a store that is not co-partitioned or that would
+//! compact or expire events is refused with the reason, because running on
+//! it would silently break the guarantees.
+
+use std::fmt;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::ClientConfig;
+
+use crate::names::{TopicKind, Topics};
+
+/// A topic as it should be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicSpec {
+    /// Full name.
+    pub name: String,
+    /// Partition count.
+    pub partitions: u32,
+    /// Replication factor for creation.
+    pub replication: i32,
+    /// Topic configs to create it with, and to check.
+    pub configs: Vec<(&'static str, String)>,
+    /// The events topic this one must be co-partitioned with, if any.
+    pub copartitioned_with: Option<String>,
+}
+
+/// What applying would do for one topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Missing: create it.
+    Create(TopicSpec),
+    /// Present and as required.
+    Keep(String),
+    /// Present but unusable; applying is refused.
+    Refuse(String, String),
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Create(t) => {
+                let configs: Vec<String> = t.configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "+ create {} (partitions={}, replication={}, {})", t.name, t.partitions, t.replication, configs.join(", "))
+            }
+            Step::Keep(n) => write!(f, "= keep   {n}"),
+            Step::Refuse(n, why) => write!(f, "! refuse {n}: {why}"),
+        }
+    }
+}
+
+/// Topology errors.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    /// The cluster could not be asked.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// Existing topics break the guarantees.
+    #[error("existing topics cannot be used:\n{}", .0.join("\n"))]
+    Refused(Vec<String>),
+}
+
+/// The topics `domains` need.
+pub fn desired(topics: &Topics, domains: &[String], partitions: u32, replication: i32) -> Vec<TopicSpec> {
+    let mut out = Vec::new();
+    for d in domains {
+        let events = topics.name(d, TopicKind::Events);
+        for kind in TopicKind::ALL {
+            let configs = match kind {
+                TopicKind::Events => vec![
+                    ("cleanup.policy", "delete".to_string()),
+                    ("retention.ms", "-1".to_string()),
+                    ("retention.bytes", "-1".to_string()),
+                ],
+                TopicKind::Commands => {
+                    vec![("cleanup.policy", "delete".to_string()), ("retention.ms", (7 * 24 * 3600 * 1000u64).to_string())]
+                }
+                TopicKind::Snapshots => vec![("cleanup.policy", "compact".to_string())],
+            };
+            out.push(TopicSpec {
+                name: topics.name(d, kind),
+                partitions,
+                replication,
+                configs,
+                copartitioned_with: (kind != TopicKind::Events).then(|| events.clone()),
+            });
+        }
+    }
+    out.push(TopicSpec {
+        name: topics.replies(),
+        partitions,
+        replication,
+        configs: vec![("cleanup.policy", "delete".to_string()), ("retention.ms", (3600 * 1000u64).to_string())],
+        copartitioned_with: None,
+    });
+    out
+}
+
+/// An admin client for `config`.
+pub fn admin(config: &ClientConfig) -> Result<AdminClient<DefaultClientContext>, TopologyError> {
+    Ok(config.create()?)
+}
+
+/// Partition counts of existing topics among `names` (absent = missing).
+pub fn partition_counts(
+    admin: &AdminClient<DefaultClientContext>,
+    timeout: Duration,
+) -> Result<std::collections::HashMap<String, u32>, TopologyError> {
+    let md = admin.inner().fetch_metadata(None, timeout)?;
+    Ok(md.topics().iter().filter(|t| t.error().is_none()).map(|t| (t.name().to_string(), t.partitions().len() as u32)).collect())
+}
+
+/// Compares `desired` with the cluster.
+pub async fn plan(admin: &AdminClient<DefaultClientContext>, desired: &[TopicSpec], timeout: Duration) -> Result<Vec<Step>, TopologyError> {
+    let counts = partition_counts(admin, timeout)?;
+    let existing: Vec<&TopicSpec> = desired.iter().filter(|t| counts.contains_key(&t.name)).collect();
+    let specifiers: Vec<ResourceSpecifier> = existing.iter().map(|t| ResourceSpecifier::Topic(&t.name)).collect();
+    let described = if specifiers.is_empty() {
+        Vec::new()
+    } else {
+        admin.describe_configs(&specifiers, &AdminOptions::new().request_timeout(Some(timeout))).await?
+    };
+    let mut steps = Vec::new();
+    for t in desired {
+        let Some(&have) = counts.get(&t.name) else {
+            steps.push(Step::Create(t.clone()));
+            continue;
+        };
+        let mut problems = Vec::new();
+        if let Some(events) = &t.copartitioned_with {
+            let want = counts.get(events).copied().unwrap_or(t.partitions);
+            if have != want {
+                problems.push(format!("{have} partitions, but {events} has {want}: commands, events and snapshots must be co-partitioned"));
+            }
+        }
+        let resource = existing
+            .iter()
+            .position(|e| e.name == t.name)
+            .and_then(|i| described.get(i))
+            .and_then(|r| r.as_ref().ok());
+        if let Some(resource) = resource {
+            for (key, want) in &t.configs {
+                if *key == "retention.ms" && (t.name.ends_with(".commands") || t.name.ends_with("._replies")) {
+                    continue; // retention of transient topics is the operator's choice
+                }
+                let have = resource.get(key).and_then(|e| e.value.clone()).unwrap_or_default();
+                if &have != want {
+                    problems.push(format!("{key}={have}, required {key}={want}"));
+                }
+            }
+        }
+        if problems.is_empty() {
+            steps.push(Step::Keep(t.name.clone()));
+        } else {
+            steps.push(Step::Refuse(t.name.clone(), problems.join("; ")));
+        }
+    }
+    Ok(steps)
+}
+
+/// Creates what the plan creates; refuses (creating nothing) if any step is a refusal.
+pub async fn apply(admin: &AdminClient<DefaultClientContext>, steps: &[Step], timeout: Duration) -> Result<usize, TopologyError> {
+    let refused: Vec<String> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Refuse(n, why) => Some(format!("  {n}: {why}")),
+            _ => None,
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(TopologyError::Refused(refused));
+    }
+    let creates: Vec<&TopicSpec> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Create(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    if creates.is_empty() {
+        return Ok(0);
+    }
+    let new: Vec<NewTopic> = creates
+        .iter()
+        .map(|t| {
+            let mut n = NewTopic::new(&t.name, t.partitions as i32, TopicReplication::Fixed(t.replication));
+            for (k, v) in &t.configs {
+                n = n.set(k, v);
+            }
+            n
+        })
+        .collect();
+    let results = admin.create_topics(&new, &AdminOptions::new().operation_timeout(Some(timeout))).await?;
+    let mut created = 0;
+    let mut failed = Vec::new();
+    for r in results {
+        match r {
+            Ok(_) => created += 1,
+            // Another process created it meanwhile: fine, the next plan checks it.
+            Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => failed.push(format!("  {name}: {code}")),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(TopologyError::Refused(failed));
+    }
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn desired_topics_and_settings() {
+        let d = desired(&Topics::new("t"), &["player".to_string()], 6, 1);
+        let names: Vec<_> = d.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["t.player.events", "t.player.commands", "t.player.snapshots", "t._replies"]);
+        assert!(d[0].configs.contains(&("retention.ms", "-1".to_string())));
+        assert!(d[2].configs.contains(&("cleanup.policy", "compact".to_string())));
+        assert_eq!(d[1].copartitioned_with.as_deref(), Some("t.player.events"));
+    }
+}
