@@ -48,6 +48,7 @@ use crate::record::{AggregateHistory, CommandEnvelope};
 use crate::{LogError, Result};
 
 pub use client::redact;
+pub use restore::{read_partition_with_stats as restore_partition, RestoreStats};
 
 /// Settings of the Kafka log.
 #[derive(Clone, Debug)]

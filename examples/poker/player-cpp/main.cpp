@@ -9,7 +9,8 @@
 //
 //     player-cpp: serving domain player on HOST:PORT
 //
-// and serves until SIGINT or SIGTERM, then shuts down gracefully (exit 0).
+// and serves until SIGINT or SIGTERM, then shuts down gracefully: in-flight
+// calls get 1 s to finish (exit 0).
 
 #include <angzarr/server.hpp>
 

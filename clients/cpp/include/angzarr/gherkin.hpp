@@ -9,8 +9,9 @@
 // expressions matched against the whole step text (std::regex, ECMAScript).
 // As in Cucumber, And/But take the keyword of the step before them; unlike
 // Cucumber, a definition registered with given()/when()/then() matches only
-// steps of that keyword (step() matches any), so `Given they reserve ...` and
-// `When they reserve ...` can mean different things. An undefined or
+// steps of that keyword (step() definitions and `*` steps match any), so
+// `Given they reserve ...` and `When they reserve ...` can mean different
+// things. An undefined or
 // ambiguous step fails its scenario, never skips it.
 #pragma once
 
@@ -36,7 +37,7 @@ class ParseError : public std::runtime_error {
 
 struct Step {
   std::string keyword;  ///< as written: Given, When, Then, And, But or *
-  std::string kind;     ///< Given, When or Then (And/But/* resolved); empty for a leading *
+  std::string kind;     ///< Given, When or Then (And/But resolved); empty for * (any keyword)
   std::string text;     ///< the step text after the keyword
   int line = 0;
   std::string to_string() const { return keyword + " " + text; }
@@ -168,9 +169,11 @@ inline Feature parse(const std::string& text, const std::string& path = "<memory
     step.line = line_no;
     if (keyword == "Given" || keyword == "When" || keyword == "Then") {
       step.kind = keyword;
+    } else if (keyword == "*") {
+      step.kind.clear();  // matches a definition of any keyword
     } else if (!steps->empty()) {
       step.kind = steps->back().kind;
-    } else if (keyword != "*") {
+    } else {
       fail(line_no, "`" + keyword + "` cannot start a Scenario or Background");
     }
     if (step.text.empty()) fail(line_no, "a step with no text");
@@ -216,7 +219,7 @@ class Steps {
   Match match(const Step& step) const {
     Match m;
     for (const auto& def : defs_) {
-      if (!def.kind.empty() && def.kind != step.kind) continue;
+      if (!def.kind.empty() && !step.kind.empty() && def.kind != step.kind) continue;
       std::smatch sm;
       if (std::regex_match(step.text, sm, def.re)) {
         ++m.count;

@@ -140,8 +140,11 @@ class Server {
   /// The hosted domains, sorted.
   std::vector<std::string> domains() const { return service_->domains(); }
 
-  /// Stops accepting calls; in-flight calls get grace to finish.
-  void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5)) {
+  /// Stops accepting calls; in-flight calls get grace to finish, then are
+  /// cancelled. gRPC C++ also waits until then for clients to close their
+  /// idle connections, so a connected client makes shutdown last the whole
+  /// grace: keep it short (handlers decide in microseconds).
+  void shutdown(std::chrono::milliseconds grace = std::chrono::seconds(1)) {
     if (server_ && !stopped_) {
       stopped_ = true;
       server_->Shutdown(std::chrono::system_clock::now() + grace);

@@ -1,0 +1,250 @@
+//! The Kafka guarantees, proven on a real Apache Kafka broker (KRaft, from
+//! `scripts/kafka start`; `KAFKA_BOOTSTRAP` must point at it). Workers are
+//! separate `angzarr coordinator command-handler` processes so they can be
+//! killed, paused and stopped like in production; the gateway and the player
+//! handler run in the test process; an independent `read_committed` consumer
+//! checks what is in the events topic, reading only the documented headers.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::*;
+use uuid::Uuid;
+
+/// Every accepted (root, sequence) is in the topic exactly once, and nothing else is.
+fn check_exactly_once(events: &[Stored], accepted: &[(Uuid, u32)], extra: usize) {
+    let stored: BTreeSet<(Uuid, u32)> = events.iter().map(|e| (e.root, e.sequence)).collect();
+    assert_eq!(stored.len(), events.len(), "duplicate (root, sequence) in the events topic");
+    for a in accepted {
+        assert!(stored.contains(a), "accepted {a:?} is not in the events topic");
+    }
+    let accepted_set: BTreeSet<_> = accepted.iter().collect();
+    assert_eq!(accepted_set.len(), accepted.len(), "a (root, sequence) was accepted twice");
+    assert_eq!(events.len(), accepted.len() + extra, "events that no caller was told about are in the topic");
+}
+
+/// Time until a fresh command is accepted on every partition.
+async fn all_partitions_accept(cluster: &Cluster) -> Duration {
+    let started = Instant::now();
+    let mut probes = Vec::new();
+    for p in 0..PARTITIONS {
+        let mut client = cluster.client();
+        probes.push(tokio::spawn(async move {
+            let root = root_in(p, PARTITIONS);
+            client.handle_command(request(root, 0, register())).await.expect("probe accepted");
+            started.elapsed()
+        }));
+    }
+    let mut worst = Duration::ZERO;
+    for p in probes {
+        worst = worst.max(p.await.unwrap());
+    }
+    worst
+}
+
+fn restored_partitions(log: &str) -> usize {
+    log.matches("kafka partition restored").count()
+}
+
+async fn start_load(cluster: &Cluster, roots: &[Uuid], clients: usize) -> (Arc<AtomicBool>, tokio::task::JoinHandle<(Vec<(Uuid, u32)>, Vec<String>)>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = tokio::spawn(load(cluster.channel.clone(), Arc::new(roots.to_vec()), clients, stop.clone()));
+    (stop, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_two_workers_concurrent_clients_keep_sequences() {
+    let _serial = SERIAL.lock().await;
+    let mut cluster = Cluster::new("two-workers", 5).await;
+    cluster.start_worker();
+    cluster.start_worker();
+    let mut client = cluster.client();
+    let roots = register_players(&mut client, 20).await;
+
+    // A stale sequence is refused, naming the current one.
+    let stale = client.handle_command(request(roots[0], 0, deposit(5))).await.unwrap_err();
+    assert_eq!(stale.code(), tonic::Code::FailedPrecondition);
+    assert!(stale.message().contains("next sequence is 1"), "{}", stale.message());
+
+    let (stop, handle) = start_load(&cluster, &roots, 8).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (accepted, errors) = handle.await.unwrap();
+    assert!(errors.is_empty(), "clients saw errors: {errors:?}");
+    assert!(accepted.len() > 50, "too little load to prove anything: {}", accepted.len());
+
+    eventually(Duration::from_secs(30), "both workers to own partitions", || {
+        cluster.workers.iter().all(|w| restored_partitions(&w.log_text()) > 0)
+    })
+    .await;
+    let events = read_events(&support::bootstrap(), &cluster.events_topic(), PARTITIONS);
+    let counts = check_sequences(&events);
+    assert_eq!(counts.len(), 20);
+    let registrations: Vec<(Uuid, u32)> = roots.iter().map(|r| (*r, 0)).collect();
+    check_exactly_once(&events, &[registrations, accepted.clone()].concat(), 0);
+    eprintln!("two workers: {} commands accepted by 8 concurrent clients over 20 aggregates; {} events, all contiguous", accepted.len(), events.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_kill_9_worker_under_load_loses_and_duplicates_nothing() {
+    let _serial = SERIAL.lock().await;
+    let mut cluster = Cluster::new("kill9", 5).await;
+    cluster.start_worker();
+    cluster.start_worker();
+    let mut client = cluster.client();
+    let roots = register_players(&mut client, 20).await;
+    eventually(Duration::from_secs(30), "both workers to own partitions", || {
+        cluster.workers.iter().all(|w| restored_partitions(&w.log_text()) > 0)
+    })
+    .await;
+
+    let (stop, handle) = start_load(&cluster, &roots, 6).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.workers[0].kill9();
+    let failover = all_partitions_accept(&cluster).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (accepted, errors) = handle.await.unwrap();
+    assert!(errors.is_empty(), "clients saw errors: {errors:?}");
+
+    let events = read_events(&support::bootstrap(), &cluster.events_topic(), PARTITIONS);
+    check_sequences(&events);
+    let registrations: Vec<(Uuid, u32)> = roots.iter().map(|r| (*r, 0)).collect();
+    check_exactly_once(&events, &[registrations, accepted.clone()].concat(), PARTITIONS as usize);
+    eprintln!(
+        "kill -9: first accepted command on every partition {:.2?} after the kill (session timeout {SESSION_TIMEOUT}); {} commands accepted under load, none lost or duplicated",
+        failover,
+        accepted.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_zombie_writes_never_become_visible() {
+    let _serial = SERIAL.lock().await;
+    let mut cluster = Cluster::new("zombie", 5).await;
+    cluster.start_worker();
+    cluster.start_worker();
+    let mut client = cluster.client();
+    let roots = register_players(&mut client, 20).await;
+    eventually(Duration::from_secs(30), "both workers to own partitions", || {
+        cluster.workers.iter().all(|w| restored_partitions(&w.log_text()) > 0)
+    })
+    .await;
+
+    let (stop, handle) = start_load(&cluster, &roots, 6).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Freeze worker 0 mid-load: it may hold an open transaction.
+    cluster.workers[0].signal(libc::SIGSTOP);
+    let takeover = all_partitions_accept(&cluster).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Wake the zombie: whatever it still tries to commit must be fenced.
+    cluster.workers[0].signal(libc::SIGCONT);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (accepted, errors) = handle.await.unwrap();
+    assert!(errors.is_empty(), "clients saw errors: {errors:?}");
+
+    let events = read_events(&support::bootstrap(), &cluster.events_topic(), PARTITIONS);
+    check_sequences(&events);
+    let registrations: Vec<(Uuid, u32)> = roots.iter().map(|r| (*r, 0)).collect();
+    check_exactly_once(&events, &[registrations, accepted.clone()].concat(), PARTITIONS as usize);
+    let zombie_log = cluster.workers[0].log_text();
+    let fenced = zombie_log.contains("no longer owned") || zombie_log.contains("revoked");
+    eprintln!(
+        "zombie: the other worker served every partition {takeover:.2?} after SIGSTOP; after SIGCONT the zombie {}; {} commands accepted, no zombie write visible",
+        if fenced { "was fenced / had its partitions revoked" } else { "had nothing left to write" },
+        accepted.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_restore_reads_snapshots_and_tail_not_history() {
+    let _serial = SERIAL.lock().await;
+    let mut figures = BTreeMap::new();
+    for history in [20u32, 120] {
+        let mut cluster = Cluster::new(&format!("restore{history}"), 10).await;
+        cluster.start_worker();
+        let mut client = cluster.client();
+        let roots = register_players(&mut client, 24).await;
+        let mut tasks = Vec::new();
+        for root in roots.clone() {
+            let mut client = cluster.client();
+            tasks.push(tokio::spawn(async move {
+                let mut next = 1;
+                for _ in 0..history {
+                    send_following(&mut client, root, &mut next, deposit(1)).await.expect("deposit");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let config = cluster.kafka_config();
+        let (mut aggregates, mut snapshot_records, mut event_records) = (0, 0, 0);
+        for p in 0..PARTITIONS {
+            let (histories, stats) = angzarr_connectors::kafka::restore_partition(&config, "player", p, None).unwrap();
+            aggregates += histories.len();
+            snapshot_records += stats.snapshot_records;
+            event_records += stats.event_records;
+            for h in &histories {
+                let covered = h.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
+                assert_eq!(covered + h.pages.len() as u32, history + 1, "{} restored whole", h.root);
+            }
+        }
+        assert_eq!(aggregates, 24);
+        let total = 24 * (history as u64 + 1);
+        eprintln!("restore with {history} events per aggregate: {event_records} event records read of {total} stored, {snapshot_records} snapshot records (uncompacted)");
+        figures.insert(history, (event_records, total));
+    }
+    let (short, _) = figures[&20];
+    let (long, long_total) = figures[&120];
+    assert!(long < long_total / 3, "restore read {long} of {long_total} events: that is a replay of history");
+    assert!(long <= short * 2 + 100, "events read grew with history: {short} → {long}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_scale_out_then_graceful_handoff_without_client_errors() {
+    let _serial = SERIAL.lock().await;
+    let mut cluster = Cluster::new("scale", 5).await;
+    cluster.start_worker();
+    let mut client = cluster.client();
+    let roots = register_players(&mut client, 20).await;
+    let (stop, handle) = start_load(&cluster, &roots, 6).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Scale out: the second worker joins and takes some partitions.
+    cluster.start_worker();
+    eventually(Duration::from_secs(30), "the second worker to take partitions", || {
+        restored_partitions(&cluster.workers[1].log_text()) > 0
+    })
+    .await;
+    let moved = restored_partitions(&cluster.workers[1].log_text());
+    assert!(moved < PARTITIONS as usize, "the second worker should take some partitions, not all");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Graceful hand-off: SIGTERM worker 0 under load.
+    let started = Instant::now();
+    let status = cluster.workers[0].terminate();
+    let stopped_in = started.elapsed();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+    let handoff = all_partitions_accept(&cluster).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (accepted, errors) = handle.await.unwrap();
+    assert!(errors.is_empty(), "clients saw errors during scale-out or hand-off: {errors:?}");
+    assert!(cluster.workers[0].log_text().contains("command-handler worker left"));
+
+    let events = read_events(&support::bootstrap(), &cluster.events_topic(), PARTITIONS);
+    check_sequences(&events);
+    let registrations: Vec<(Uuid, u32)> = roots.iter().map(|r| (*r, 0)).collect();
+    check_exactly_once(&events, &[registrations, accepted.clone()].concat(), PARTITIONS as usize);
+    eprintln!(
+        "scale-out: second worker took {moved} of {PARTITIONS} partitions; graceful stop took {stopped_in:.2?}, every partition accepting again {:.2?} after SIGTERM; {} commands accepted, no client errors",
+        handoff + stopped_in,
+        accepted.len()
+    );
+}
