@@ -122,7 +122,7 @@ pub async fn start(
         let stop = shutdown.clone();
         tracing::info!(%addr, "gateway listening (gRPC)");
         parts.push(tokio::spawn(async move {
-            tonic::transport::Server::builder()
+            tonic::transport::Server::builder().tcp_nodelay(true)
                 .add_service(gateway)
                 .add_service(query)
                 .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), stop.wait())

@@ -80,7 +80,7 @@ impl Server {
     /// Serves on `addr` until the process ends.
     pub async fn serve(self, addr: SocketAddr) -> Result<(), tonic::transport::Error> {
         tracing::info!(%addr, domains = ?self.aggregates.keys().collect::<Vec<_>>(), "business logic serving");
-        tonic::transport::Server::builder().add_service(self.into_service()).serve(addr).await
+        tonic::transport::Server::builder().tcp_nodelay(true).add_service(self.into_service()).serve(addr).await
     }
 
     /// Binds `addr` (port 0 picks one) and serves in the background.
@@ -91,7 +91,7 @@ impl Server {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let service = self.into_service();
         let task = tokio::spawn(async move {
-            tonic::transport::Server::builder()
+            tonic::transport::Server::builder().tcp_nodelay(true)
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stopped.await;

@@ -29,7 +29,13 @@ pub fn base(config: &KafkaConfig) -> ClientConfig {
     for (k, v) in &config.settings {
         c.set(k, v);
     }
-    c.set_log_level(rdkafka::config::RDKafkaLogLevel::Warning);
+    // librdkafka's own `debug` contexts are only useful with debug logging.
+    let level = if config.settings.contains_key("debug") {
+        rdkafka::config::RDKafkaLogLevel::Debug
+    } else {
+        rdkafka::config::RDKafkaLogLevel::Warning
+    };
+    c.set_log_level(level);
     c
 }
 
@@ -48,7 +54,12 @@ pub fn transactional_producer(config: &KafkaConfig, transactional_id: &str) -> C
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "2")
-        .set("transaction.timeout.ms", config.transaction_timeout.as_millis().to_string());
+        .set("transaction.timeout.ms", config.transaction_timeout.as_millis().to_string())
+        // The broker answers CONCURRENT_TRANSACTIONS while the previous
+        // commit's markers are being written; librdkafka retries after
+        // retry.backoff.ms, 100 ms by default — the whole latency budget.
+        .set("retry.backoff.ms", "2")
+        .set("retry.backoff.max.ms", "50");
     c
 }
 
@@ -60,7 +71,10 @@ pub fn committed_reader(config: &KafkaConfig) -> ClientConfig {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
-        .set("fetch.wait.max.ms", "10");
+        .set("fetch.wait.max.ms", "10")
+        // After reaching the end, librdkafka waits this long before fetching
+        // that partition again — 500 ms by default, per topic read to its end.
+        .set("fetch.error.backoff.ms", "10");
     c
 }
 
@@ -70,7 +84,9 @@ pub struct QuietEof;
 
 impl rdkafka::ClientContext for QuietEof {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        if !matches!(error, rdkafka::error::KafkaError::PartitionEOF(_)) {
+        use rdkafka::error::KafkaError;
+        use rdkafka::types::RDKafkaErrorCode;
+        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
             tracing::error!(%error, reason, "librdkafka");
         }
     }

@@ -168,8 +168,9 @@ impl PartitionLog for KafkaPartition {
         let timeout = self.config.transaction_timeout;
         let result = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<i64>, KafkaError> {
             producer.begin_transaction()?;
-            let sent = (|| -> std::result::Result<Vec<rdkafka::producer::DeliveryFuture>, KafkaError> {
+            let sent = (|| -> std::result::Result<Vec<i64>, KafkaError> {
                 let mut deliveries = Vec::with_capacity(batch.events.len());
+                let mut other = Vec::new();
                 for ev in &batch.events {
                     let key = root_key(&ev.root);
                     let value = ev.book.encode_to_vec();
@@ -197,42 +198,48 @@ impl PartitionLog for KafkaPartition {
                         .key(&key)
                         .payload(&value)
                         .headers(records::snapshot_headers(&domain, &s.root, &s.snapshot));
-                    producer.send_result(rec).map_err(|(e, _)| e)?;
+                    other.push(producer.send_result(rec).map_err(|(e, _)| e)?);
                 }
                 if let Some(from) = batch.restore_from {
                     let value = from.to_string();
                     let rec = FutureRecord::to(&snapshots_t).partition(p).key(RESTORE_FROM_KEY).payload(&value);
-                    producer.send_result(rec).map_err(|(e, _)| e)?;
+                    other.push(producer.send_result(rec).map_err(|(e, _)| e)?);
                 }
                 for r in &batch.replies {
                     let (value, headers) = records::reply(&r.request_id, &r.outcome);
                     let rp = partition_for(r.reply_to.as_bytes(), replies_n) as i32;
                     let rec = FutureRecord::to(&replies_t).partition(rp).key(&r.reply_to).payload(&value).headers(headers);
-                    producer.send_result(rec).map_err(|(e, _)| e)?;
+                    other.push(producer.send_result(rec).map_err(|(e, _)| e)?);
                 }
                 if let Some(offset) = batch.consumed_through {
                     let mut tpl = TopicPartitionList::new();
                     tpl.add_partition_offset(&commands_t, p, Offset::Offset(offset + 1))?;
-                    let metadata = consumer
-                        .group_metadata()
-                        .ok_or(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId))?;
+                    let metadata = consumer.group_metadata().ok_or(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId))?;
                     producer.send_offsets_to_transaction(&tpl, &metadata, timeout)?;
                 }
+                // Wait for the appends ourselves: rust-rdkafka's commit flushes
+                // by polling in 100 ms steps, which alone would cost 100 ms per
+                // transaction. With nothing outstanding its flush returns at once.
+                let mut offsets = Vec::with_capacity(deliveries.len());
+                for d in deliveries {
+                    match futures::executor::block_on(d) {
+                        Ok(Ok(delivery)) => offsets.push(delivery.offset),
+                        Ok(Err((e, _))) => return Err(e),
+                        Err(_) => return Err(KafkaError::Canceled),
+                    }
+                }
+                for d in other {
+                    match futures::executor::block_on(d) {
+                        Ok(Ok(_)) => {}
+                        Ok(Err((e, _))) => return Err(e),
+                        Err(_) => return Err(KafkaError::Canceled),
+                    }
+                }
                 producer.commit_transaction(timeout)?;
-                Ok(deliveries)
+                Ok(offsets)
             })();
             match sent {
-                Ok(deliveries) => {
-                    let mut offsets = Vec::with_capacity(deliveries.len());
-                    for d in deliveries {
-                        match futures::executor::block_on(d) {
-                            Ok(Ok(delivery)) => offsets.push(delivery.offset),
-                            Ok(Err((e, _))) => return Err(e),
-                            Err(_) => return Err(KafkaError::Canceled),
-                        }
-                    }
-                    Ok(offsets)
-                }
+                Ok(offsets) => Ok(offsets),
                 Err(e) => {
                     if !fenced(&e) {
                         if let Err(abort) = producer.abort_transaction(timeout) {

@@ -140,6 +140,7 @@ pub async fn run(
             _ = stop.wait() => break,
             polled = log.poll(config.max_batch, config.poll_wait) => polled?,
         };
+        let decide_started = Instant::now();
         let mut batch = TxBatch::default();
         let mut staged = books.stage();
         let mut appended = Vec::new();
@@ -163,6 +164,8 @@ pub async fn run(
         }
         let changes = staged.into_changes();
         let (n_cmds, n_events, restore_from) = (commands.len(), batch.events.len(), batch.restore_from);
+        let decided_in = decide_started.elapsed();
+        let commit_started = Instant::now();
         match log.commit(batch).await {
             Ok(offsets) => {
                 failures = 0;
@@ -173,7 +176,7 @@ pub async fn run(
                     point.written = restore_from;
                 }
                 books.apply(changes, &appended, &offsets);
-                tracing::debug!(partition = %id, commands = n_cmds, events = n_events, "batch committed");
+                tracing::debug!(partition = %id, commands = n_cmds, events = n_events, ?decided_in, committed_in = ?commit_started.elapsed(), "batch committed");
             }
             Err(e @ LogError::Fenced(..)) => return Err(e),
             Err(e) => {
