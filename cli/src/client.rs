@@ -4,10 +4,12 @@ use std::process::ExitCode;
 
 use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
 use angzarr_proto::angzarr::event_query_service_client::EventQueryServiceClient;
-use angzarr_proto::angzarr::{command_page, CommandBook, CommandPage, CommandRequest, Cover, PageHeader, Query, SyncMode};
+use angzarr_proto::angzarr::{
+    CommandBook, CommandPage, CommandRequest, Cover, PageHeader, Query, SyncMode, command_page,
+};
 use uuid::Uuid;
 
-use crate::{json, Sync};
+use crate::{Sync, json};
 
 const DEFAULT_GATEWAY: &str = "http://127.0.0.1:1313";
 
@@ -62,7 +64,12 @@ fn status_failure(s: &tonic::Status) -> ExitCode {
 }
 
 fn cover(domain: &str, root: Uuid, correlation: Option<String>) -> Cover {
-    Cover { root: Some(root.into()), domain: domain.to_string(), correlation_id: correlation.unwrap_or_default(), ..Default::default() }
+    Cover {
+        root: Some(root.into()),
+        domain: domain.to_string(),
+        correlation_id: correlation.unwrap_or_default(),
+        ..Default::default()
+    }
 }
 
 pub async fn send(args: SendArgs) -> ExitCode {

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig};
 use angzarr_coordinators::runtime::{self, Roles};
-use angzarr_coordinators::Shutdown;
 use anyhow::Context;
 
 /// Options of `angzarr dev`.
@@ -50,7 +50,8 @@ async fn terminated() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]
@@ -69,7 +70,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         domains.insert(domain.clone(), DomainConfig { handler: url.clone(), snapshot_every: args.snapshot_every });
     }
     let log = match &args.kafka {
-        None => LogConfig::Embedded { path: args.data.join("events.db"), partitions: args.partitions, durability: Default::default() },
+        None => LogConfig::Embedded {
+            path: args.data.join("events.db"),
+            partitions: args.partitions,
+            durability: Default::default(),
+        },
         Some(bootstrap) => {
             let yaml = format!(
                 "type: kafka\nbootstrap_servers: '{bootstrap}'\ntopic_prefix: '{}'\npartitions: {}\n",
@@ -78,11 +83,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             serde_yaml_ng(&yaml)?
         }
     };
-    let config = Config {
-        log,
-        gateway: GatewayConfig { listen: args.listen, ..Default::default() },
-        domains,
-    };
+    let config = Config { log, gateway: GatewayConfig { listen: args.listen, ..Default::default() }, domains };
     let result = serve(&config).await;
     builtin.shutdown().await;
     result

@@ -28,7 +28,9 @@ pub async fn run(action: TopologyAction, path: &Path) -> anyhow::Result<()> {
     }
     let refused = steps.iter().any(|s| matches!(s, Step::Refuse(..)));
     match action {
-        TopologyAction::Plan if refused => anyhow::bail!("existing topics cannot be used (see `!` lines)"),
+        TopologyAction::Plan if refused => {
+            anyhow::bail!("existing topics cannot be used (see `!` lines)")
+        }
         TopologyAction::Plan => Ok(()),
         TopologyAction::Apply => {
             let created = topo::apply(&admin, &steps, Duration::from_secs(30)).await?;

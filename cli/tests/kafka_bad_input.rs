@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use angzarr_connectors::kafka::{KafkaConfig, KafkaLog};
 use angzarr_topology::Topics;
+use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use support::*;
 
 fn config(prefix: &str) -> KafkaConfig {
@@ -25,7 +25,9 @@ async fn create(topics: &[(&str, i32, &[(&str, &str)])]) {
         ClientConfig::new().set("bootstrap.servers", bootstrap()).create().unwrap();
     let new: Vec<NewTopic> = topics
         .iter()
-        .map(|(name, parts, cfg)| cfg.iter().fold(NewTopic::new(name, *parts, TopicReplication::Fixed(1)), |t, (k, v)| t.set(k, v)))
+        .map(|(name, parts, cfg)| {
+            cfg.iter().fold(NewTopic::new(name, *parts, TopicReplication::Fixed(1)), |t, (k, v)| t.set(k, v))
+        })
         .collect();
     for r in admin.create_topics(&new, &AdminOptions::new()).await.unwrap() {
         r.unwrap();
@@ -45,6 +47,14 @@ async fn kafka_broker_down_at_startup_is_a_clear_error_after_retries() {
 }
 
 #[tokio::test]
+async fn kafka_unknown_client_setting_is_a_clear_error() {
+    let mut c = config(&prefix("badsetting"));
+    c.settings.insert("no.such.setting".into(), "1".into());
+    let err = KafkaLog::connect(c, vec!["player".into()], Duration::from_secs(5)).await.err().expect("refused");
+    assert!(err.to_string().contains("no.such.setting"), "{err}");
+}
+
+#[tokio::test]
 async fn kafka_missing_topics_without_create_topics_are_refused() {
     let mut c = config(&prefix("nocreate"));
     c.create_topics = false;
@@ -56,9 +66,14 @@ async fn kafka_missing_topics_without_create_topics_are_refused() {
 async fn kafka_compacted_events_topic_is_refused() {
     let p = prefix("compacted");
     create(&[(&format!("{p}.player.events"), 3, &[("cleanup.policy", "compact")])]).await;
-    let err = KafkaLog::connect(config(&p), vec!["player".into()], Duration::from_secs(10)).await.err().expect("refused");
+    let err =
+        KafkaLog::connect(config(&p), vec!["player".into()], Duration::from_secs(10)).await.err().expect("refused");
     let msg = err.to_string();
-    assert!(msg.contains(&format!("{p}.player.events")) && msg.contains("cleanup.policy=compact, required cleanup.policy=delete"), "{msg}");
+    assert!(
+        msg.contains(&format!("{p}.player.events"))
+            && msg.contains("cleanup.policy=compact, required cleanup.policy=delete"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +84,8 @@ async fn kafka_topics_that_are_not_copartitioned_are_refused() {
         (&format!("{p}.player.commands"), 4, &[]),
     ])
     .await;
-    let err = KafkaLog::connect(config(&p), vec!["player".into()], Duration::from_secs(10)).await.err().expect("refused");
+    let err =
+        KafkaLog::connect(config(&p), vec!["player".into()], Duration::from_secs(10)).await.err().expect("refused");
     assert!(err.to_string().contains("must be co-partitioned"), "{err}");
 }
 
@@ -87,7 +103,10 @@ async fn kafka_undecodable_event_is_skipped_and_named_not_fatal() {
     let key = root.hyphenated().to_string();
     producer
         .send(
-            FutureRecord::to(&cluster.events_topic()).partition(partition as i32).key(&key).payload(&[0xffu8, 0xff, 0xff][..]),
+            FutureRecord::to(&cluster.events_topic())
+                .partition(partition as i32)
+                .key(&key)
+                .payload(&[0xffu8, 0xff, 0xff][..]),
             Duration::from_secs(5),
         )
         .await
@@ -106,5 +125,8 @@ async fn kafka_undecodable_event_is_skipped_and_named_not_fatal() {
     let accepted = client.handle_command(request(root, 1, deposit(7))).await.unwrap().into_inner();
     assert_eq!(accepted.events.unwrap().next_sequence, 2);
     let log = cluster.workers[1].log_text();
-    assert!(log.contains("undecodable record skipped") && log.contains(&cluster.events_topic()), "the skip is logged with its topic:\n{log}");
+    assert!(
+        log.contains("undecodable record skipped") && log.contains(&cluster.events_topic()),
+        "the skip is logged with its topic:\n{log}"
+    );
 }

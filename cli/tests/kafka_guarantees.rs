@@ -8,8 +8,8 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -50,7 +50,11 @@ fn restored_partitions(log: &str) -> usize {
     log.matches("kafka partition restored").count()
 }
 
-async fn start_load(cluster: &Cluster, roots: &[Uuid], clients: usize) -> (Arc<AtomicBool>, tokio::task::JoinHandle<(Vec<(Uuid, u32)>, Vec<String>)>) {
+async fn start_load(
+    cluster: &Cluster,
+    roots: &[Uuid],
+    clients: usize,
+) -> (Arc<AtomicBool>, tokio::task::JoinHandle<(Vec<(Uuid, u32)>, Vec<String>)>) {
     let stop = Arc::new(AtomicBool::new(false));
     let handle = tokio::spawn(load(cluster.channel.clone(), Arc::new(roots.to_vec()), clients, stop.clone()));
     (stop, handle)
@@ -86,7 +90,11 @@ async fn kafka_two_workers_concurrent_clients_keep_sequences() {
     assert_eq!(counts.len(), 20);
     let registrations: Vec<(Uuid, u32)> = roots.iter().map(|r| (*r, 0)).collect();
     check_exactly_once(&events, &[registrations, accepted.clone()].concat(), 0);
-    eprintln!("two workers: {} commands accepted by 8 concurrent clients over 20 aggregates; {} events, all contiguous", accepted.len(), events.len());
+    eprintln!(
+        "two workers: {} commands accepted by 8 concurrent clients over 20 aggregates; {} events, all contiguous",
+        accepted.len(),
+        events.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -197,7 +205,9 @@ async fn kafka_restore_reads_snapshots_and_tail_not_history() {
         }
         assert_eq!(aggregates, 24);
         let total = 24 * (history as u64 + 1);
-        eprintln!("restore with {history} events per aggregate: {event_records} event records read of {total} stored, {snapshot_records} snapshot records (uncompacted)");
+        eprintln!(
+            "restore with {history} events per aggregate: {event_records} event records read of {total} stored, {snapshot_records} snapshot records (uncompacted)"
+        );
         figures.insert(history, (event_records, total));
     }
     let (short, _) = figures[&20];

@@ -25,6 +25,5 @@ pub mod record;
 pub use error::{LogError, Result};
 pub use log::{Assignment, Log, Membership, PartitionLog, Submitted};
 pub use record::{
-    AggregateHistory, CommandEnvelope, CommandOutcome, EventRecord, PartitionId, Reply,
-    SnapshotRecord, TxBatch,
+    AggregateHistory, CommandEnvelope, CommandOutcome, EventRecord, PartitionId, Reply, SnapshotRecord, TxBatch,
 };

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::record::{AggregateHistory, CommandEnvelope, CommandOutcome, PartitionId, TxBatch};
 use crate::Result;
+use crate::record::{AggregateHistory, CommandEnvelope, CommandOutcome, PartitionId, TxBatch};
 
 /// What [`Log::submit`] returns once the command is durably in the commands log.
 #[derive(Debug)]

@@ -192,10 +192,26 @@ mod humantime_serde {
 }
 
 /// Replaces `${NAME}` and `${NAME:-default}` using `lookup`; `$${` is a literal `${`.
+/// Comment lines (first non-blank character `#`) are kept as they are, so an
+/// example left in a comment never demands its variable.
 pub fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(text.len());
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+        } else {
+            out.push_str(&interpolate_line(line, offset, &lookup)?);
+        }
+        offset += line.len();
+    }
+    Ok(out)
+}
+
+fn interpolate_line(text: &str, start: usize, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    let mut pos = 0;
+    let mut pos = start;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i..];
@@ -257,9 +273,7 @@ impl Config {
         }
         for name in self.domains.keys() {
             if !angzarr_topology::names::valid_domain(name) {
-                return Err(ConfigError::Invalid(format!(
-                    "domain name `{name}`: use letters, digits, `_` and `-`"
-                )));
+                return Err(ConfigError::Invalid(format!("domain name `{name}`: use letters, digits, `_` and `-`")));
             }
         }
         Ok(())
@@ -286,6 +300,8 @@ mod tests {
         assert_eq!(interpolate("cost $5 and $${LIT}", env).unwrap(), "cost $5 and ${LIT}");
         assert!(matches!(interpolate("${NOPE}", env), Err(ConfigError::MissingVar(v)) if v == "NOPE"));
         assert!(matches!(interpolate("x ${BOOT", env), Err(ConfigError::Unterminated(2))));
+        assert!(matches!(interpolate("a: 1\nb: ${BOOT", env), Err(ConfigError::Unterminated(8))));
+        assert_eq!(interpolate("  # user: ${NOPE}\nb: ${BOOT}\n", env).unwrap(), "  # user: ${NOPE}\nb: k1:9092\n");
     }
 
     #[test]
@@ -322,7 +338,30 @@ mod tests {
 
     #[test]
     fn bad_domain_names_are_errors() {
-        let err = Config::parse_with("log: {type: embedded}\ndomains: {'a.b': {handler: 'http://x'}}", env).unwrap_err();
+        let err =
+            Config::parse_with("log: {type: embedded}\ndomains: {'a.b': {handler: 'http://x'}}", env).unwrap_err();
         assert!(err.to_string().contains("domain name `a.b`"));
+    }
+}
+
+#[cfg(test)]
+mod example_configs {
+    use super::*;
+
+    /// The example configurations in the repository stay valid.
+    #[test]
+    fn the_poker_example_configs_parse() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/poker");
+        for (file, env) in
+            [("angzarr-kafka.yaml", vec![("KAFKA_BOOTSTRAP", "127.0.0.1:9092")]), ("angzarr-embedded.yaml", vec![])]
+        {
+            let text = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+            let lookup = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+            Config::parse_with(&text, lookup).unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
+        let text = std::fs::read_to_string(format!("{dir}/angzarr-kafka.yaml")).unwrap();
+        assert!(
+            matches!(Config::parse_with(&text, |_| None), Err(ConfigError::MissingVar(v)) if v == "KAFKA_BOOTSTRAP")
+        );
     }
 }

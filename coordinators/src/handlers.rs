@@ -27,8 +27,7 @@ impl Handlers {
                 .map_err(|e| CoordinatorError::InvalidArgument(format!("handler URL `{url}` for `{domain}`: {e}")))?
                 .connect_timeout(Duration::from_secs(2))
                 .tcp_nodelay(true);
-            let client = CommandHandlerServiceClient::new(endpoint.connect_lazy())
-                .max_decoding_message_size(64 << 20);
+            let client = CommandHandlerServiceClient::new(endpoint.connect_lazy()).max_decoding_message_size(64 << 20);
             by_domain.insert(domain, client);
         }
         Ok(Handlers { by_domain: Arc::new(by_domain) })

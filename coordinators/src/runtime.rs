@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use angzarr_connectors::embedded::{EmbeddedConfig, EmbeddedLog};
 use angzarr_connectors::Log;
+use angzarr_connectors::embedded::{EmbeddedConfig, EmbeddedLog};
 use angzarr_proto::angzarr::command_handler_coordinator_service_server::CommandHandlerCoordinatorServiceServer;
 use angzarr_proto::angzarr::event_query_service_server::EventQueryServiceServer;
 use tokio::task::JoinHandle;
@@ -107,22 +107,24 @@ pub async fn start(
 
     if roles.gateway {
         let g = &config.gateway;
-        let listener = tokio::net::TcpListener::bind(g.listen).await.map_err(|e| {
-            CoordinatorError::InvalidArgument(format!("cannot listen on {}: {e}", g.listen))
-        })?;
+        let listener = tokio::net::TcpListener::bind(g.listen)
+            .await
+            .map_err(|e| CoordinatorError::InvalidArgument(format!("cannot listen on {}: {e}", g.listen)))?;
         let addr = listener.local_addr().map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
         grpc_addr = Some(addr);
         let limits = Limits { max_command_bytes: g.max_command_bytes };
         // Let tonic decode somewhat more than the limit so the gateway, not
         // the codec, reports an oversized command with the configured number.
         let decode_limit = (g.max_command_bytes * 2).max(4 << 20);
-        let gateway = CommandHandlerCoordinatorServiceServer::new(Gateway::new(log.clone(), limits, g.decision_timeout))
-            .max_decoding_message_size(decode_limit);
+        let gateway =
+            CommandHandlerCoordinatorServiceServer::new(Gateway::new(log.clone(), limits, g.decision_timeout))
+                .max_decoding_message_size(decode_limit);
         let query = EventQueryServiceServer::new(QueryService::new(log.clone())).max_encoding_message_size(64 << 20);
         let stop = shutdown.clone();
         tracing::info!(%addr, "gateway listening (gRPC)");
         parts.push(tokio::spawn(async move {
-            tonic::transport::Server::builder().tcp_nodelay(true)
+            tonic::transport::Server::builder()
+                .tcp_nodelay(true)
                 .add_service(gateway)
                 .add_service(query)
                 .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), stop.wait())

@@ -7,18 +7,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use angzarr_connectors::embedded::{Durability, EmbeddedConfig, EmbeddedLog};
+use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig};
 use angzarr_coordinators::runtime::{self, Roles, Running};
-use angzarr_coordinators::Shutdown;
 use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
 use angzarr_proto::angzarr::event_query_service_client::EventQueryServiceClient;
 use angzarr_proto::angzarr::{
-    command_page, CommandBook, CommandPage, CommandRequest, Cover, EventBook, PageHeader, Query, SyncMode,
+    CommandBook, CommandPage, CommandRequest, Cover, EventBook, PageHeader, Query, SyncMode, command_page,
 };
 use angzarr_proto::examples::{Currency, DepositFunds, RegisterPlayer};
 use angzarr_proto::pack;
-use tonic::transport::Channel;
 use tonic::Code;
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 struct Harness {
@@ -35,12 +35,16 @@ async fn start(dir: &Path, handler: &str, snapshot_every: u32) -> Harness {
             max_command_bytes: 4096,
             decision_timeout: std::time::Duration::from_secs(10),
         },
-        domains: BTreeMap::from([("player".to_string(), DomainConfig { handler: handler.to_string(), snapshot_every })]),
+        domains: BTreeMap::from([(
+            "player".to_string(),
+            DomainConfig { handler: handler.to_string(), snapshot_every },
+        )]),
     };
     let cfg = EmbeddedConfig { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal };
     let log = EmbeddedLog::open(&cfg, ["player".to_string()]).unwrap();
     let running = runtime::start(&config, Arc::new(log.clone()), Roles::ALL, Shutdown::new()).await.unwrap();
-    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
+    let channel =
+        Channel::from_shared(format!("http://{}", running.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
     Harness { running, log, channel }
 }
 
@@ -100,7 +104,8 @@ async fn bad_input_gets_a_clear_status_and_writes_nothing() {
     unknown_domain.command.as_mut().unwrap().cover.as_mut().unwrap().domain = "casino".into();
     let mut no_root = request(root, Some(0), register());
     no_root.command.as_mut().unwrap().cover.as_mut().unwrap().root = None;
-    let oversized = request(root, Some(0), pack(&RegisterPlayer { display_name: "x".repeat(5000), ..Default::default() }));
+    let oversized =
+        request(root, Some(0), pack(&RegisterPlayer { display_name: "x".repeat(5000), ..Default::default() }));
     let bad_url = prost_types::Any { type_url: "DepositFunds".into(), value: vec![] };
 
     let cases = [
@@ -198,5 +203,26 @@ async fn a_handler_that_is_down_fails_the_command_as_unavailable_and_writes_noth
     assert!(status.message().contains("unreachable"), "{}", status.message());
     let (_, events, _) = h.log.counts("player").await.unwrap();
     assert_eq!(events, 0);
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_oversized_event_is_refused_and_writes_nothing() {
+    use angzarr_client::{Aggregate, CommandRejected, Events};
+    use angzarr_proto::examples::{PlayerRegistered, PlayerState};
+    // A handler that answers with a 2 MB event.
+    let bloated = Aggregate::<PlayerState>::new("player").handle(|_: &RegisterPlayer, _: &PlayerState, _| {
+        Ok::<_, CommandRejected>(Events::one(PlayerRegistered {
+            display_name: "x".repeat(2 << 20),
+            ..Default::default()
+        }))
+    });
+    let server = angzarr_client::Server::new().aggregate(bloated).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), &format!("http://{}", server.addr), 100).await;
+    let status = h.send(request(Uuid::new_v4(), Some(0), register())).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("the limit is"), "{}", status.message());
+    assert_eq!(h.log.counts("player").await.unwrap().1, 0);
     h.running.stop().await.unwrap();
 }

@@ -11,16 +11,18 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig};
 use angzarr_coordinators::runtime::{self, Roles};
-use angzarr_coordinators::Shutdown;
 use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
 use angzarr_proto::angzarr::event_query_service_client::EventQueryServiceClient;
-use angzarr_proto::angzarr::{command_page, CommandBook, CommandPage, CommandRequest, Cover, PageHeader, Query, SyncMode};
+use angzarr_proto::angzarr::{
+    CommandBook, CommandPage, CommandRequest, Cover, PageHeader, Query, SyncMode, command_page,
+};
 use angzarr_proto::examples::PlayerState;
 use prost_types::Any;
-use tonic::transport::Channel;
 use tonic::Status;
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 static GATEWAY: OnceLock<Channel> = OnceLock::new();
@@ -65,7 +67,11 @@ impl support::Backend for ThroughCoordinator {
             ..Default::default()
         };
         let resp = CommandHandlerCoordinatorServiceClient::new(self.channel.clone()).handle_command(request).await?;
-        Ok(resp.into_inner().events.map(|b| b.pages.into_iter().filter_map(|p| p.event().cloned()).collect()).unwrap_or_default())
+        Ok(resp
+            .into_inner()
+            .events
+            .map(|b| b.pages.into_iter().filter_map(|p| p.event().cloned()).collect())
+            .unwrap_or_default())
     }
 
     async fn recorded(&mut self) -> u32 {
@@ -116,5 +122,6 @@ async fn main() {
     let addr = running.grpc_addr.unwrap();
     let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.expect("gateway");
     GATEWAY.set(channel).unwrap();
-    support::run(|| Box::new(ThroughCoordinator { root: Uuid::new_v4(), channel: GATEWAY.get().unwrap().clone() })).await;
+    support::run(|| Box::new(ThroughCoordinator { root: Uuid::new_v4(), channel: GATEWAY.get().unwrap().clone() }))
+        .await;
 }

@@ -4,7 +4,9 @@
 
 fn main() {
     let Ok(bootstrap) = std::env::var("KAFKA_BOOTSTRAP") else {
-        eprintln!("KAFKA_BOOTSTRAP is not set: run `export KAFKA_BOOTSTRAP=$(scripts/kafka start)` (scripts/test does)");
+        eprintln!(
+            "KAFKA_BOOTSTRAP is not set: run `export KAFKA_BOOTSTRAP=$(scripts/kafka start)` (scripts/test does)"
+        );
         std::process::exit(1);
     };
     let exe = std::env::current_exe().unwrap();

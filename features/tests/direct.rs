@@ -5,7 +5,8 @@ mod support;
 
 use angzarr_client::Aggregate;
 use angzarr_proto::angzarr::{
-    business_response, command_page, CommandBook, CommandPage, ContextualCommand, Cover, EventBook, EventPage, PageHeader,
+    CommandBook, CommandPage, ContextualCommand, Cover, EventBook, EventPage, PageHeader, business_response,
+    command_page,
 };
 use angzarr_proto::examples::PlayerState;
 use prost_types::Any;
@@ -43,7 +44,12 @@ impl support::Backend for Direct {
         }
         let cover = Cover { domain: "player".into(), ..Default::default() };
         let request = ContextualCommand {
-            events: Some(EventBook { cover: Some(cover.clone()), pages: self.pages.clone(), next_sequence: next, snapshot: None }),
+            events: Some(EventBook {
+                cover: Some(cover.clone()),
+                pages: self.pages.clone(),
+                next_sequence: next,
+                snapshot: None,
+            }),
             command: Some(CommandBook {
                 cover: Some(cover),
                 pages: vec![CommandPage {

@@ -30,17 +30,13 @@ pub const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
 pub fn descriptor_pool() -> &'static prost_reflect::DescriptorPool {
     static POOL: OnceLock<prost_reflect::DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
-        prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET)
-            .expect("the compiled descriptor set decodes")
+        prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect("the compiled descriptor set decodes")
     })
 }
 
 /// Packs a message into `Any` under `type.googleapis.com/<full name>`.
 pub fn pack<M: prost::Name>(msg: &M) -> prost_types::Any {
-    prost_types::Any {
-        type_url: M::type_url(),
-        value: prost::Message::encode_to_vec(msg),
-    }
+    prost_types::Any { type_url: M::type_url(), value: prost::Message::encode_to_vec(msg) }
 }
 
 /// Unpacks `any` as `M` if its type URL names `M`; `None` for another type.
@@ -73,9 +69,7 @@ impl TryFrom<&angzarr::Uuid> for uuid::Uuid {
 impl angzarr::PageHeader {
     /// A header carrying an explicit sequence number.
     pub fn sequence(seq: u32) -> Self {
-        angzarr::PageHeader {
-            sequence_type: Some(angzarr::page_header::SequenceType::Sequence(seq)),
-        }
+        angzarr::PageHeader { sequence_type: Some(angzarr::page_header::SequenceType::Sequence(seq)) }
     }
 
     /// The explicit sequence, if this header carries one.

@@ -10,9 +10,9 @@
 use std::fmt;
 use std::time::Duration;
 
+use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::ClientConfig;
 
 use crate::names::{TopicKind, Topics};
 
@@ -47,7 +47,14 @@ impl fmt::Display for Step {
         match self {
             Step::Create(t) => {
                 let configs: Vec<String> = t.configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                write!(f, "+ create {} (partitions={}, replication={}, {})", t.name, t.partitions, t.replication, configs.join(", "))
+                write!(
+                    f,
+                    "+ create {} (partitions={}, replication={}, {})",
+                    t.name,
+                    t.partitions,
+                    t.replication,
+                    configs.join(", ")
+                )
             }
             Step::Keep(n) => write!(f, "= keep   {n}"),
             Step::Refuse(n, why) => write!(f, "! refuse {n}: {why}"),
@@ -79,7 +86,10 @@ pub fn desired(topics: &Topics, domains: &[String], partitions: u32, replication
                     ("retention.bytes", "-1".to_string()),
                 ],
                 TopicKind::Commands => {
-                    vec![("cleanup.policy", "delete".to_string()), ("retention.ms", (7 * 24 * 3600 * 1000u64).to_string())]
+                    vec![
+                        ("cleanup.policy", "delete".to_string()),
+                        ("retention.ms", (7 * 24 * 3600 * 1000u64).to_string()),
+                    ]
                 }
                 TopicKind::Snapshots => vec![("cleanup.policy", "compact".to_string())],
             };
@@ -113,11 +123,20 @@ pub fn partition_counts(
     timeout: Duration,
 ) -> Result<std::collections::HashMap<String, u32>, TopologyError> {
     let md = admin.inner().fetch_metadata(None, timeout)?;
-    Ok(md.topics().iter().filter(|t| t.error().is_none()).map(|t| (t.name().to_string(), t.partitions().len() as u32)).collect())
+    Ok(md
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_string(), t.partitions().len() as u32))
+        .collect())
 }
 
 /// Compares `desired` with the cluster.
-pub async fn plan(admin: &AdminClient<DefaultClientContext>, desired: &[TopicSpec], timeout: Duration) -> Result<Vec<Step>, TopologyError> {
+pub async fn plan(
+    admin: &AdminClient<DefaultClientContext>,
+    desired: &[TopicSpec],
+    timeout: Duration,
+) -> Result<Vec<Step>, TopologyError> {
     let counts = partition_counts(admin, timeout)?;
     let existing: Vec<&TopicSpec> = desired.iter().filter(|t| counts.contains_key(&t.name)).collect();
     let specifiers: Vec<ResourceSpecifier> = existing.iter().map(|t| ResourceSpecifier::Topic(&t.name)).collect();
@@ -136,14 +155,13 @@ pub async fn plan(admin: &AdminClient<DefaultClientContext>, desired: &[TopicSpe
         if let Some(events) = &t.copartitioned_with {
             let want = counts.get(events).copied().unwrap_or(t.partitions);
             if have != want {
-                problems.push(format!("{have} partitions, but {events} has {want}: commands, events and snapshots must be co-partitioned"));
+                problems.push(format!(
+                    "{have} partitions, but {events} has {want}: commands, events and snapshots must be co-partitioned"
+                ));
             }
         }
-        let resource = existing
-            .iter()
-            .position(|e| e.name == t.name)
-            .and_then(|i| described.get(i))
-            .and_then(|r| r.as_ref().ok());
+        let resource =
+            existing.iter().position(|e| e.name == t.name).and_then(|i| described.get(i)).and_then(|r| r.as_ref().ok());
         if let Some(resource) = resource {
             for (key, want) in &t.configs {
                 if *key == "retention.ms" && (t.name.ends_with(".commands") || t.name.ends_with("._replies")) {
@@ -165,7 +183,11 @@ pub async fn plan(admin: &AdminClient<DefaultClientContext>, desired: &[TopicSpe
 }
 
 /// Creates what the plan creates; refuses (creating nothing) if any step is a refusal.
-pub async fn apply(admin: &AdminClient<DefaultClientContext>, steps: &[Step], timeout: Duration) -> Result<usize, TopologyError> {
+pub async fn apply(
+    admin: &AdminClient<DefaultClientContext>,
+    steps: &[Step],
+    timeout: Duration,
+) -> Result<usize, TopologyError> {
     let refused: Vec<String> = steps
         .iter()
         .filter_map(|s| match s {

@@ -11,11 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use angzarr_connectors::kafka::KafkaConfig;
+use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::config::Config;
 use angzarr_coordinators::runtime::{self, Roles, Running};
-use angzarr_coordinators::Shutdown;
 use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
-use angzarr_proto::angzarr::{command_page, CommandBook, CommandPage, CommandRequest, Cover, EventBook, PageHeader, SyncMode};
+use angzarr_proto::angzarr::{
+    CommandBook, CommandPage, CommandRequest, Cover, EventBook, PageHeader, SyncMode, command_page,
+};
 use angzarr_proto::examples::{Currency, DepositFunds, RegisterPlayer};
 use angzarr_proto::pack;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -107,12 +109,14 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let handler = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let prefix = prefix(name);
-        let (config_path, config) = write_config(dir.path(), &prefix, &format!("http://{}", handler.addr), snapshot_every);
+        let (config_path, config) =
+            write_config(dir.path(), &prefix, &format!("http://{}", handler.addr), snapshot_every);
         let log = runtime::open_log(&config).await.expect("kafka log");
         let gateway = runtime::start(&config, log, Roles { gateway: true, command_handler: false }, Shutdown::new())
             .await
             .unwrap();
-        let channel = Channel::from_shared(format!("http://{}", gateway.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
+        let channel =
+            Channel::from_shared(format!("http://{}", gateway.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
         Cluster { dir, config_path, config, prefix, gateway, channel, workers: Vec::new(), _handler: handler }
     }
 
@@ -241,8 +245,16 @@ pub fn read_events(bootstrap: &str, topic: &str, partitions: u32) -> Vec<Stored>
                         .unwrap_or_else(|| panic!("event at {}@{} lacks header {k}", m.partition(), m.offset()))
                 };
                 let root = Uuid::parse_str(&h("angzarr-root")).unwrap();
-                assert_eq!(m.key().map(|k| String::from_utf8_lossy(k).into_owned()), Some(root.hyphenated().to_string()));
-                out.push(Stored { root, sequence: h("angzarr-sequence").parse().unwrap(), partition: m.partition(), offset: m.offset() });
+                assert_eq!(
+                    m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    Some(root.hyphenated().to_string())
+                );
+                out.push(Stored {
+                    root,
+                    sequence: h("angzarr-sequence").parse().unwrap(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                });
             }
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 eof.insert(p);

@@ -1,11 +1,11 @@
 //! An aggregate: state, appliers, handlers — dispatched by proto type name.
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use angzarr_proto::angzarr::{
-    business_response, BusinessResponse, ContextualCommand, EventBook, EventPage, PageHeader, Snapshot,
+    BusinessResponse, ContextualCommand, EventBook, EventPage, PageHeader, Snapshot, business_response,
 };
 use angzarr_proto::{pack, type_name};
 use prost::{Message, Name};

@@ -22,6 +22,6 @@ pub mod testing;
 
 pub use aggregate::Aggregate;
 pub use angzarr_proto as proto;
-pub use error::{ensure, CommandRejected};
+pub use error::{CommandRejected, ensure};
 pub use events::Events;
 pub use server::{Server, ServerHandle};

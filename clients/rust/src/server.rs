@@ -91,7 +91,8 @@ impl Server {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let service = self.into_service();
         let task = tokio::spawn(async move {
-            tonic::transport::Server::builder().tcp_nodelay(true)
+            tonic::transport::Server::builder()
+                .tcp_nodelay(true)
                 .add_service(service)
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stopped.await;

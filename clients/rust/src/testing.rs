@@ -2,8 +2,8 @@
 //! command, then events or a rejection.
 
 use angzarr_proto::angzarr::{
-    business_response, command_page, event_page, CommandBook, CommandPage, ContextualCommand, Cover, EventBook,
-    EventPage, PageHeader,
+    CommandBook, CommandPage, ContextualCommand, Cover, EventBook, EventPage, PageHeader, business_response,
+    command_page, event_page,
 };
 use angzarr_proto::{pack, unpack};
 use prost::{Message, Name};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{Notify, oneshot};
 
 use crate::record::{CommandOutcome, PartitionId, Reply};
 

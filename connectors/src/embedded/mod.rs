@@ -90,11 +90,7 @@ impl EmbeddedLog {
     }
 
     fn check_domain(&self, domain: &str) -> Result<()> {
-        if self.inner.domains.contains(domain) {
-            Ok(())
-        } else {
-            Err(LogError::UnknownDomain(domain.to_string()))
-        }
+        if self.inner.domains.contains(domain) { Ok(()) } else { Err(LogError::UnknownDomain(domain.to_string())) }
     }
 
     fn partition_of(&self, root: &Uuid) -> u32 {

@@ -5,9 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::EmbeddedLog;
+use crate::Result;
 use crate::log::PartitionLog;
 use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, TxBatch};
-use crate::Result;
 
 pub(super) struct EmbeddedPartition {
     log: EmbeddedLog,

@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use prost::Message;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 use angzarr_proto::angzarr::{EventBook, Snapshot};
@@ -93,8 +93,7 @@ impl Store {
     /// lock so a second process cannot become a second writer.
     pub fn open(path: &Path, durability: Durability) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| LogError::Config(format!("creating {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| LogError::Config(format!("creating {}: {e}", dir.display())))?;
         }
         let in_use = |e: rusqlite::Error| match e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => LogError::Config(
@@ -218,13 +217,8 @@ impl Store {
                         ev.book.encode_to_vec()
                     ])
                     .map_err(|e| match e {
-                        rusqlite::Error::SqliteFailure(f, _)
-                            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                        {
-                            LogError::Conflict(format!(
-                                "{domain}/{} already has sequence {}",
-                                ev.root, ev.sequence
-                            ))
+                        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                            LogError::Conflict(format!("{domain}/{} already has sequence {}", ev.root, ev.sequence))
                         }
                         e => e.into(),
                     })?;
@@ -295,16 +289,19 @@ impl Store {
     pub fn restore(&self, domain: &str, partition: u32) -> Result<Vec<AggregateHistory>> {
         use std::collections::BTreeMap;
         let mut by_root: BTreeMap<Uuid, AggregateHistory> = BTreeMap::new();
-        let mut snaps = self
-            .conn
-            .prepare_cached("SELECT root, body FROM snapshots WHERE domain = ?1 AND partition = ?2")?;
-        let rows = snaps.query_map(params![domain, partition], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut snaps =
+            self.conn.prepare_cached("SELECT root, body FROM snapshots WHERE domain = ?1 AND partition = ?2")?;
+        let rows =
+            snaps.query_map(params![domain, partition], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
         for row in rows {
             let (root, body) = row?;
             let loc = || format!("snapshots {domain}[{partition}]");
             let root = uuid_of(&root, loc)?;
             let snapshot = Snapshot::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
-            by_root.insert(root, AggregateHistory { root, snapshot: Some(snapshot), pages: Vec::new(), first_offset: None });
+            by_root.insert(
+                root,
+                AggregateHistory { root, snapshot: Some(snapshot), pages: Vec::new(), first_offset: None },
+            );
         }
         let mut events = self.conn.prepare_cached(
             "SELECT e.offset, e.root, e.body FROM events e

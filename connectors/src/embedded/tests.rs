@@ -89,11 +89,13 @@ async fn a_duplicate_sequence_rolls_back_the_whole_batch() {
     let log = open(&dir);
     let root = Uuid::new_v4();
     let mut p = partition_of(&log, root).await;
-    p.commit(TxBatch { events: vec![event(root, 0)], consumed_through: Some(0), ..Default::default() })
-        .await
-        .unwrap();
+    p.commit(TxBatch { events: vec![event(root, 0)], consumed_through: Some(0), ..Default::default() }).await.unwrap();
     let err = p
-        .commit(TxBatch { events: vec![event(root, 1), event(root, 0)], consumed_through: Some(1), ..Default::default() })
+        .commit(TxBatch {
+            events: vec![event(root, 1), event(root, 0)],
+            consumed_through: Some(1),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert!(matches!(err, LogError::Conflict(_)), "{err}");

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use angzarr_topology::names::TopicKind;
 
 use super::partition::KafkaPartition;
-use super::{client, KafkaConfig};
+use super::{KafkaConfig, client};
 use crate::log::{Assignment, Membership};
 use crate::record::PartitionId;
 use crate::{LogError, Result};
@@ -80,7 +80,9 @@ impl ConsumerContext for GroupContext {
         for el in tpl.elements() {
             let key = (el.topic().to_string(), el.partition());
             let removed = self.routes.lock().unwrap().by_partition.remove(&key);
-            let Some(domain) = self.domains.get(el.topic()) else { continue };
+            let Some(domain) = self.domains.get(el.topic()) else {
+                continue;
+            };
             if removed.is_none() || leaving {
                 continue;
             }
@@ -96,16 +98,22 @@ impl ConsumerContext for GroupContext {
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Assign(tpl) = rebalance else { return };
+        let Rebalance::Assign(tpl) = rebalance else {
+            return;
+        };
         if tpl.count() == 0 {
             return;
         }
         if let Err(e) = consumer.pause(tpl) {
             tracing::error!(error = %e, "pausing newly assigned partitions");
         }
-        let Some(shared) = self.consumer.lock().unwrap().clone() else { return };
+        let Some(shared) = self.consumer.lock().unwrap().clone() else {
+            return;
+        };
         for el in tpl.elements() {
-            let Some(domain) = self.domains.get(el.topic()) else { continue };
+            let Some(domain) = self.domains.get(el.topic()) else {
+                continue;
+            };
             let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
             self.routes.lock().unwrap().by_partition.insert((el.topic().to_string(), el.partition()), tx);
             let id = PartitionId::new(domain, el.partition() as u32);
@@ -211,7 +219,12 @@ fn dispatch(
                         // Backpressure: a slow task slows this worker's fetching.
                         let _ = tx.blocking_send(msg.detach());
                     }
-                    None => tracing::warn!(topic = key.0, partition = key.1, offset = msg.offset(), "record for a partition without a task"),
+                    None => tracing::warn!(
+                        topic = key.0,
+                        partition = key.1,
+                        offset = msg.offset(),
+                        "record for a partition without a task"
+                    ),
                 }
             }
             Some(Err(e)) => tracing::warn!(error = %e, "group consumer"),

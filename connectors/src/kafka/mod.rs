@@ -48,7 +48,7 @@ use crate::record::{AggregateHistory, CommandEnvelope};
 use crate::{LogError, Result};
 
 pub use client::redact;
-pub use restore::{read_partition_with_stats as restore_partition, RestoreStats};
+pub use restore::{RestoreStats, read_partition_with_stats as restore_partition};
 
 /// Settings of the Kafka log.
 #[derive(Clone, Debug)]
@@ -158,7 +158,9 @@ impl KafkaLog {
         let reply_partition = partition_for(instance_id.as_bytes(), replies_partitions);
         let replies = replies::Inbox::start(&config, reply_partition)?;
         tracing::info!(bootstrap = %config.bootstrap_servers, prefix = config.topics.prefix(), ?partitions, "kafka log ready");
-        Ok(KafkaLog { inner: Arc::new(Inner { config, partitions, replies_partitions, producer, replies, instance_id }) })
+        Ok(KafkaLog {
+            inner: Arc::new(Inner { config, partitions, replies_partitions, producer, replies, instance_id }),
+        })
     }
 
     fn partitions_of(&self, domain: &str) -> Result<u32> {
@@ -172,7 +174,8 @@ async fn wait_for_topics(
     desired: &[topo::TopicSpec],
 ) -> Result<HashMap<String, u32>> {
     for _ in 0..100 {
-        let counts = topo::partition_counts(admin, Duration::from_secs(5)).map_err(|e| LogError::Unavailable(e.to_string()))?;
+        let counts =
+            topo::partition_counts(admin, Duration::from_secs(5)).map_err(|e| LogError::Unavailable(e.to_string()))?;
         if desired.iter().all(|t| counts.contains_key(&t.name)) {
             return Ok(counts);
         }

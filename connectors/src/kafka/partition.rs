@@ -22,7 +22,7 @@ use prost::Message as _;
 
 use super::group::{Control, GroupConsumer};
 use super::records::{self, RESTORE_FROM_KEY};
-use super::{client, restore, KafkaConfig};
+use super::{KafkaConfig, client, restore};
 use crate::log::PartitionLog;
 use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, TxBatch};
 use crate::{LogError, Result};
@@ -84,7 +84,9 @@ fn fenced(e: &KafkaError) -> bool {
             t.is_fatal()
                 || matches!(
                     t.code(),
-                    RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch | RDKafkaErrorCode::Fenced
+                    RDKafkaErrorCode::ProducerFenced
+                        | RDKafkaErrorCode::InvalidProducerEpoch
+                        | RDKafkaErrorCode::Fenced
                 )
         }
         other => matches!(
@@ -208,13 +210,16 @@ impl PartitionLog for KafkaPartition {
                 for r in &batch.replies {
                     let (value, headers) = records::reply(&r.request_id, &r.outcome);
                     let rp = partition_for(r.reply_to.as_bytes(), replies_n) as i32;
-                    let rec = FutureRecord::to(&replies_t).partition(rp).key(&r.reply_to).payload(&value).headers(headers);
+                    let rec =
+                        FutureRecord::to(&replies_t).partition(rp).key(&r.reply_to).payload(&value).headers(headers);
                     other.push(producer.send_result(rec).map_err(|(e, _)| e)?);
                 }
                 if let Some(offset) = batch.consumed_through {
                     let mut tpl = TopicPartitionList::new();
                     tpl.add_partition_offset(&commands_t, p, Offset::Offset(offset + 1))?;
-                    let metadata = consumer.group_metadata().ok_or(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId))?;
+                    let metadata = consumer
+                        .group_metadata()
+                        .ok_or(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId))?;
                     producer.send_offsets_to_transaction(&tpl, &metadata, timeout)?;
                 }
                 // Wait for the appends ourselves: rust-rdkafka's commit flushes

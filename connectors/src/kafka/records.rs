@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use angzarr_proto::angzarr::{CommandBook, EventBook, Snapshot};
 
-use crate::record::{headers as h, CommandEnvelope, CommandOutcome, EventRecord};
+use crate::record::{CommandEnvelope, CommandOutcome, EventRecord, headers as h};
 
 /// Key of the restore-point record in a snapshots partition.
 pub const RESTORE_FROM_KEY: &str = "__restore_from";
@@ -31,7 +31,9 @@ pub fn command_headers(cmd: &CommandEnvelope) -> OwnedHeaders {
     let sync = cmd.sync_mode.to_string();
     let type_name = CommandBook::decode(cmd.book.as_slice())
         .ok()
-        .and_then(|b| b.pages.first().and_then(|p| p.command().map(|a| angzarr_proto::type_name(&a.type_url).to_string())))
+        .and_then(|b| {
+            b.pages.first().and_then(|p| p.command().map(|a| angzarr_proto::type_name(&a.type_url).to_string()))
+        })
         .unwrap_or_default();
     let mut pairs = vec![
         (h::DOMAIN, cmd.domain.as_str()),
@@ -58,12 +60,14 @@ pub fn header<M: rdkafka::Message>(msg: &M, key: &str) -> Option<String> {
 /// address) so the task consumes it and reports it, rather than stalling
 /// the partition on it.
 pub fn parse_command<M: rdkafka::Message>(msg: &M, domain: &str) -> CommandEnvelope {
-    let root = msg
-        .key()
-        .and_then(|k| std::str::from_utf8(k).ok())
-        .and_then(|k| Uuid::parse_str(k).ok());
+    let root = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok());
     if root.is_none() {
-        tracing::error!(topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "command record without a valid root key");
+        tracing::error!(
+            topic = msg.topic(),
+            partition = msg.partition(),
+            offset = msg.offset(),
+            "command record without a valid root key"
+        );
     }
     CommandEnvelope {
         domain: domain.to_string(),
@@ -94,7 +98,9 @@ pub fn snapshot_headers(domain: &str, root: &Uuid, snapshot: &Snapshot) -> Owned
 /// Value and headers of a reply.
 pub fn reply(request_id: &str, outcome: &CommandOutcome) -> (Vec<u8>, OwnedHeaders) {
     match outcome {
-        CommandOutcome::Accepted(book) => (book.encode_to_vec(), owned(&[(h::REQUEST_ID, request_id), (h::STATUS, "0")])),
+        CommandOutcome::Accepted(book) => {
+            (book.encode_to_vec(), owned(&[(h::REQUEST_ID, request_id), (h::STATUS, "0")]))
+        }
         CommandOutcome::Rejected { code, message } => {
             let code = code.to_string();
             (message.clone().into_bytes(), owned(&[(h::REQUEST_ID, request_id), (h::STATUS, &code)]))

@@ -5,8 +5,8 @@
 //! gateway started (every waiter registers later than that), with
 //! `read_committed` — a reply is visible exactly when the events it reports are.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -14,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-use super::{client, records, KafkaConfig};
+use super::{KafkaConfig, client, records};
 use crate::record::CommandOutcome;
 use crate::{LogError, Result};
 
@@ -50,7 +50,9 @@ impl Inbox {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                Err(e) => return Err(LogError::Unavailable(format!("reading the end of {topic}: {e}"))),
+                Err(e) => {
+                    return Err(LogError::Unavailable(format!("reading the end of {topic}: {e}")));
+                }
             }
         };
         let mut tpl = TopicPartitionList::new();

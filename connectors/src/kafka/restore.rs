@@ -22,7 +22,7 @@ use angzarr_proto::angzarr::EventBook;
 use angzarr_topology::names::TopicKind;
 
 use super::records::RESTORE_FROM_KEY;
-use super::{client, KafkaConfig};
+use super::{KafkaConfig, client};
 use crate::record::AggregateHistory;
 use crate::{LogError, Result};
 
@@ -59,7 +59,9 @@ fn read_to_end(
                 each(&msg);
             }
             Some(Err(KafkaError::PartitionEOF(_))) => return Ok(n),
-            Some(Err(e)) => return Err(LogError::Unavailable(format!("reading {topic}[{partition}]: {e}"))),
+            Some(Err(e)) => {
+                return Err(LogError::Unavailable(format!("reading {topic}[{partition}]: {e}")));
+            }
             None if last_progress.elapsed() > Duration::from_secs(60) => {
                 return Err(LogError::Unavailable(format!("reading {topic}[{partition}]: no progress for 60 s")));
             }
@@ -109,7 +111,8 @@ pub fn read_partition_with_stats(
     stats.events_from = restore_from.unwrap_or(0);
     let from = restore_from.map_or(Offset::Beginning, Offset::Offset);
     stats.event_records = read_to_end(&consumer, &events_topic, partition, from, |msg| {
-        let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok()) else {
+        let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok())
+        else {
             return undecodable(msg, "key is not a UUID");
         };
         if only.is_some_and(|o| o != root) {
@@ -136,13 +139,24 @@ pub fn read_partition_with_stats(
 }
 
 /// The aggregates of a partition (or only `only`).
-pub fn read_partition(config: &KafkaConfig, domain: &str, partition: u32, only: Option<Uuid>) -> Result<Vec<AggregateHistory>> {
+pub fn read_partition(
+    config: &KafkaConfig,
+    domain: &str,
+    partition: u32,
+    only: Option<Uuid>,
+) -> Result<Vec<AggregateHistory>> {
     read_partition_with_stats(config, domain, partition, only).map(|(h, _)| h)
 }
 
 /// A record that cannot be decoded is skipped — never silently: an error
 /// log naming topic, partition and offset, and a metric.
 fn undecodable(msg: &BorrowedMessage<'_>, reason: &str) {
-    tracing::error!(topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), reason, "undecodable record skipped");
+    tracing::error!(
+        topic = msg.topic(),
+        partition = msg.partition(),
+        offset = msg.offset(),
+        reason,
+        "undecodable record skipped"
+    );
     metrics::counter!("angzarr.records.undecodable", "topic" => msg.topic().to_string()).increment(1);
 }

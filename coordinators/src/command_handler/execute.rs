@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use angzarr_proto::angzarr::{BusinessResponse, ContextualCommand};
+use std::error::Error as _;
 use tonic::{Code, Status};
 use tracing::Instrument;
-use std::error::Error as _;
 
 use crate::handlers::Handlers;
 use crate::telemetry::SPAN_AGGREGATE_EXECUTE;

@@ -21,9 +21,9 @@ use tonic::{Code, Request, Response, Status};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::validate::{validate, Limits};
-use crate::telemetry::{COMMANDS_TOTAL, COMMAND_DURATION, SPAN_AGGREGATE_HANDLE};
+use super::validate::{Limits, validate};
 use crate::CoordinatorError;
+use crate::telemetry::{COMMAND_DURATION, COMMANDS_TOTAL, SPAN_AGGREGATE_HANDLE};
 
 /// The gateway of one process.
 #[derive(Clone)]
@@ -42,7 +42,8 @@ impl Gateway {
     /// Handles one request; the whole command path as seen from the caller.
     pub async fn handle(&self, req: CommandRequest) -> Result<CommandResponse, CoordinatorError> {
         let domains = self.log.domains();
-        let valid = validate(&req, &self.limits, |d| domains.iter().any(|k| k == d), Some(angzarr_proto::descriptor_pool()))?;
+        let valid =
+            validate(&req, &self.limits, |d| domains.iter().any(|k| k == d), Some(angzarr_proto::descriptor_pool()))?;
         let mode = SyncMode::try_from(req.sync_mode)
             .map_err(|_| CoordinatorError::InvalidArgument(format!("unknown sync mode {}", req.sync_mode)))?;
         let cover = valid.book.cover.clone();
@@ -58,14 +59,19 @@ impl Gateway {
         };
         let submitted = self.log.submit(envelope, mode != SyncMode::Async).await?;
         let Some(reply) = submitted.reply else {
-            return Ok(CommandResponse { events: Some(EventBook { cover, ..Default::default() }), ..Default::default() });
+            return Ok(CommandResponse {
+                events: Some(EventBook { cover, ..Default::default() }),
+                ..Default::default()
+            });
         };
         // SIMPLE and CASCADE wait for downstream reactions too; with no sync
         // projectors or sagas configured, the decision is all there is to wait for.
         match tokio::time::timeout(self.decision_timeout, reply).await {
             Err(_) => Err(CoordinatorError::Timeout(self.decision_timeout)),
             Ok(Err(_)) => Err(CoordinatorError::Log(angzarr_connectors::LogError::Shutdown)),
-            Ok(Ok(CommandOutcome::Accepted(events))) => Ok(CommandResponse { events: Some(events), ..Default::default() }),
+            Ok(Ok(CommandOutcome::Accepted(events))) => {
+                Ok(CommandResponse { events: Some(events), ..Default::default() })
+            }
             Ok(Ok(CommandOutcome::Rejected { code, message })) => {
                 Err(CoordinatorError::Rejected { code: Code::from(code), message })
             }

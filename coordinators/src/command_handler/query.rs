@@ -37,7 +37,9 @@ impl QueryService {
         let root = cover.root.as_ref().ok_or_else(|| invalid("cover.root is missing"))?;
         let root = Uuid::try_from(root).map_err(|_| invalid("cover.root must be 16 bytes (a UUID)"))?;
         if query.selection.is_some() {
-            return Err(CoordinatorError::Unimplemented("query selections (range, set, temporal) are not supported yet".into()));
+            return Err(CoordinatorError::Unimplemented(
+                "query selections (range, set, temporal) are not supported yet".into(),
+            ));
         }
         let history = self.log.read_book(&cover.domain, &root).await?;
         let mut cover = cover.clone();

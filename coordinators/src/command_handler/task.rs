@@ -15,15 +15,17 @@ use std::time::{Duration, Instant};
 use angzarr_connectors::{
     CommandEnvelope, CommandOutcome, EventRecord, LogError, PartitionLog, Reply, SnapshotRecord, TxBatch,
 };
-use angzarr_proto::angzarr::{business_response, CommandBook, ContextualCommand, EventBook, EventPage, PageHeader, Snapshot};
+use angzarr_proto::angzarr::{
+    CommandBook, ContextualCommand, EventBook, EventPage, PageHeader, Snapshot, business_response,
+};
 use angzarr_proto::type_name;
 use prost::Message;
 use tonic::Code;
 
-use super::aggregate::{sequence_mismatch, Books, Staged};
-use super::execute::{execute, RetryPolicy};
-use crate::handlers::Handlers;
+use super::aggregate::{Books, Staged, sequence_mismatch};
+use super::execute::{RetryPolicy, execute};
 use crate::Shutdown;
+use crate::handlers::Handlers;
 
 /// How a task works.
 #[derive(Clone, Debug)]
@@ -39,6 +41,10 @@ pub struct TaskConfig {
     /// How many events restore may have to read behind the head before idle
     /// aggregates are snapshotted so restore can start later.
     pub max_restore_lag: i64,
+    /// Largest stored event record, bytes. Kafka refuses records above the
+    /// topic's `max.message.bytes` (1 MB by default); refusing the command up
+    /// front keeps one oversized event from failing its whole batch forever.
+    pub max_event_bytes: usize,
 }
 
 /// Snapshot cadence: store one when this many events accumulated since the
@@ -73,6 +79,7 @@ impl Default for TaskConfig {
             retry: RetryPolicy::default(),
             snapshots: SnapshotPolicy::default(),
             max_restore_lag: 10_000,
+            max_event_bytes: 900 * 1024,
         }
     }
 }
@@ -211,17 +218,19 @@ async fn decide(cmd: &CommandEnvelope, staged: &mut Staged<'_>, handlers: &Handl
     let expected = book.pages.first().and_then(|p| p.header.as_ref()).and_then(|h| h.explicit_sequence());
     let next = staged.get(&cmd.root).map_or(0, |b| b.next_sequence());
     match expected {
-        None => return nothing(rejected(Code::InvalidArgument, "command page has no sequence")),
+        None => {
+            return nothing(rejected(Code::InvalidArgument, "command page has no sequence"));
+        }
         Some(e) if e != next => {
             return nothing(rejected(Code::FailedPrecondition, sequence_mismatch(&cmd.domain, &cmd.root, e, next)));
         }
         Some(_) => {}
     }
 
-    let history = staged.get(&cmd.root).map(|b| b.to_event_book(cover.clone())).unwrap_or_else(|| EventBook {
-        cover: Some(cover.clone()),
-        ..Default::default()
-    });
+    let history = staged
+        .get(&cmd.root)
+        .map(|b| b.to_event_book(cover.clone()))
+        .unwrap_or_else(|| EventBook { cover: Some(cover.clone()), ..Default::default() });
     let request = ContextualCommand { events: Some(history), command: Some(book) };
     let response = match execute(handlers, &cmd.domain, &cmd.correlation_id, request, &config.retry).await {
         Ok(r) => r,
@@ -237,6 +246,18 @@ async fn decide(cmd: &CommandEnvelope, staged: &mut Staged<'_>, handlers: &Handl
 
     let isolated = cmd.sync_mode == angzarr_proto::angzarr::SyncMode::Isolated as i32;
     let (pages, records) = stamp(cmd, &cover, next, produced.pages, isolated);
+    if let Some(big) = records.iter().find(|r| prost::Message::encoded_len(&r.book) > config.max_event_bytes) {
+        return nothing(rejected(
+            Code::ResourceExhausted,
+            format!(
+                "event {} (sequence {}) is {} bytes, the limit is {}; nothing was written",
+                big.type_name,
+                big.sequence,
+                prost::Message::encoded_len(&big.book),
+                config.max_event_bytes
+            ),
+        ));
+    }
     let book = staged.get_mut(&cmd.root);
     let every = config.snapshots.every(&cmd.domain) as usize;
     let latest_state = produced.snapshot.and_then(|s| s.state);

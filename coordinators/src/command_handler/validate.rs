@@ -1,7 +1,7 @@
 //! Step 1: refuse, before anything is written, what can never succeed.
 
 use angzarr_proto::angzarr::{CommandBook, CommandRequest};
-use angzarr_proto::{type_name, TYPE_URL_PREFIX};
+use angzarr_proto::{TYPE_URL_PREFIX, type_name};
 use prost::Message;
 use uuid::Uuid;
 
@@ -58,14 +58,15 @@ pub fn validate(
         return Err(CoordinatorError::UnknownDomain(cover.domain.clone()));
     }
     let root = cover.root.as_ref().ok_or_else(|| invalid("cover.root is missing"))?;
-    let root = Uuid::try_from(root).map_err(|_| {
-        invalid(format!("cover.root must be 16 bytes (a UUID), got {}", root.value.len()))
-    })?;
+    let root = Uuid::try_from(root)
+        .map_err(|_| invalid(format!("cover.root must be 16 bytes (a UUID), got {}", root.value.len())))?;
     if root.is_nil() {
         return Err(invalid("cover.root is the nil UUID"));
     }
     if cover.edition.as_ref().is_some_and(|e| !e.name.is_empty()) {
-        return Err(CoordinatorError::Unimplemented("editions are not supported yet: leave cover.edition empty".into()));
+        return Err(CoordinatorError::Unimplemented(
+            "editions are not supported yet: leave cover.edition empty".into(),
+        ));
     }
     let page = match book.pages.as_slice() {
         [page] => page,
@@ -86,11 +87,8 @@ pub fn validate(
         prost_reflect::DynamicMessage::decode(desc, any.value.as_slice())
             .map_err(|e| invalid(format!("command payload is not a valid {}: {e}", type_name(&any.type_url))))?;
     }
-    let correlation_id = if cover.correlation_id.is_empty() {
-        Uuid::new_v4().to_string()
-    } else {
-        cover.correlation_id.clone()
-    };
+    let correlation_id =
+        if cover.correlation_id.is_empty() { Uuid::new_v4().to_string() } else { cover.correlation_id.clone() };
     let mut book = book.clone();
     if let Some(c) = book.cover.as_mut() {
         c.correlation_id = correlation_id.clone();
@@ -101,15 +99,11 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use angzarr_proto::angzarr::{command_page, CommandPage, Cover, PageHeader};
+    use angzarr_proto::angzarr::{CommandPage, Cover, PageHeader, command_page};
 
     fn request(f: impl FnOnce(&mut CommandBook)) -> CommandRequest {
         let mut book = CommandBook {
-            cover: Some(Cover {
-                root: Some(Uuid::new_v4().into()),
-                domain: "player".into(),
-                ..Default::default()
-            }),
+            cover: Some(Cover { root: Some(Uuid::new_v4().into()), domain: "player".into(), ..Default::default() }),
             pages: vec![CommandPage {
                 header: Some(PageHeader::sequence(0)),
                 payload: Some(command_page::Payload::Command(prost_types::Any {
@@ -141,7 +135,10 @@ mod tests {
             (CommandRequest::default(), "no command book"),
             (request(|b| b.cover = None), "no cover"),
             (request(|b| b.cover.as_mut().unwrap().root = None), "root is missing"),
-            (request(|b| b.cover.as_mut().unwrap().root = Some(angzarr_proto::angzarr::Uuid { value: vec![1, 2] })), "16 bytes"),
+            (
+                request(|b| b.cover.as_mut().unwrap().root = Some(angzarr_proto::angzarr::Uuid { value: vec![1, 2] })),
+                "16 bytes",
+            ),
             (request(|b| b.cover.as_mut().unwrap().domain = "nope".into()), "unknown domain `nope`"),
             (request(|b| b.pages.clear()), "no pages"),
             (request(|b| b.pages[0].header = None), "no sequence"),

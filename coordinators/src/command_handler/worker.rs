@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use angzarr_connectors::{Assignment, Log, PartitionId};
 use tokio::task::JoinHandle;
 
-use super::task::{self, TaskConfig};
 use super::GROUP;
+use super::task::{self, TaskConfig};
 use crate::handlers::Handlers;
 use crate::{CoordinatorError, Shutdown};
 

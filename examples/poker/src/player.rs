@@ -5,7 +5,7 @@
 //! Events carry no wall-clock fields: the coordinator stamps each page's
 //! `created_at`, and events stay byte-identical whatever language made them.
 
-use angzarr_client::{ensure, Aggregate, CommandRejected, Events};
+use angzarr_client::{Aggregate, CommandRejected, Events, ensure};
 use angzarr_proto::examples::{
     Currency, DepositFunds, FundsDeposited, FundsReleased, FundsReserved, FundsTransferred, FundsWithdrawn,
     PlayerRegistered, PlayerState, RegisterPlayer, ReleaseFunds, ReserveFunds, TransferFunds, WithdrawFunds,

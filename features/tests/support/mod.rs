@@ -5,7 +5,7 @@ use angzarr_proto::examples::{
     Currency, DepositFunds, PlayerState, RegisterPlayer, ReleaseFunds, ReserveFunds, TransferFunds, WithdrawFunds,
 };
 use angzarr_proto::{pack, type_name};
-use cucumber::{given, then, when, World};
+use cucumber::{World, given, then, when};
 use prost_types::Any;
 use tonic::{Code, Status};
 
@@ -139,8 +139,13 @@ async fn release(w: &mut PlayerWorld, table: String) {
 #[when(regex = r"^they receive a transfer of (\$\d+)$")]
 async fn transfer(w: &mut PlayerWorld, amount: String) {
     let from = uuid::Uuid::from_u128(1).as_bytes().to_vec();
-    w.send(pack(&TransferFunds { from_player_root: from, amount: usd(dollars(&amount)), hand_root: vec![], reason: "pot".into() }))
-        .await;
+    w.send(pack(&TransferFunds {
+        from_player_root: from,
+        amount: usd(dollars(&amount)),
+        hand_root: vec![],
+        reason: "pot".into(),
+    }))
+    .await;
 }
 
 #[then(regex = r"^their balance is (\$\d+)$")]
@@ -178,7 +183,9 @@ async fn nothing_new(w: &mut PlayerWorld) {
 /// event (`scenario, command #, type, hex of the encoded event`) or refusal,
 /// so `scripts/conformance` can compare languages byte for byte.
 fn dump_events(scenario: &str, n: usize, result: &Result<Vec<Any>, Status>) {
-    let Ok(path) = std::env::var("ANGZARR_EVENTS_DUMP") else { return };
+    let Ok(path) = std::env::var("ANGZARR_EVENTS_DUMP") else {
+        return;
+    };
     let mut lines = String::new();
     match result {
         Ok(events) => {
@@ -196,7 +203,9 @@ fn dump_events(scenario: &str, n: usize, result: &Result<Vec<Any>, Status>) {
 
 /// Appends `scenario\tpassed|failed` to `$ANGZARR_RESULTS` when set.
 fn record_result(scenario: &str, passed: bool) {
-    let Ok(path) = std::env::var("ANGZARR_RESULTS") else { return };
+    let Ok(path) = std::env::var("ANGZARR_RESULTS") else {
+        return;
+    };
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).expect("results file");
     writeln!(f, "{scenario}\t{}", if passed { "passed" } else { "failed" }).expect("writing results");
