@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use angzarr_coordinators::Shutdown;
-use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig};
+use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig, ProjectorConfig, SagaConfig};
 use angzarr_coordinators::runtime::{self, Roles};
 use anyhow::Context;
 
@@ -15,6 +15,9 @@ pub struct DevArgs {
     /// Gateway gRPC address.
     #[arg(long, default_value = "127.0.0.1:1313")]
     listen: SocketAddr,
+    /// Gateway HTTP address: Server-Sent Events (`/v1/stream/{correlation_id}`) and REST/JSON.
+    #[arg(long, default_value = "127.0.0.1:1311")]
+    http_listen: SocketAddr,
     /// Where the embedded log keeps its file.
     #[arg(long, default_value = "./data")]
     data: PathBuf,
@@ -59,15 +62,25 @@ async fn terminated() {
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
-    // The example's business logic runs in this process, on a loopback port.
-    let builtin = poker::server().spawn("127.0.0.1:0".parse()?).await.context("starting the example handlers")?;
+    // The example's business logic runs in this process, on loopback ports:
+    // the aggregates, the bankroll projector (read model in the data folder)
+    // and the transfer-settlement saga.
+    std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
+    let read_model =
+        poker::bankroll::ReadModel::open(&args.data.join("bankroll.db")).context("opening the read model")?;
+    let loopback: SocketAddr = "127.0.0.1:0".parse()?;
+    let aggregates = poker::server().spawn(loopback).await.context("starting the example handlers")?;
+    let projector =
+        angzarr_client::Server::new().projector(poker::bankroll::projector(read_model)).spawn(loopback).await?;
+    let saga = angzarr_client::Server::new().saga(poker::settlement::saga()).spawn(loopback).await?;
+
     let mut domains = BTreeMap::new();
     domains.insert(
         poker::player::DOMAIN.to_string(),
-        DomainConfig { handler: format!("http://{}", builtin.addr), snapshot_every: args.snapshot_every },
+        DomainConfig::served_by(format!("http://{}", aggregates.addr), args.snapshot_every),
     );
     for (domain, url) in &args.handlers {
-        domains.insert(domain.clone(), DomainConfig { handler: url.clone(), snapshot_every: args.snapshot_every });
+        domains.insert(domain.clone(), DomainConfig::served_by(url.clone(), args.snapshot_every));
     }
     let log = match &args.kafka {
         None => LogConfig::Embedded {
@@ -80,18 +93,24 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
                 "type: kafka\nbootstrap_servers: '{bootstrap}'\ntopic_prefix: '{}'\npartitions: {}\n",
                 args.topic_prefix, args.partitions
             );
-            serde_yaml_ng(&yaml)?
+            angzarr_coordinators::config::parse_log(&yaml)?
         }
     };
-    let config = Config { log, gateway: GatewayConfig { listen: args.listen, ..Default::default() }, domains };
+    let gateway = GatewayConfig { listen: args.listen, http_listen: Some(args.http_listen), ..Default::default() };
+    let mut config = Config::new(log, gateway, domains);
+    config.projectors.insert(
+        poker::bankroll::NAME.into(),
+        ProjectorConfig { handler: format!("http://{}", projector.addr), domains: vec!["player".into()], sync: true },
+    );
+    config.sagas.insert(
+        poker::settlement::NAME.into(),
+        SagaConfig { handler: format!("http://{}", saga.addr), domains: vec!["player".into()] },
+    );
     let result = serve(&config).await;
-    builtin.shutdown().await;
+    for server in [aggregates, projector, saga] {
+        server.shutdown().await;
+    }
     result
-}
-
-/// A Kafka log section with its defaults, through the same parser as files.
-fn serde_yaml_ng(yaml: &str) -> anyhow::Result<LogConfig> {
-    Ok(angzarr_coordinators::config::parse_log(yaml)?)
 }
 
 pub async fn standalone(path: &Path) -> anyhow::Result<()> {
@@ -119,13 +138,20 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     let running = runtime::start(config, log, Roles::ALL, shutdown.clone()).await?;
     let addr = running.grpc_addr.expect("the gateway runs");
+    let http = running.http_addr.map(|a| format!(", HTTP http://{a}")).unwrap_or_default();
     let where_ = match &config.log {
         LogConfig::Embedded { path, .. } => format!("embedded log at {}", path.display()),
         LogConfig::Kafka(k) => format!("kafka at {}", k.bootstrap_servers),
     };
-    let handlers: Vec<String> = config.domains.iter().map(|(d, c)| format!("{d} → {}", c.handler)).collect();
+    let handlers: Vec<String> = config
+        .domains
+        .iter()
+        .map(|(d, c)| format!("{d} → {}", c.handler.as_deref().unwrap_or("(another process)")))
+        .chain(config.projectors.iter().map(|(n, p)| format!("projector {n} → {}", p.handler)))
+        .chain(config.sagas.iter().map(|(n, s)| format!("saga {n} → {}", s.handler)))
+        .collect();
     eprintln!(
-        "angzarr is up: gateway grpc://{addr}, {where_}\n  domains: {}\n\nTry:\n  angzarr send player RegisterPlayer --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"displayName\":\"Ada\",\"email\":\"ada@example.com\"}}' --gateway http://{addr}\n  angzarr send player DepositFunds --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"amount\":{{\"amount\":\"100\",\"currencyCode\":\"USD\"}}}}' --gateway http://{addr}\n  angzarr book player --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --gateway http://{addr}\n\nCtrl-C stops.",
+        "angzarr is up: gateway grpc://{addr}{http}, {where_}\n  domains: {}\n\nTry:\n  angzarr send player RegisterPlayer --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"displayName\":\"Ada\",\"email\":\"ada@example.com\"}}' --gateway http://{addr}\n  angzarr send player DepositFunds --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"amount\":{{\"amount\":\"100\",\"currencyCode\":\"USD\"}}}}' --gateway http://{addr}\n  angzarr book player --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --gateway http://{addr}\n\nCtrl-C stops.",
         handlers.join(", ")
     );
     tokio::select! {

@@ -58,6 +58,8 @@ enum Role {
     CommandHandler,
     /// The gRPC gateway: validates, appends commands, answers.
     Gateway,
+    /// The configured projectors and sagas (consumer groups of the events topics).
+    Downstream,
 }
 
 /// Topology actions.
@@ -105,8 +107,15 @@ async fn main() -> ExitCode {
         Command::Coordinator { role, config } => {
             init_tracing("info");
             let roles = match role {
-                Role::CommandHandler => angzarr_coordinators::runtime::Roles { gateway: false, command_handler: true },
-                Role::Gateway => angzarr_coordinators::runtime::Roles { gateway: true, command_handler: false },
+                Role::CommandHandler => {
+                    angzarr_coordinators::runtime::Roles { gateway: false, command_handler: true, downstream: false }
+                }
+                Role::Gateway => {
+                    angzarr_coordinators::runtime::Roles { gateway: true, command_handler: false, downstream: false }
+                }
+                Role::Downstream => {
+                    angzarr_coordinators::runtime::Roles { gateway: false, command_handler: false, downstream: true }
+                }
             };
             dev::coordinator(roles, &config).await
         }

@@ -23,7 +23,8 @@ pub mod log;
 pub mod record;
 
 pub use error::{LogError, Result};
-pub use log::{Assignment, Log, Membership, PartitionLog, Submitted};
+pub use log::{Assignment, EventPartition, Log, Membership, PartitionLog, Submitted};
 pub use record::{
-    AggregateHistory, CommandEnvelope, CommandOutcome, EventRecord, PartitionId, Reply, SnapshotRecord, TxBatch,
+    AggregateHistory, CommandEnvelope, CommandOutcome, EventRecord, EventTx, PartitionId, Reply, SnapshotRecord,
+    StoredEvent, TxBatch,
 };

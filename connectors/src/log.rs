@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::Result;
-use crate::record::{AggregateHistory, CommandEnvelope, CommandOutcome, PartitionId, TxBatch};
+use crate::record::{AggregateHistory, CommandEnvelope, CommandOutcome, EventTx, PartitionId, StoredEvent, TxBatch};
 
 /// What [`Log::submit`] returns once the command is durably in the commands log.
 #[derive(Debug)]
@@ -36,26 +36,36 @@ pub trait Log: Send + Sync + 'static {
     async fn submit(&self, cmd: CommandEnvelope, want_reply: bool) -> Result<Submitted>;
 
     /// Joins `group` as a consumer of the commands logs of `domains`.
-    async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership>>;
+    async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn PartitionLog>>>;
+
+    /// Joins `group` as a consumer of the events logs of `domains` — the
+    /// door of projectors, sagas and process managers.
+    async fn join_events(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn EventPartition>>>;
+
+    /// Every event committed from now on, as it is committed (for event
+    /// streams). A receiver that falls behind loses the oldest events and is
+    /// told so by the channel.
+    fn tail(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<StoredEvent>>;
 
     /// Reads an aggregate's committed history: latest snapshot and pages after it.
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory>;
 }
 
-/// A worker's membership in a consumer group: a stream of assignment changes.
+/// A worker's membership in a consumer group: a stream of assignment
+/// changes, each carrying the partition handle `P` its role works with.
 #[async_trait]
-pub trait Membership: Send {
+pub trait Membership<P: ?Sized + Send>: Send {
     /// The next change; `None` once the membership ended.
-    async fn next(&mut self) -> Option<Assignment>;
+    async fn next(&mut self) -> Option<Assignment<P>>;
 
     /// Leaves the group cleanly (revoking every partition first).
     async fn leave(self: Box<Self>);
 }
 
 /// A change of what this worker owns.
-pub enum Assignment {
+pub enum Assignment<P: ?Sized> {
     /// A partition is now ours: restore it, then process it.
-    Assigned(Box<dyn PartitionLog>),
+    Assigned(Box<P>),
     /// A partition is being taken away: stop its task, then acknowledge so
     /// the group can hand it over.
     Revoked(PartitionId, oneshot::Sender<()>),
@@ -87,4 +97,24 @@ pub trait PartitionLog: Send {
     ///
     /// [`LogError::Fenced`]: crate::LogError::Fenced
     async fn commit(&mut self, batch: TxBatch) -> Result<Vec<i64>>;
+}
+
+/// One owned events partition, as a projector, saga or process manager sees it.
+#[async_trait]
+pub trait EventPartition: Send {
+    /// Which partition this is.
+    fn id(&self) -> &PartitionId;
+
+    /// Takes ownership: fences any previous owner, then starts fetching
+    /// after the group's committed position.
+    async fn start(&mut self) -> Result<()>;
+
+    /// Waits for at least one event after the last committed position and
+    /// returns up to `max`, in order; an empty batch after `wait`.
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StoredEvent>>;
+
+    /// Atomically appends `tx.commands` to their domains' commands logs and
+    /// advances the consumed position: a reaction happens exactly once. On
+    /// error nothing happened and the next poll starts after the last commit.
+    async fn commit(&mut self, tx: EventTx) -> Result<()>;
 }

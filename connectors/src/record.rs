@@ -192,3 +192,41 @@ impl TxBatch {
             && self.restore_from.is_none()
     }
 }
+
+/// An event as downstream consumers read it back from the log.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    /// The domain.
+    pub domain: String,
+    /// Events partition.
+    pub partition: u32,
+    /// Offset in the events partition.
+    pub offset: i64,
+    /// The root.
+    pub root: Uuid,
+    /// The page's sequence.
+    pub sequence: u32,
+    /// Correlation id of the command that caused it.
+    pub correlation_id: String,
+    /// Whether it came from an ISOLATED command: no downstream reaction.
+    pub isolated: bool,
+    /// Cover + the one page, as stored.
+    pub book: EventBook,
+}
+
+impl StoredEvent {
+    /// The event's proto type name.
+    pub fn type_name(&self) -> &str {
+        self.book.pages.first().and_then(|p| p.event()).map(|a| angzarr_proto::type_name(&a.type_url)).unwrap_or("")
+    }
+}
+
+/// What a downstream task commits at once: commands it produced and how far
+/// it consumed.
+#[derive(Debug, Default)]
+pub struct EventTx {
+    /// Commands to append, each to its domain's commands log.
+    pub commands: Vec<CommandEnvelope>,
+    /// Offset of the last event consumed.
+    pub consumed_through: Option<i64>,
+}

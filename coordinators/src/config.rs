@@ -40,8 +40,45 @@ pub struct Config {
     /// The gateway's listeners and limits.
     #[serde(default)]
     pub gateway: GatewayConfig,
-    /// Domains served by this process, by name.
+    /// Domains, by name: the ones with a `handler` are served by this
+    /// process's command handler; the others are only read or targeted.
     pub domains: BTreeMap<String, DomainConfig>,
+    /// Projectors, by name.
+    #[serde(default)]
+    pub projectors: BTreeMap<String, ProjectorConfig>,
+    /// Sagas, by name.
+    #[serde(default)]
+    pub sagas: BTreeMap<String, SagaConfig>,
+    /// How deep CASCADE follows saga commands before refusing.
+    #[serde(default = "default_cascade_depth")]
+    pub max_cascade_depth: u32,
+}
+
+fn default_cascade_depth() -> u32 {
+    8
+}
+
+/// A projector: the user's `ProjectorService`, fed the events of `domains`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectorConfig {
+    /// URL of its `ProjectorService`.
+    pub handler: String,
+    /// Domains whose events it projects.
+    pub domains: Vec<String>,
+    /// SIMPLE and CASCADE commands wait for it and return its projection.
+    #[serde(default)]
+    pub sync: bool,
+}
+
+/// A saga: the user's `SagaService`, turning events of `domains` into commands.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SagaConfig {
+    /// URL of its `SagaService`.
+    pub handler: String,
+    /// Domains whose events it reacts to.
+    pub domains: Vec<String>,
 }
 
 /// Which log, and its settings.
@@ -140,9 +177,12 @@ pub struct GatewayConfig {
     /// Largest accepted command book, bytes.
     #[serde(default = "default_max_command")]
     pub max_command_bytes: usize,
-    /// How long DECISION waits for the partition owner.
+    /// How long DECISION (and SIMPLE, CASCADE) wait.
     #[serde(default = "default_decision_timeout", with = "humantime_serde")]
     pub decision_timeout: Duration,
+    /// HTTP listener: Server-Sent Events and REST/JSON. None = off.
+    #[serde(default)]
+    pub http_listen: Option<SocketAddr>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -161,6 +201,7 @@ impl Default for GatewayConfig {
             listen: default_listen(),
             max_command_bytes: default_max_command(),
             decision_timeout: default_decision_timeout(),
+            http_listen: None,
         }
     }
 }
@@ -169,8 +210,10 @@ impl Default for GatewayConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DomainConfig {
-    /// URL of its business logic (`http://127.0.0.1:50051`).
-    pub handler: String,
+    /// URL of its business logic (`http://127.0.0.1:50051`); none when
+    /// another process handles its commands.
+    #[serde(default)]
+    pub handler: Option<String>,
     /// Store a snapshot every this many events (0 = never).
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u32,
@@ -243,6 +286,27 @@ fn interpolate_line(text: &str, start: usize, lookup: &impl Fn(&str) -> Option<S
     Ok(out)
 }
 
+impl Config {
+    /// A configuration of `domains` on `log`, everything else default.
+    pub fn new(log: LogConfig, gateway: GatewayConfig, domains: BTreeMap<String, DomainConfig>) -> Self {
+        Config {
+            log,
+            gateway,
+            domains,
+            projectors: BTreeMap::new(),
+            sagas: BTreeMap::new(),
+            max_cascade_depth: default_cascade_depth(),
+        }
+    }
+}
+
+impl DomainConfig {
+    /// A domain served by the handler at `url`.
+    pub fn served_by(url: impl Into<String>, snapshot_every: u32) -> Self {
+        DomainConfig { handler: Some(url.into()), snapshot_every }
+    }
+}
+
 /// Parses a `log:` section on its own (defaults filled in as in a file).
 pub fn parse_log(yaml: &str) -> Result<LogConfig, ConfigError> {
     Ok(serde_yaml::from_str(yaml)?)
@@ -270,6 +334,19 @@ impl Config {
     fn check(&self) -> Result<(), ConfigError> {
         if self.domains.is_empty() {
             return Err(ConfigError::Invalid("no domains configured".into()));
+        }
+        let listened = self.projectors.iter().map(|(n, p)| ("projector", n, &p.domains));
+        for (kind, name, domains) in listened.chain(self.sagas.iter().map(|(n, s)| ("saga", n, &s.domains))) {
+            if domains.is_empty() {
+                return Err(ConfigError::Invalid(format!("{kind} `{name}` listens to no domain")));
+            }
+            for d in domains {
+                if !self.domains.contains_key(d) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{kind} `{name}` listens to `{d}`, which is not under `domains`"
+                    )));
+                }
+            }
         }
         for name in self.domains.keys() {
             if !angzarr_topology::names::valid_domain(name) {
@@ -322,6 +399,7 @@ mod tests {
         }
         assert_eq!(c.gateway.decision_timeout, Duration::from_secs(5));
         assert_eq!(c.domains["player"].snapshot_every, 10);
+        assert_eq!(c.domains["player"].handler.as_deref(), Some("http://127.0.0.1:50051"));
     }
 
     #[test]

@@ -12,8 +12,14 @@
 pub mod command_handler;
 pub mod config;
 pub mod error;
+pub mod event_consumer;
+pub mod event_stream;
 pub mod handlers;
+pub mod http;
+pub mod hub;
+pub mod projector;
 pub mod runtime;
+pub mod saga;
 pub mod shutdown;
 pub mod telemetry;
 

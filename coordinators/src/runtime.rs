@@ -10,14 +10,20 @@ use angzarr_proto::angzarr::command_handler_coordinator_service_server::CommandH
 use angzarr_proto::angzarr::event_query_service_server::EventQueryServiceServer;
 use tokio::task::JoinHandle;
 
-use crate::command_handler::gateway::Gateway;
+use crate::command_handler::gateway::{Downstream, Gateway};
 use crate::command_handler::query::QueryService;
 use crate::command_handler::task::{SnapshotPolicy, TaskConfig};
 use crate::command_handler::validate::Limits;
 use crate::command_handler::worker::Worker;
 use crate::config::{Config, LogConfig};
+use crate::event_consumer::{EventWorker, Reactor};
+use crate::event_stream::EventStream;
 use crate::handlers::Handlers;
+use crate::hub::Hub;
+use crate::projector::ProjectorReactor;
+use crate::saga::SagaReactor;
 use crate::{CoordinatorError, Shutdown};
+use angzarr_proto::angzarr::event_stream_service_server::EventStreamServiceServer;
 
 /// Opens the configured log for the configured domains.
 pub async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn Log>> {
@@ -38,21 +44,25 @@ pub async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn Log>> {
 /// What runs in one process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Roles {
-    /// Serve the gateway (commands and queries) over gRPC.
+    /// Serve the gateway (commands, queries, event streams) over gRPC and HTTP.
     pub gateway: bool,
     /// Be a command-handler worker (consume commands, call business logic).
     pub command_handler: bool,
+    /// Run the configured projectors and sagas.
+    pub downstream: bool,
 }
 
 impl Roles {
     /// Everything in one process.
-    pub const ALL: Roles = Roles { gateway: true, command_handler: true };
+    pub const ALL: Roles = Roles { gateway: true, command_handler: true, downstream: true };
 }
 
 /// A started process.
 pub struct Running {
     /// Where the gateway listens (when it runs).
     pub grpc_addr: Option<SocketAddr>,
+    /// Where the HTTP listener listens (when configured).
+    pub http_addr: Option<SocketAddr>,
     /// The log, shared by every part.
     pub log: Arc<dyn Log>,
     shutdown: Shutdown,
@@ -90,19 +100,45 @@ pub async fn start(
 ) -> Result<Running, CoordinatorError> {
     let mut parts = Vec::new();
     let mut grpc_addr = None;
+    let mut http_addr = None;
+    let hub = Hub::default();
 
     if roles.command_handler {
-        let handlers = Handlers::new(config.domains.iter().map(|(d, c)| (d.clone(), c.handler.clone())))?;
+        let handlers =
+            Handlers::new(config.domains.iter().filter_map(|(d, c)| c.handler.clone().map(|h| (d.clone(), h))))?;
         let task = TaskConfig {
             snapshots: SnapshotPolicy {
                 default_every: 100,
                 per_domain: config.domains.iter().map(|(d, c)| (d.clone(), c.snapshot_every)).collect(),
             },
+            hub: hub.clone(),
             ..TaskConfig::default()
         };
         let worker = Worker::new(log.clone(), handlers, task);
         let stop = shutdown.clone();
         parts.push(tokio::spawn(async move { worker.run(stop).await }));
+    }
+
+    if roles.downstream {
+        let domains: Vec<String> = config.domains.keys().cloned().collect();
+        let mut reactors: Vec<Arc<dyn Reactor>> = Vec::new();
+        for (name, p) in &config.projectors {
+            reactors.push(Arc::new(ProjectorReactor::new(name, &p.handler, p.domains.clone(), hub.clone())?));
+        }
+        for (name, s) in &config.sagas {
+            reactors.push(Arc::new(SagaReactor::new(
+                name,
+                &s.handler,
+                s.domains.clone(),
+                domains.clone(),
+                hub.clone(),
+            )?));
+        }
+        for reactor in reactors {
+            let worker = EventWorker::new(log.clone(), reactor);
+            let stop = shutdown.clone();
+            parts.push(tokio::spawn(async move { worker.run(stop).await }));
+        }
     }
 
     if roles.gateway {
@@ -116,9 +152,29 @@ pub async fn start(
         // Let tonic decode somewhat more than the limit so the gateway, not
         // the codec, reports an oversized command with the configured number.
         let decode_limit = (g.max_command_bytes * 2).max(4 << 20);
-        let gateway =
-            CommandHandlerCoordinatorServiceServer::new(Gateway::new(log.clone(), limits, g.decision_timeout))
-                .max_decoding_message_size(decode_limit);
+        let mut downstream = Downstream { max_depth: config.max_cascade_depth, hub: hub.clone(), ..Default::default() };
+        for (name, p) in config.projectors.iter().filter(|(_, p)| p.sync) {
+            for d in &p.domains {
+                downstream.sync_projectors.entry(d.clone()).or_default().push(name.clone());
+            }
+        }
+        for (name, s) in &config.sagas {
+            for d in &s.domains {
+                downstream.sagas.entry(d.clone()).or_default().push(name.clone());
+            }
+        }
+        let gateway_core = Gateway::new(log.clone(), limits, g.decision_timeout).with_downstream(downstream);
+        let events = EventStream::new(log.clone());
+        if let Some(http) = g.http_listen {
+            let listener = tokio::net::TcpListener::bind(http)
+                .await
+                .map_err(|e| CoordinatorError::InvalidArgument(format!("cannot listen on {http}: {e}")))?;
+            http_addr = listener.local_addr().ok();
+            let (gw, ev, stop) = (gateway_core.clone(), events.clone(), shutdown.clone());
+            parts.push(tokio::spawn(async move { crate::http::serve(listener, gw, ev, stop).await }));
+        }
+        let gateway = CommandHandlerCoordinatorServiceServer::new(gateway_core).max_decoding_message_size(decode_limit);
+        let stream = EventStreamServiceServer::new(events);
         let query = EventQueryServiceServer::new(QueryService::new(log.clone())).max_encoding_message_size(64 << 20);
         let stop = shutdown.clone();
         tracing::info!(%addr, "gateway listening (gRPC)");
@@ -127,11 +183,12 @@ pub async fn start(
                 .tcp_nodelay(true)
                 .add_service(gateway)
                 .add_service(query)
+                .add_service(stream)
                 .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), stop.wait())
                 .await
                 .map_err(|e| CoordinatorError::InvalidArgument(format!("gateway server: {e}")))
         }));
     }
 
-    Ok(Running { grpc_addr, log, shutdown, parts })
+    Ok(Running { grpc_addr, http_addr, log, shutdown, parts })
 }

@@ -10,3 +10,11 @@ pub const COMMAND_DURATION: &str = "angzarr.command.duration";
 pub const COMMANDS_TOTAL: &str = "angzarr.commands";
 /// Counter of records that did not decode and were skipped.
 pub const UNDECODABLE_RECORDS: &str = "angzarr.records.undecodable";
+/// Span around a saga call.
+pub const SPAN_SAGA_ORCHESTRATE: &str = "saga.orchestrate";
+/// Span around a projector call.
+pub const SPAN_PROJECTOR_HANDLE: &str = "projector.handle";
+/// Histogram of saga calls, seconds.
+pub const SAGA_DURATION: &str = "angzarr.saga.duration";
+/// Histogram of projector calls, seconds.
+pub const PROJECTOR_DURATION: &str = "angzarr.projector.duration";

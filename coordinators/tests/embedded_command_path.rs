@@ -28,18 +28,16 @@ struct Harness {
 }
 
 async fn start(dir: &Path, handler: &str, snapshot_every: u32) -> Harness {
-    let config = Config {
-        log: LogConfig::Embedded { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal },
-        gateway: GatewayConfig {
+    let config = Config::new(
+        LogConfig::Embedded { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal },
+        GatewayConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             max_command_bytes: 4096,
             decision_timeout: std::time::Duration::from_secs(10),
+            http_listen: None,
         },
-        domains: BTreeMap::from([(
-            "player".to_string(),
-            DomainConfig { handler: handler.to_string(), snapshot_every },
-        )]),
-    };
+        BTreeMap::from([("player".to_string(), DomainConfig::served_by(handler, snapshot_every))]),
+    );
     let cfg = EmbeddedConfig { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal };
     let log = EmbeddedLog::open(&cfg, ["player".to_string()]).unwrap();
     let running = runtime::start(&config, Arc::new(log.clone()), Roles::ALL, Shutdown::new()).await.unwrap();

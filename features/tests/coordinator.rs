@@ -112,11 +112,11 @@ async fn main() {
         }
         Ok(other) => panic!("ANGZARR_LOG={other}: use embedded or kafka"),
     };
-    let config = Config {
+    let config = Config::new(
         log,
-        gateway: GatewayConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() },
-        domains: BTreeMap::from([("player".to_string(), DomainConfig { handler, snapshot_every: 3 })]),
-    };
+        GatewayConfig { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() },
+        BTreeMap::from([("player".to_string(), DomainConfig::served_by(handler, 3))]),
+    );
     let log = runtime::open_log(&config).await.expect("embedded log");
     let running = runtime::start(&config, log, Roles::ALL, Shutdown::new()).await.expect("coordinator");
     let addr = running.grpc_addr.unwrap();

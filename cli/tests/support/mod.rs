@@ -112,9 +112,14 @@ impl Cluster {
         let (config_path, config) =
             write_config(dir.path(), &prefix, &format!("http://{}", handler.addr), snapshot_every);
         let log = runtime::open_log(&config).await.expect("kafka log");
-        let gateway = runtime::start(&config, log, Roles { gateway: true, command_handler: false }, Shutdown::new())
-            .await
-            .unwrap();
+        let gateway = runtime::start(
+            &config,
+            log,
+            Roles { gateway: true, command_handler: false, downstream: false },
+            Shutdown::new(),
+        )
+        .await
+        .unwrap();
         let channel =
             Channel::from_shared(format!("http://{}", gateway.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
         Cluster { dir, config_path, config, prefix, gateway, channel, workers: Vec::new(), _handler: handler }

@@ -17,6 +17,8 @@
 mod aggregate;
 mod error;
 mod events;
+mod projector;
+mod saga;
 mod server;
 pub mod testing;
 
@@ -24,4 +26,6 @@ pub use aggregate::Aggregate;
 pub use angzarr_proto as proto;
 pub use error::{CommandRejected, ensure};
 pub use events::Events;
+pub use projector::Projector;
+pub use saga::{Saga, command};
 pub use server::{Server, ServerHandle};

@@ -12,6 +12,34 @@ use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
 use crate::aggregate::Aggregate;
+use crate::projector::Projector;
+use crate::saga::Saga;
+use angzarr_proto::angzarr::projector_service_server::{ProjectorService, ProjectorServiceServer};
+use angzarr_proto::angzarr::saga_service_server::{SagaService, SagaServiceServer};
+use angzarr_proto::angzarr::{EventBook, Projection, SagaHandleRequest, SagaResponse};
+
+struct HostedProjector(Projector);
+
+#[tonic::async_trait]
+impl ProjectorService for HostedProjector {
+    async fn handle(&self, request: Request<EventBook>) -> Result<Response<Projection>, Status> {
+        self.0.handle(request.get_ref()).map(Response::new)
+    }
+
+    async fn handle_speculative(&self, _: Request<EventBook>) -> Result<Response<Projection>, Status> {
+        Err(Status::unimplemented("speculative projection is not supported by this client"))
+    }
+}
+
+struct HostedSaga(Saga);
+
+#[tonic::async_trait]
+impl SagaService for HostedSaga {
+    async fn handle(&self, request: Request<SagaHandleRequest>) -> Result<Response<SagaResponse>, Status> {
+        let source = request.into_inner().source.unwrap_or_default();
+        self.0.handle(&source).map(Response::new)
+    }
+}
 
 /// An aggregate with its state type erased, so one server can host several.
 trait Hosted: Send + Sync {
@@ -33,10 +61,13 @@ where
     }
 }
 
-/// The business-logic server: aggregates by domain.
+/// The business-logic server: aggregates by domain, and at most one
+/// projector and one saga (their services carry no name to route by).
 #[derive(Clone, Default)]
 pub struct Server {
     aggregates: HashMap<String, Arc<dyn Hosted>>,
+    projector: Option<Projector>,
+    saga: Option<Saga>,
 }
 
 /// A running server: its address, and a way to stop it.
@@ -72,15 +103,37 @@ impl Server {
         self
     }
 
-    /// The tonic service, for embedding in another server.
+    /// Hosts `projector` (one per server).
+    pub fn projector(mut self, projector: Projector) -> Self {
+        self.projector = Some(projector);
+        self
+    }
+
+    /// Hosts `saga` (one per server).
+    pub fn saga(mut self, saga: Saga) -> Self {
+        self.saga = Some(saga);
+        self
+    }
+
+    /// The tonic service of the aggregates, for embedding in another server.
     pub fn into_service(self) -> CommandHandlerServiceServer<Self> {
         CommandHandlerServiceServer::new(self)
+    }
+
+    fn router(self) -> tonic::transport::server::Router {
+        let projector = self.projector.clone().map(|p| ProjectorServiceServer::new(HostedProjector(p)));
+        let saga = self.saga.clone().map(|s| SagaServiceServer::new(HostedSaga(s)));
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_optional_service(projector)
+            .add_optional_service(saga)
+            .add_service(self.into_service())
     }
 
     /// Serves on `addr` until the process ends.
     pub async fn serve(self, addr: SocketAddr) -> Result<(), tonic::transport::Error> {
         tracing::info!(%addr, domains = ?self.aggregates.keys().collect::<Vec<_>>(), "business logic serving");
-        tonic::transport::Server::builder().tcp_nodelay(true).add_service(self.into_service()).serve(addr).await
+        self.router().serve(addr).await
     }
 
     /// Binds `addr` (port 0 picks one) and serves in the background.
@@ -89,11 +142,9 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let service = self.into_service();
+        let router = self.router();
         let task = tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .tcp_nodelay(true)
-                .add_service(service)
+            router
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stopped.await;
                 })

@@ -6,15 +6,44 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use tokio::sync::{Notify, oneshot};
 
-use crate::record::{CommandOutcome, PartitionId, Reply};
+use crate::record::{CommandOutcome, PartitionId, Reply, StoredEvent};
 
-#[derive(Default)]
 pub(super) struct Bus {
     wakeups: DashMap<PartitionId, Arc<Notify>>,
+    event_wakeups: DashMap<(String, PartitionId), Arc<Notify>>,
     waiting: DashMap<String, oneshot::Sender<CommandOutcome>>,
+    pub(super) tail: tokio::sync::broadcast::Sender<Arc<StoredEvent>>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Bus {
+            wakeups: DashMap::new(),
+            event_wakeups: DashMap::new(),
+            waiting: DashMap::new(),
+            tail: tokio::sync::broadcast::channel(4096).0,
+        }
+    }
 }
 
 impl Bus {
+    /// The wake-up signal of one group's task on an events partition.
+    pub(super) fn event_wakeup(&self, group: &str, id: &PartitionId) -> Arc<Notify> {
+        self.event_wakeups.entry((group.to_string(), id.clone())).or_default().clone()
+    }
+
+    /// New events on `id`: wake every group's task there, and feed the tail.
+    pub(super) fn events_appended(&self, id: &PartitionId, events: Vec<StoredEvent>) {
+        for entry in self.event_wakeups.iter() {
+            if &entry.key().1 == id {
+                entry.value().notify_one();
+            }
+        }
+        for e in events {
+            let _ = self.tail.send(Arc::new(e));
+        }
+    }
+
     /// The wake-up signal of a partition's task.
     pub(super) fn wakeup(&self, id: &PartitionId) -> Arc<Notify> {
         self.wakeups.entry(id.clone()).or_default().clone()

@@ -7,6 +7,7 @@
 //! it), and that process's one worker owns every partition.
 
 mod bus;
+mod events;
 mod partition;
 pub mod store;
 
@@ -19,8 +20,8 @@ use uuid::Uuid;
 
 use angzarr_topology::partitioner::{partition_for, root_key};
 
-use crate::log::{Assignment, Log, Membership, Submitted};
-use crate::record::{AggregateHistory, CommandEnvelope, PartitionId};
+use crate::log::{Assignment, EventPartition, Log, Membership, PartitionLog, Submitted};
+use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, StoredEvent};
 use crate::{LogError, Result};
 
 pub use store::Durability;
@@ -82,6 +83,21 @@ impl EmbeddedLog {
         .map_err(|e| LogError::Unavailable(format!("store task failed: {e}")))?
     }
 
+    /// Sets `group`'s position on every partition of `domain`: `-1` replays
+    /// from the beginning. The group's consumers must not be running (and
+    /// on the embedded log cannot be: the file has one owner).
+    pub async fn reset_group(&self, group: &str, domain: &str, to: i64) -> Result<()> {
+        self.check_domain(domain)?;
+        let (g, d, n) = (group.to_string(), domain.to_string(), self.inner.partitions);
+        self.with_store(move |s| s.reset_offsets(&g, &d, n, to)).await
+    }
+
+    /// Events stored for `domain`.
+    pub async fn event_count(&self, domain: &str) -> Result<i64> {
+        let d = domain.to_string();
+        self.with_store(move |s| s.event_counts(&d)).await
+    }
+
     /// `(commands, events, snapshots)` rows of a domain — for tests that
     /// prove bad input wrote nothing.
     pub async fn counts(&self, domain: &str) -> Result<(i64, i64, i64)> {
@@ -127,23 +143,46 @@ impl Log for EmbeddedLog {
         }
     }
 
-    async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership>> {
-        let mut pending = Vec::new();
+    async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn PartitionLog>>> {
+        let mut pending: Vec<Box<dyn PartitionLog>> = Vec::new();
         for domain in domains {
             self.check_domain(domain)?;
             for p in 0..self.inner.partitions {
                 let id = PartitionId::new(domain, p);
                 let (g, d) = (group.to_string(), domain.clone());
                 let committed = self.with_store(move |s| s.committed_offset(&g, &d, p)).await?;
-                pending.push(partition::EmbeddedPartition::new(
+                pending.push(Box::new(partition::EmbeddedPartition::new(
                     self.clone(),
                     group.to_string(),
                     id,
                     committed.unwrap_or(-1),
-                ));
+                )));
             }
         }
         Ok(Box::new(EmbeddedMembership { pending }))
+    }
+
+    async fn join_events(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn EventPartition>>> {
+        let mut pending: Vec<Box<dyn EventPartition>> = Vec::new();
+        for domain in domains {
+            self.check_domain(domain)?;
+            for p in 0..self.inner.partitions {
+                let id = PartitionId::new(domain, p);
+                let (g, d) = (group.to_string(), domain.clone());
+                let committed = self.with_store(move |s| s.committed_offset(&g, &d, p)).await?;
+                pending.push(Box::new(events::EmbeddedEventPartition::new(
+                    self.clone(),
+                    group.to_string(),
+                    id,
+                    committed.unwrap_or(-1),
+                )));
+            }
+        }
+        Ok(Box::new(EmbeddedMembership { pending }))
+    }
+
+    fn tail(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<StoredEvent>> {
+        self.inner.bus.tail.subscribe()
     }
 
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
@@ -154,15 +193,15 @@ impl Log for EmbeddedLog {
 }
 
 /// On one machine the single worker owns every partition, forever.
-struct EmbeddedMembership {
-    pending: Vec<partition::EmbeddedPartition>,
+struct EmbeddedMembership<P: ?Sized> {
+    pending: Vec<Box<P>>,
 }
 
 #[async_trait]
-impl Membership for EmbeddedMembership {
-    async fn next(&mut self) -> Option<Assignment> {
+impl<P: ?Sized + Send> Membership<P> for EmbeddedMembership<P> {
+    async fn next(&mut self) -> Option<Assignment<P>> {
         match self.pending.pop() {
-            Some(p) => Some(Assignment::Assigned(Box::new(p))),
+            Some(p) => Some(Assignment::Assigned(p)),
             // Nothing is ever revoked: park until the coordinator shuts down.
             None => std::future::pending().await,
         }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::EmbeddedLog;
 use crate::Result;
 use crate::log::PartitionLog;
-use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, TxBatch};
+use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, StoredEvent, TxBatch};
 
 pub(super) struct EmbeddedPartition {
     log: EmbeddedLog,
@@ -56,11 +56,27 @@ impl PartitionLog for EmbeddedPartition {
         let (group, domain, p) = (self.group.clone(), self.id.domain.to_string(), self.id.partition);
         let TxBatch { events, snapshots, replies, consumed_through, restore_from: _ } = batch;
         let stored = TxBatch { events, snapshots, replies: Vec::new(), consumed_through, restore_from: None };
-        match self.log.with_store(move |s| s.commit_batch(&group, &domain, p, &stored)).await {
-            Ok(offsets) => {
+        match self.log.with_store(move |s| s.commit_batch(&group, &domain, p, &stored).map(|o| (o, stored))).await {
+            Ok((offsets, stored)) => {
                 if let Some(c) = consumed_through {
                     self.committed = c;
                 }
+                let committed: Vec<StoredEvent> = stored
+                    .events
+                    .into_iter()
+                    .zip(&offsets)
+                    .map(|(e, offset)| StoredEvent {
+                        domain: self.id.domain.to_string(),
+                        partition: self.id.partition,
+                        offset: *offset,
+                        root: e.root,
+                        sequence: e.sequence,
+                        correlation_id: e.correlation_id,
+                        isolated: e.isolated,
+                        book: e.book,
+                    })
+                    .collect();
+                self.log.inner.bus.events_appended(&self.id, committed);
                 self.log.inner.bus.deliver(replies);
                 Ok(offsets)
             }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use angzarr_proto::angzarr::{EventBook, Snapshot};
 
-use crate::record::{AggregateHistory, CommandEnvelope, TxBatch};
+use crate::record::{AggregateHistory, CommandEnvelope, EventTx, StoredEvent, TxBatch};
 use crate::{LogError, Result};
 
 const SCHEMA: &str = r#"
@@ -117,30 +117,116 @@ impl Store {
     /// Appends a command at the partition's next offset.
     pub fn append_command(&mut self, partition: u32, cmd: &CommandEnvelope) -> Result<i64> {
         let tx = self.conn.transaction()?;
-        let offset: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(offset), -1) + 1 FROM commands WHERE domain = ?1 AND partition = ?2",
-            params![cmd.domain, partition],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO commands (domain, partition, offset, root, correlation_id, request_id, reply_to, sync_mode, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                cmd.domain,
-                partition,
-                offset,
-                cmd.root.as_bytes().as_slice(),
-                cmd.correlation_id,
-                cmd.request_id,
-                cmd.reply_to,
-                cmd.sync_mode,
-                cmd.book
-            ],
-        )?;
+        let offset = insert_command(&tx, partition, cmd)?;
         tx.commit()?;
         Ok(offset)
     }
 
+    /// Up to `max` events of a partition after `after`, in offset order.
+    pub fn events_after(&self, domain: &str, partition: u32, after: i64, max: usize) -> Result<Vec<StoredEvent>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT offset, root, sequence, correlation_id, isolated, body FROM events
+             WHERE domain = ?1 AND partition = ?2 AND offset > ?3 ORDER BY offset LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![domain, partition, after, max as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, Vec<u8>>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (offset, root, sequence, correlation_id, isolated, body) = row?;
+            let loc = || format!("events {domain}[{partition}]@{offset}");
+            let root = uuid_of(&root, loc)?;
+            let book = EventBook::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
+            out.push(StoredEvent {
+                domain: domain.to_string(),
+                partition,
+                offset,
+                root,
+                sequence,
+                correlation_id,
+                isolated,
+                book,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Appends a downstream task's commands and advances its group's offset, in one transaction.
+    pub fn commit_events(
+        &mut self,
+        group: &str,
+        domain: &str,
+        partition: u32,
+        tx_in: &EventTx,
+        command_partitions: &[u32],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (cmd, p) in tx_in.commands.iter().zip(command_partitions) {
+            insert_command(&tx, *p, cmd)?;
+        }
+        if let Some(offset) = tx_in.consumed_through {
+            tx.execute(
+                "INSERT INTO offsets (grp, domain, partition, offset) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (grp, domain, partition) DO UPDATE SET offset = excluded.offset",
+                params![group, domain, partition, offset],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sets a group's position on every partition of `domain` (replay).
+    pub fn reset_offsets(&mut self, group: &str, domain: &str, partitions: u32, to: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for p in 0..partitions {
+            tx.execute(
+                "INSERT INTO offsets (grp, domain, partition, offset) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (grp, domain, partition) DO UPDATE SET offset = excluded.offset",
+                params![group, domain, p, to],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Events of `domain` stored so far and the highest offset per partition (replay progress).
+    pub fn event_counts(&self, domain: &str) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM events WHERE domain = ?1", params![domain], |r| r.get(0))?)
+    }
+}
+
+fn insert_command(tx: &rusqlite::Transaction<'_>, partition: u32, cmd: &CommandEnvelope) -> Result<i64> {
+    let offset: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(offset), -1) + 1 FROM commands WHERE domain = ?1 AND partition = ?2",
+        params![cmd.domain, partition],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO commands (domain, partition, offset, root, correlation_id, request_id, reply_to, sync_mode, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            cmd.domain,
+            partition,
+            offset,
+            cmd.root.as_bytes().as_slice(),
+            cmd.correlation_id,
+            cmd.request_id,
+            cmd.reply_to,
+            cmd.sync_mode,
+            cmd.book
+        ],
+    )?;
+    Ok(offset)
+}
+
+impl Store {
     /// The group's committed position: the offset of the last consumed command.
     pub fn committed_offset(&self, group: &str, domain: &str, partition: u32) -> Result<Option<i64>> {
         Ok(self

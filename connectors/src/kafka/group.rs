@@ -23,16 +23,14 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, oneshot};
 
-use angzarr_topology::names::TopicKind;
-
-use super::partition::KafkaPartition;
+use super::txn::GroupMeta;
 use super::{KafkaConfig, client};
 use crate::log::{Assignment, Membership};
 use crate::record::PartitionId;
 use crate::{LogError, Result};
 
 /// Records buffered per partition between the dispatcher and its task.
-const ROUTE_CAPACITY: usize = 4096;
+pub const ROUTE_CAPACITY: usize = 4096;
 
 /// What a task asks of the dispatcher thread.
 pub enum Control {
@@ -45,7 +43,22 @@ pub enum Control {
     Leave,
 }
 
-pub(super) type GroupConsumer = BaseConsumer<GroupContext>;
+/// Everything a partition handle gets when its partition is assigned.
+pub struct Handed {
+    /// Which partition.
+    pub id: PartitionId,
+    /// Its records, in order.
+    pub records: mpsc::Receiver<OwnedMessage>,
+    /// Requests to the dispatcher.
+    pub control: std::sync::mpsc::Sender<Control>,
+    /// The group member, for offsets committed in transactions.
+    pub group: Arc<dyn GroupMeta>,
+}
+
+/// Builds a role's partition handle.
+pub type Factory<P> = Arc<dyn Fn(Handed) -> Box<P> + Send + Sync>;
+
+pub(super) type GroupConsumer<P> = BaseConsumer<GroupContext<P>>;
 
 #[derive(Default)]
 struct Routes {
@@ -54,21 +67,19 @@ struct Routes {
 }
 
 /// The callbacks' view of the worker.
-pub struct GroupContext {
-    config: KafkaConfig,
-    group: String,
-    /// Commands topic → domain.
+pub struct GroupContext<P: ?Sized> {
+    /// Subscribed topic → domain.
     domains: HashMap<String, String>,
     routes: Arc<Mutex<Routes>>,
-    assignments: mpsc::Sender<Assignment>,
+    assignments: mpsc::Sender<Assignment<P>>,
     control: std::sync::mpsc::Sender<Control>,
-    consumer: Arc<Mutex<Option<Arc<GroupConsumer>>>>,
-    replies_partitions: u32,
+    consumer: Arc<Mutex<Option<Arc<dyn GroupMeta>>>>,
+    factory: Factory<P>,
 }
 
-impl ClientContext for GroupContext {}
+impl<P: ?Sized + Send + 'static> ClientContext for GroupContext<P> {}
 
-impl ConsumerContext for GroupContext {
+impl<P: ?Sized + Send + 'static> ConsumerContext for GroupContext<P> {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(tpl) = rebalance else {
             if let Rebalance::Error(e) = rebalance {
@@ -80,85 +91,71 @@ impl ConsumerContext for GroupContext {
         for el in tpl.elements() {
             let key = (el.topic().to_string(), el.partition());
             let removed = self.routes.lock().unwrap().by_partition.remove(&key);
-            let Some(domain) = self.domains.get(el.topic()) else {
-                continue;
-            };
+            let Some(domain) = self.domains.get(el.topic()) else { continue };
             if removed.is_none() || leaving {
                 continue;
             }
             let id = PartitionId::new(domain, el.partition() as u32);
             let (ack, acked) = oneshot::channel();
-            tracing::info!(partition = %id, "partition revoked; stopping its task");
+            tracing::info!(partition = %id, topic = el.topic(), "partition revoked; stopping its task");
             if self.assignments.blocking_send(Assignment::Revoked(id.clone(), ack)).is_ok() {
                 // Hold the partition until its task finished its open batch.
                 let _ = acked.blocking_recv();
             }
-            tracing::info!(partition = %id, "partition handed over");
+            tracing::info!(partition = %id, topic = el.topic(), "partition handed over");
         }
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Assign(tpl) = rebalance else {
-            return;
-        };
+        let Rebalance::Assign(tpl) = rebalance else { return };
         if tpl.count() == 0 {
             return;
         }
         if let Err(e) = consumer.pause(tpl) {
             tracing::error!(error = %e, "pausing newly assigned partitions");
         }
-        let Some(shared) = self.consumer.lock().unwrap().clone() else {
-            return;
-        };
+        let Some(group) = self.consumer.lock().unwrap().clone() else { return };
         for el in tpl.elements() {
-            let Some(domain) = self.domains.get(el.topic()) else {
-                continue;
-            };
+            let Some(domain) = self.domains.get(el.topic()) else { continue };
             let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
             self.routes.lock().unwrap().by_partition.insert((el.topic().to_string(), el.partition()), tx);
             let id = PartitionId::new(domain, el.partition() as u32);
-            tracing::info!(partition = %id, "partition assigned");
-            let partition = KafkaPartition::new(
-                self.config.clone(),
-                &self.group,
-                id,
-                rx,
-                self.control.clone(),
-                shared.clone(),
-                self.replies_partitions,
-            );
-            let _ = self.assignments.blocking_send(Assignment::Assigned(Box::new(partition)));
+            tracing::info!(partition = %id, topic = el.topic(), "partition assigned");
+            let handle =
+                (self.factory)(Handed { id, records: rx, control: self.control.clone(), group: group.clone() });
+            let _ = self.assignments.blocking_send(Assignment::Assigned(handle));
         }
     }
 }
 
 /// A worker's membership: assignment changes arrive on `assignments`.
-pub struct KafkaMembership {
-    assignments: mpsc::Receiver<Assignment>,
+pub struct KafkaMembership<P: ?Sized> {
+    assignments: mpsc::Receiver<Assignment<P>>,
     control: std::sync::mpsc::Sender<Control>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Joins `group` over the commands topics of `domains`.
-pub fn join(config: KafkaConfig, group: &str, domains: &[String], replies_partitions: u32) -> Result<KafkaMembership> {
-    let group_id = format!("{}.{}", config.topics.prefix(), group);
+/// Joins consumer group `group_id` over `topics` (topic → domain), building
+/// each assigned partition's handle with `factory`.
+pub fn join<P: ?Sized + Send + 'static>(
+    config: &KafkaConfig,
+    group_id: &str,
+    topics: HashMap<String, String>,
+    factory: Factory<P>,
+) -> Result<KafkaMembership<P>> {
     let (assign_tx, assign_rx) = mpsc::channel(1024);
     let (control_tx, control_rx) = std::sync::mpsc::channel();
     let routes = Arc::new(Mutex::new(Routes::default()));
-    let shared = Arc::new(Mutex::new(None));
-    let topics: HashMap<String, String> =
-        domains.iter().map(|d| (config.topics.name(d, TopicKind::Commands), d.clone())).collect();
+    let shared: Arc<Mutex<Option<Arc<dyn GroupMeta>>>> = Arc::new(Mutex::new(None));
     let context = GroupContext {
-        config: config.clone(),
-        group: group.to_string(),
         domains: topics.clone(),
         routes: routes.clone(),
         assignments: assign_tx,
         control: control_tx.clone(),
         consumer: shared.clone(),
-        replies_partitions,
+        factory,
     };
-    let consumer: GroupConsumer = client::group_member(&config, &group_id)
+    let consumer: GroupConsumer<P> = client::group_member(config, group_id)
         .create_with_context(context)
         .map_err(|e| LogError::Config(format!("creating the group consumer: {e}")))?;
     let consumer = Arc::new(consumer);
@@ -168,18 +165,18 @@ pub fn join(config: KafkaConfig, group: &str, domains: &[String], replies_partit
     tracing::info!(group = group_id, topics = ?names, "joining consumer group");
 
     let thread = std::thread::Builder::new()
-        .name(format!("angzarr-{group}"))
+        .name(format!("angzarr-{group_id}"))
         .spawn(move || dispatch(consumer, routes, control_rx, shared))
         .map_err(|e| LogError::Config(format!("starting the dispatcher: {e}")))?;
     Ok(KafkaMembership { assignments: assign_rx, control: control_tx, thread: Some(thread) })
 }
 
 /// The dispatcher thread: polls the group consumer, routes records, serves controls.
-fn dispatch(
-    consumer: Arc<GroupConsumer>,
+fn dispatch<P: ?Sized + Send + 'static>(
+    consumer: Arc<GroupConsumer<P>>,
     routes: Arc<Mutex<Routes>>,
     control: std::sync::mpsc::Receiver<Control>,
-    shared: Arc<Mutex<Option<Arc<GroupConsumer>>>>,
+    shared: Arc<Mutex<Option<Arc<dyn GroupMeta>>>>,
 ) {
     loop {
         while let Ok(c) = control.try_recv() {
@@ -234,7 +231,7 @@ fn dispatch(
 }
 
 /// Where a partition's group position is: after the last committed command.
-fn committed_offset(consumer: &GroupConsumer, topic: &str, p: i32) -> Offset {
+fn committed_offset<P: ?Sized + Send + 'static>(consumer: &GroupConsumer<P>, topic: &str, p: i32) -> Offset {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, p);
     match consumer.committed_offsets(tpl, Duration::from_secs(10)) {
@@ -250,8 +247,8 @@ fn committed_offset(consumer: &GroupConsumer, topic: &str, p: i32) -> Offset {
 }
 
 #[async_trait]
-impl Membership for KafkaMembership {
-    async fn next(&mut self) -> Option<Assignment> {
+impl<P: ?Sized + Send + 'static> Membership<P> for KafkaMembership<P> {
+    async fn next(&mut self) -> Option<Assignment<P>> {
         self.assignments.recv().await
     }
 

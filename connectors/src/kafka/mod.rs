@@ -25,11 +25,14 @@
 //! - Every reader uses `isolation.level=read_committed`.
 
 mod client;
+mod events;
 mod group;
 mod partition;
 mod records;
 mod replies;
 mod restore;
+mod tail;
+mod txn;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -43,7 +46,7 @@ use angzarr_topology::kafka as topo;
 use angzarr_topology::names::{TopicKind, Topics};
 use angzarr_topology::partitioner::{partition_for, root_key};
 
-use crate::log::{Log, Membership, Submitted};
+use crate::log::{EventPartition, Log, Membership, PartitionLog, Submitted};
 use crate::record::{AggregateHistory, CommandEnvelope};
 use crate::{LogError, Result};
 
@@ -101,6 +104,7 @@ struct Inner {
     producer: FutureProducer,
     replies: replies::Inbox,
     instance_id: String,
+    tail: std::sync::OnceLock<tokio::sync::broadcast::Sender<Arc<crate::record::StoredEvent>>>,
 }
 
 impl KafkaLog {
@@ -159,8 +163,23 @@ impl KafkaLog {
         let replies = replies::Inbox::start(&config, reply_partition)?;
         tracing::info!(bootstrap = %config.bootstrap_servers, prefix = config.topics.prefix(), ?partitions, "kafka log ready");
         Ok(KafkaLog {
-            inner: Arc::new(Inner { config, partitions, replies_partitions, producer, replies, instance_id }),
+            inner: Arc::new(Inner {
+                config,
+                partitions,
+                replies_partitions,
+                producer,
+                replies,
+                instance_id,
+                tail: std::sync::OnceLock::new(),
+            }),
         })
+    }
+
+    fn topics_of(&self, domains: &[String], kind: TopicKind) -> Result<HashMap<String, String>> {
+        domains
+            .iter()
+            .map(|d| self.partitions_of(d).map(|_| (self.inner.config.topics.name(d, kind), d.clone())))
+            .collect()
     }
 
     fn partitions_of(&self, domain: &str) -> Result<u32> {
@@ -213,12 +232,41 @@ impl Log for KafkaLog {
         }
     }
 
-    async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership>> {
-        for d in domains {
-            self.partitions_of(d)?;
-        }
-        let membership = group::join(self.inner.config.clone(), group, domains, self.inner.replies_partitions)?;
-        Ok(Box::new(membership))
+    async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn PartitionLog>>> {
+        let topics = self.topics_of(domains, TopicKind::Commands)?;
+        let (config, group_name, replies) =
+            (self.inner.config.clone(), group.to_string(), self.inner.replies_partitions);
+        let factory: group::Factory<dyn PartitionLog> = Arc::new(move |handed| {
+            Box::new(partition::KafkaPartition::new(config.clone(), &group_name, handed, replies))
+                as Box<dyn PartitionLog>
+        });
+        let group_id = format!("{}.{}", self.inner.config.topics.prefix(), group);
+        Ok(Box::new(group::join(&self.inner.config, &group_id, topics, factory)?))
+    }
+
+    async fn join_events(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn EventPartition>>> {
+        let topics = self.topics_of(domains, TopicKind::Events)?;
+        let (config, group_name) = (self.inner.config.clone(), group.to_string());
+        let targets = Arc::new(self.inner.partitions.clone());
+        let factory: group::Factory<dyn EventPartition> = Arc::new(move |handed| {
+            Box::new(events::KafkaEventPartition::new(config.clone(), &group_name, handed, targets.clone()))
+                as Box<dyn EventPartition>
+        });
+        let group_id = format!("{}.{}", self.inner.config.topics.prefix(), group);
+        Ok(Box::new(group::join(&self.inner.config, &group_id, topics, factory)?))
+    }
+
+    fn tail(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::record::StoredEvent>> {
+        self.inner
+            .tail
+            .get_or_init(|| {
+                let domains: Vec<(String, u32)> = self.inner.partitions.iter().map(|(d, n)| (d.clone(), *n)).collect();
+                tail::start(&self.inner.config, &domains).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "event tail unavailable");
+                    tokio::sync::broadcast::channel(1).0
+                })
+            })
+            .subscribe()
     }
 
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {

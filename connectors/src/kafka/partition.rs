@@ -9,23 +9,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rdkafka::consumer::Consumer;
+use rdkafka::Message as _;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedMessage;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::{Message as _, Offset, TopicPartitionList};
+use rdkafka::producer::FutureProducer;
 use tokio::sync::mpsc;
 
 use angzarr_topology::names::TopicKind;
 use angzarr_topology::partitioner::{partition_for, root_key};
 use prost::Message as _;
 
-use super::group::{Control, GroupConsumer};
+use super::group::{Control, Handed, ROUTE_CAPACITY};
 use super::records::{self, RESTORE_FROM_KEY};
-use super::{KafkaConfig, client, restore};
+use super::txn::{self, Consumed, GroupMeta, Out};
+use super::{KafkaConfig, restore};
 use crate::log::PartitionLog;
 use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, TxBatch};
 use crate::{LogError, Result};
+use angzarr_proto::angzarr::{Cover, EventBook};
 
 pub(super) struct KafkaPartition {
     config: KafkaConfig,
@@ -33,7 +34,7 @@ pub(super) struct KafkaPartition {
     transactional_id: String,
     records: mpsc::Receiver<OwnedMessage>,
     control: std::sync::mpsc::Sender<Control>,
-    consumer: Arc<GroupConsumer>,
+    consumer: Arc<dyn GroupMeta>,
     producer: Option<Arc<FutureProducer>>,
     replies_partitions: u32,
     /// Offset of the last command handed out; older ones are duplicates.
@@ -41,23 +42,16 @@ pub(super) struct KafkaPartition {
 }
 
 impl KafkaPartition {
-    pub(super) fn new(
-        config: KafkaConfig,
-        group: &str,
-        id: PartitionId,
-        records: mpsc::Receiver<OwnedMessage>,
-        control: std::sync::mpsc::Sender<Control>,
-        consumer: Arc<GroupConsumer>,
-        replies_partitions: u32,
-    ) -> Self {
+    pub(super) fn new(config: KafkaConfig, group: &str, handed: Handed, replies_partitions: u32) -> Self {
+        let id = handed.id;
         let transactional_id = format!("{}.{}.{}.{}", config.topics.prefix(), group, id.domain, id.partition);
         KafkaPartition {
             config,
             id,
             transactional_id,
-            records,
-            control,
-            consumer,
+            records: handed.records,
+            control: handed.control,
+            consumer: handed.group,
             producer: None,
             replies_partitions,
             last_offset: None,
@@ -71,28 +65,10 @@ impl KafkaPartition {
     /// After a failed commit: the dispatcher seeks back to the committed
     /// offset and feeds a fresh route; what was buffered is dropped.
     fn rewind(&mut self) {
-        let (tx, rx) = mpsc::channel(4096);
+        let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
         self.records = rx;
         self.last_offset = None;
         let _ = self.control.send(Control::Rewind(self.topic(TopicKind::Commands), self.id.partition as i32, tx));
-    }
-}
-
-fn fenced(e: &KafkaError) -> bool {
-    match e {
-        KafkaError::Transaction(t) => {
-            t.is_fatal()
-                || matches!(
-                    t.code(),
-                    RDKafkaErrorCode::ProducerFenced
-                        | RDKafkaErrorCode::InvalidProducerEpoch
-                        | RDKafkaErrorCode::Fenced
-                )
-        }
-        other => matches!(
-            other.rdkafka_error_code(),
-            Some(RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch | RDKafkaErrorCode::Fenced)
-        ),
     }
 }
 
@@ -107,17 +83,9 @@ impl PartitionLog for KafkaPartition {
         let tid = self.transactional_id.clone();
         let started = std::time::Instant::now();
         // Fence first: only then is the partition's state final.
-        let producer = tokio::task::spawn_blocking(move || -> Result<FutureProducer> {
-            let producer: FutureProducer = client::transactional_producer(&config, &tid)
-                .create()
-                .map_err(|e| LogError::Config(format!("transactional producer {tid}: {e}")))?;
-            producer
-                .init_transactions(Duration::from_secs(60))
-                .map_err(|e| LogError::Unavailable(format!("init_transactions {tid}: {e}")))?;
-            Ok(producer)
-        })
-        .await
-        .map_err(|e| LogError::Unavailable(e.to_string()))??;
+        let producer = tokio::task::spawn_blocking(move || txn::fenced_producer(&config, &tid))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))??;
         self.producer = Some(Arc::new(producer));
         let fenced_after = started.elapsed();
 
@@ -162,104 +130,78 @@ impl PartitionLog for KafkaPartition {
 
     async fn commit(&mut self, batch: TxBatch) -> Result<Vec<i64>> {
         let producer = self.producer.clone().ok_or_else(|| LogError::Unavailable("commit before restore".into()))?;
-        let (events_t, snapshots_t, commands_t) =
-            (self.topic(TopicKind::Events), self.topic(TopicKind::Snapshots), self.topic(TopicKind::Commands));
-        let replies_t = self.config.topics.replies();
-        let (domain, p, replies_n) = (self.id.domain.to_string(), self.id.partition as i32, self.replies_partitions);
-        let consumer = self.consumer.clone();
+        let (events_t, snapshots_t) = (self.topic(TopicKind::Events), self.topic(TopicKind::Snapshots));
+        let commands_t = self.topic(TopicKind::Commands);
+        let (domain, p) = (self.id.domain.to_string(), self.id.partition as i32);
+        let mut out = Vec::with_capacity(batch.events.len() + batch.snapshots.len() + batch.replies.len() + 1);
+        for ev in &batch.events {
+            out.push(Out {
+                topic: events_t.clone(),
+                partition: p,
+                key: root_key(&ev.root),
+                payload: ev.book.encode_to_vec(),
+                headers: Some(records::event_headers(&domain, ev)),
+                tracked: true,
+            });
+        }
+        for s in &batch.snapshots {
+            let value = EventBook {
+                cover: Some(Cover { root: Some(s.root.into()), domain: domain.clone(), ..Default::default() }),
+                snapshot: Some(s.snapshot.clone()),
+                ..Default::default()
+            };
+            out.push(Out {
+                topic: snapshots_t.clone(),
+                partition: p,
+                key: root_key(&s.root),
+                payload: value.encode_to_vec(),
+                headers: Some(records::snapshot_headers(&domain, &s.root, &s.snapshot)),
+                tracked: false,
+            });
+        }
+        if let Some(from) = batch.restore_from {
+            out.push(Out {
+                topic: snapshots_t.clone(),
+                partition: p,
+                key: RESTORE_FROM_KEY.to_string(),
+                payload: from.to_string().into_bytes(),
+                headers: None,
+                tracked: false,
+            });
+        }
+        for r in &batch.replies {
+            let (payload, headers) = records::reply(&r.request_id, &r.outcome);
+            out.push(Out {
+                topic: self.config.topics.replies(),
+                partition: partition_for(r.reply_to.as_bytes(), self.replies_partitions) as i32,
+                key: r.reply_to.clone(),
+                payload,
+                headers: Some(headers),
+                tracked: false,
+            });
+        }
+        let meta = self.consumer.clone();
+        let consumed = batch.consumed_through;
         let timeout = self.config.transaction_timeout;
-        let result = tokio::task::spawn_blocking(move || -> std::result::Result<Vec<i64>, KafkaError> {
-            producer.begin_transaction()?;
-            let sent = (|| -> std::result::Result<Vec<i64>, KafkaError> {
-                let mut deliveries = Vec::with_capacity(batch.events.len());
-                let mut other = Vec::new();
-                for ev in &batch.events {
-                    let key = root_key(&ev.root);
-                    let value = ev.book.encode_to_vec();
-                    let rec = FutureRecord::to(&events_t)
-                        .partition(p)
-                        .key(&key)
-                        .payload(&value)
-                        .headers(records::event_headers(&domain, ev));
-                    deliveries.push(producer.send_result(rec).map_err(|(e, _)| e)?);
-                }
-                for s in &batch.snapshots {
-                    let key = root_key(&s.root);
-                    let value = angzarr_proto::angzarr::EventBook {
-                        cover: Some(angzarr_proto::angzarr::Cover {
-                            root: Some(s.root.into()),
-                            domain: domain.clone(),
-                            ..Default::default()
-                        }),
-                        snapshot: Some(s.snapshot.clone()),
-                        ..Default::default()
-                    }
-                    .encode_to_vec();
-                    let rec = FutureRecord::to(&snapshots_t)
-                        .partition(p)
-                        .key(&key)
-                        .payload(&value)
-                        .headers(records::snapshot_headers(&domain, &s.root, &s.snapshot));
-                    other.push(producer.send_result(rec).map_err(|(e, _)| e)?);
-                }
-                if let Some(from) = batch.restore_from {
-                    let value = from.to_string();
-                    let rec = FutureRecord::to(&snapshots_t).partition(p).key(RESTORE_FROM_KEY).payload(&value);
-                    other.push(producer.send_result(rec).map_err(|(e, _)| e)?);
-                }
-                for r in &batch.replies {
-                    let (value, headers) = records::reply(&r.request_id, &r.outcome);
-                    let rp = partition_for(r.reply_to.as_bytes(), replies_n) as i32;
-                    let rec =
-                        FutureRecord::to(&replies_t).partition(rp).key(&r.reply_to).payload(&value).headers(headers);
-                    other.push(producer.send_result(rec).map_err(|(e, _)| e)?);
-                }
-                if let Some(offset) = batch.consumed_through {
-                    let mut tpl = TopicPartitionList::new();
-                    tpl.add_partition_offset(&commands_t, p, Offset::Offset(offset + 1))?;
-                    let metadata = consumer
+        let result = tokio::task::spawn_blocking(move || {
+            let consumed = match consumed {
+                Some(offset) => Some(Consumed {
+                    topic: &commands_t,
+                    partition: p,
+                    next: offset + 1,
+                    group: meta
                         .group_metadata()
-                        .ok_or(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId))?;
-                    producer.send_offsets_to_transaction(&tpl, &metadata, timeout)?;
-                }
-                // Wait for the appends ourselves: rust-rdkafka's commit flushes
-                // by polling in 100 ms steps, which alone would cost 100 ms per
-                // transaction. With nothing outstanding its flush returns at once.
-                let mut offsets = Vec::with_capacity(deliveries.len());
-                for d in deliveries {
-                    match futures::executor::block_on(d) {
-                        Ok(Ok(delivery)) => offsets.push(delivery.offset),
-                        Ok(Err((e, _))) => return Err(e),
-                        Err(_) => return Err(KafkaError::Canceled),
-                    }
-                }
-                for d in other {
-                    match futures::executor::block_on(d) {
-                        Ok(Ok(_)) => {}
-                        Ok(Err((e, _))) => return Err(e),
-                        Err(_) => return Err(KafkaError::Canceled),
-                    }
-                }
-                producer.commit_transaction(timeout)?;
-                Ok(offsets)
-            })();
-            match sent {
-                Ok(offsets) => Ok(offsets),
-                Err(e) => {
-                    if !fenced(&e) {
-                        if let Err(abort) = producer.abort_transaction(timeout) {
-                            tracing::warn!(error = %abort, "abort_transaction");
-                        }
-                    }
-                    Err(e)
-                }
-            }
+                        .ok_or(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId))?,
+                }),
+                None => None,
+            };
+            txn::run(&producer, out, consumed, timeout)
         })
         .await
         .map_err(|e| LogError::Unavailable(e.to_string()))?;
         match result {
             Ok(offsets) => Ok(offsets),
-            Err(e) if fenced(&e) => {
+            Err(e) if txn::fenced(&e) => {
                 self.producer = None;
                 Err(LogError::Fenced(self.id.to_string(), e.to_string()))
             }

@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 use angzarr_connectors::{CommandEnvelope, CommandOutcome, Log};
 use angzarr_proto::angzarr::command_handler_coordinator_service_server::CommandHandlerCoordinatorService;
 use angzarr_proto::angzarr::{
-    BusinessResponse, CommandRequest, CommandResponse, EventBook, EventRequest, FactInjectionResponse,
-    SpeculateCommandHandlerRequest, SyncMode,
+    BusinessResponse, CascadeError, CommandRequest, CommandResponse, EventBook, EventRequest, FactInjectionResponse,
+    Projection, SpeculateCommandHandlerRequest, SyncMode,
 };
+use std::collections::HashMap;
+
+use crate::hub::{Hub, Signal};
 use prost::Message;
 use tonic::{Code, Request, Response, Status};
 use tracing::Instrument;
@@ -25,18 +28,172 @@ use super::validate::{Limits, validate};
 use crate::CoordinatorError;
 use crate::telemetry::{COMMAND_DURATION, COMMANDS_TOTAL, SPAN_AGGREGATE_HANDLE};
 
+/// What SIMPLE and CASCADE wait for, per domain.
+#[derive(Clone, Default)]
+pub struct Downstream {
+    /// Sync projectors by the domain they project.
+    pub sync_projectors: HashMap<String, Vec<String>>,
+    /// Sagas by the domain they react to.
+    pub sagas: HashMap<String, Vec<String>>,
+    /// How deep CASCADE follows saga commands.
+    pub max_depth: u32,
+    /// Where this process's coordinators announce what they did.
+    pub hub: Hub,
+}
+
 /// The gateway of one process.
 #[derive(Clone)]
 pub struct Gateway {
     log: Arc<dyn Log>,
     limits: Limits,
     decision_timeout: Duration,
+    downstream: Downstream,
+}
+
+/// Signals seen so far, so several waits can match against one subscription.
+struct Waiter {
+    rx: tokio::sync::broadcast::Receiver<Arc<Signal>>,
+    seen: Vec<Arc<Signal>>,
+    deadline: tokio::time::Instant,
+}
+
+impl Waiter {
+    /// Every seen or coming signal matching `pred`, until `done` says enough.
+    async fn until(
+        &mut self,
+        what: &str,
+        mut pred: impl FnMut(&Signal) -> bool,
+        mut done: impl FnMut(&Signal) -> bool,
+    ) -> Result<Vec<Arc<Signal>>, CoordinatorError> {
+        let mut matched: Vec<Arc<Signal>> = self.seen.iter().filter(|s| pred(s)).cloned().collect();
+        if matched.iter().any(|s| done(s)) {
+            return Ok(matched);
+        }
+        loop {
+            let s = match tokio::time::timeout_at(self.deadline, self.rx.recv()).await {
+                Err(_) => {
+                    return Err(CoordinatorError::Unimplemented(format!(
+                        "timed out waiting for {what}; is it running in this process? (SIMPLE/CASCADE wait for \
+                         projectors and sagas that share the gateway's process)"
+                    )));
+                }
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
+                    return Err(CoordinatorError::Unimplemented(format!(
+                        "missed {n} downstream signals waiting for {what}"
+                    )));
+                }
+                Ok(Err(_)) => return Err(CoordinatorError::Log(angzarr_connectors::LogError::Shutdown)),
+                Ok(Ok(s)) => s,
+            };
+            self.seen.push(s.clone());
+            if pred(&s) {
+                matched.push(s.clone());
+                if done(&s) {
+                    return Ok(matched);
+                }
+            }
+        }
+    }
 }
 
 impl Gateway {
     /// A gateway in front of `log`.
     pub fn new(log: Arc<dyn Log>, limits: Limits, decision_timeout: Duration) -> Self {
-        Gateway { log, limits, decision_timeout }
+        Gateway { log, limits, decision_timeout, downstream: Downstream::default() }
+    }
+
+    /// Waits for `downstream` on SIMPLE and CASCADE.
+    pub fn with_downstream(mut self, downstream: Downstream) -> Self {
+        self.downstream = downstream;
+        self
+    }
+
+    /// SIMPLE: the sync projectors' projections of `book`'s events.
+    async fn projections(&self, w: &mut Waiter, book: &EventBook) -> Result<Vec<Projection>, CoordinatorError> {
+        let Some((domain, root, first, last)) = span_of(book) else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for projector in self.downstream.sync_projectors.get(&domain).into_iter().flatten() {
+            let what = format!("projector `{projector}` to project {domain}/{root}@{last}");
+            let got = w
+                .until(
+                    &what,
+                    |s| matches!(s, Signal::Projected { projector: p, domain: d, root: r, sequence, .. } if p == projector && *d == domain && *r == root && *sequence >= first),
+                    |s| matches!(s, Signal::Projected { sequence, .. } if *sequence >= last),
+                )
+                .await?;
+            if let Some(Signal::Projected { projection, .. }) = got.last().map(|s| s.as_ref()) {
+                out.push(projection.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// CASCADE: projections, then every saga's commands, decided, recursively.
+    async fn cascade(
+        &self,
+        w: &mut Waiter,
+        book: EventBook,
+        response: &mut CommandResponse,
+    ) -> Result<(), CoordinatorError> {
+        let mut level = vec![book];
+        let mut depth = 0;
+        while !level.is_empty() {
+            if depth > self.downstream.max_depth {
+                return Err(CoordinatorError::Rejected {
+                    code: Code::FailedPrecondition,
+                    message: format!(
+                        "cascade deeper than {} levels (a saga cycle?); the commands so far were processed",
+                        self.downstream.max_depth
+                    ),
+                });
+            }
+            let mut next = Vec::new();
+            for book in level {
+                response.projections.extend(self.projections(w, &book).await?);
+                let Some((domain, root, first, last)) = span_of(&book) else { continue };
+                for saga in self.downstream.sagas.get(&domain).into_iter().flatten() {
+                    let what = format!("saga `{saga}` to react to {domain}/{root}@{last}");
+                    let reacted = w
+                        .until(
+                            &what,
+                            |s| matches!(s, Signal::SagaReacted { saga: n, domain: d, root: r, sequence, .. } if n == saga && *d == domain && *r == root && *sequence >= first),
+                            |s| matches!(s, Signal::SagaReacted { sequence, .. } if *sequence >= last),
+                        )
+                        .await?;
+                    let ids: Vec<String> = reacted
+                        .iter()
+                        .flat_map(|s| match s.as_ref() {
+                            Signal::SagaReacted { commands, .. } => commands.clone(),
+                            _ => Vec::new(),
+                        })
+                        .collect();
+                    for id in ids {
+                        let decided = w
+                            .until(
+                                &format!("command {id} of saga `{saga}` to be decided"),
+                                |s| matches!(s, Signal::Decided { request_id, .. } if *request_id == id),
+                                |_| true,
+                            )
+                            .await?;
+                        match decided.last().map(|s| s.as_ref()) {
+                            Some(Signal::Decided { outcome: CommandOutcome::Accepted(b), .. }) => next.push(b.clone()),
+                            Some(Signal::Decided { outcome: CommandOutcome::Rejected { message, .. }, .. }) => {
+                                response.cascade_errors.push(CascadeError {
+                                    component_name: saga.clone(),
+                                    component_type: "saga".into(),
+                                    error_message: message.clone(),
+                                    source_domain: domain.clone(),
+                                });
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            level = next;
+            depth += 1;
+        }
+        Ok(())
     }
 
     /// Handles one request; the whole command path as seen from the caller.
@@ -57,6 +214,12 @@ impl Gateway {
             book: valid.book.encode_to_vec(),
             offset: -1,
         };
+        // Listen before submitting: downstream may be faster than our reply.
+        let mut waiter = Waiter {
+            rx: self.downstream.hub.subscribe(),
+            seen: Vec::new(),
+            deadline: tokio::time::Instant::now() + self.decision_timeout,
+        };
         let submitted = self.log.submit(envelope, mode != SyncMode::Async).await?;
         let Some(reply) = submitted.reply else {
             return Ok(CommandResponse {
@@ -64,18 +227,21 @@ impl Gateway {
                 ..Default::default()
             });
         };
-        // SIMPLE and CASCADE wait for downstream reactions too; with no sync
-        // projectors or sagas configured, the decision is all there is to wait for.
-        match tokio::time::timeout(self.decision_timeout, reply).await {
-            Err(_) => Err(CoordinatorError::Timeout(self.decision_timeout)),
-            Ok(Err(_)) => Err(CoordinatorError::Log(angzarr_connectors::LogError::Shutdown)),
-            Ok(Ok(CommandOutcome::Accepted(events))) => {
-                Ok(CommandResponse { events: Some(events), ..Default::default() })
-            }
+        let events = match tokio::time::timeout(self.decision_timeout, reply).await {
+            Err(_) => return Err(CoordinatorError::Timeout(self.decision_timeout)),
+            Ok(Err(_)) => return Err(CoordinatorError::Log(angzarr_connectors::LogError::Shutdown)),
+            Ok(Ok(CommandOutcome::Accepted(events))) => events,
             Ok(Ok(CommandOutcome::Rejected { code, message })) => {
-                Err(CoordinatorError::Rejected { code: Code::from(code), message })
+                return Err(CoordinatorError::Rejected { code: Code::from(code), message });
             }
+        };
+        let mut response = CommandResponse { events: Some(events.clone()), ..Default::default() };
+        match mode {
+            SyncMode::Simple => response.projections = self.projections(&mut waiter, &events).await?,
+            SyncMode::Cascade => self.cascade(&mut waiter, events, &mut response).await?,
+            SyncMode::Async | SyncMode::Decision | SyncMode::Isolated => {}
         }
+        Ok(response)
     }
 }
 
@@ -114,4 +280,13 @@ impl CommandHandlerCoordinatorService for Gateway {
     async fn handle_compensation(&self, _: Request<CommandRequest>) -> Result<Response<BusinessResponse>, Status> {
         Err(Status::unimplemented("compensation is not supported yet"))
     }
+}
+
+/// The domain, root and first/last sequence of an accepted book's new pages.
+fn span_of(book: &EventBook) -> Option<(String, Uuid, u32, u32)> {
+    let cover = book.cover.as_ref()?;
+    let root = cover.root.as_ref().and_then(|r| Uuid::try_from(r).ok())?;
+    let first = book.pages.first()?.seq()?;
+    let last = book.pages.last()?.seq()?;
+    Some((cover.domain.clone(), root, first, last))
 }

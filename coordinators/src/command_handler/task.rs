@@ -38,6 +38,8 @@ pub struct TaskConfig {
     pub retry: RetryPolicy,
     /// When to store snapshots.
     pub snapshots: SnapshotPolicy,
+    /// Where decisions are announced in-process (for CASCADE).
+    pub hub: crate::hub::Hub,
     /// How many events restore may have to read behind the head before idle
     /// aggregates are snapshotted so restore can start later.
     pub max_restore_lag: i64,
@@ -78,6 +80,7 @@ impl Default for TaskConfig {
             poll_wait: Duration::from_millis(250),
             retry: RetryPolicy::default(),
             snapshots: SnapshotPolicy::default(),
+            hub: crate::hub::Hub::default(),
             max_restore_lag: 10_000,
             max_event_bytes: 900 * 1024,
         }
@@ -151,6 +154,7 @@ pub async fn run(
         let mut batch = TxBatch::default();
         let mut staged = books.stage();
         let mut appended = Vec::new();
+        let mut outcomes = Vec::with_capacity(commands.len());
         for cmd in &commands {
             let decided = decide(cmd, &mut staged, &handlers, &config).await;
             appended.extend(decided.events.iter().map(|e| (e.root, e.sequence)));
@@ -160,9 +164,10 @@ pub async fn run(
                 batch.replies.push(Reply {
                     reply_to: reply_to.clone(),
                     request_id: cmd.request_id.clone(),
-                    outcome: decided.outcome,
+                    outcome: decided.outcome.clone(),
                 });
             }
+            outcomes.push((cmd.request_id.clone(), decided.outcome));
             batch.consumed_through = Some(cmd.offset);
         }
         point.upkeep(&books, &mut staged, &mut batch, config.max_restore_lag);
@@ -183,6 +188,9 @@ pub async fn run(
                     point.written = restore_from;
                 }
                 books.apply(changes, &appended, &offsets);
+                for (request_id, outcome) in outcomes {
+                    config.hub.publish(crate::hub::Signal::Decided { request_id, outcome });
+                }
                 tracing::debug!(partition = %id, commands = n_cmds, events = n_events, ?decided_in, committed_in = ?commit_started.elapsed(), "batch committed");
             }
             Err(e @ LogError::Fenced(..)) => return Err(e),
@@ -215,16 +223,20 @@ async fn decide(cmd: &CommandEnvelope, staged: &mut Staged<'_>, handlers: &Handl
     let Some(cover) = book.cover.clone() else {
         return nothing(rejected(Code::InvalidArgument, "command book has no cover"));
     };
-    let expected = book.pages.first().and_then(|p| p.header.as_ref()).and_then(|h| h.explicit_sequence());
+    use angzarr_proto::angzarr::page_header::SequenceType;
     let next = staged.get(&cmd.root).map_or(0, |b| b.next_sequence());
-    match expected {
-        None => {
-            return nothing(rejected(Code::InvalidArgument, "command page has no sequence"));
+    match book.pages.first().and_then(|p| p.header.as_ref()).and_then(|h| h.sequence_type.as_ref()) {
+        Some(SequenceType::Sequence(e)) if *e != next => {
+            return nothing(rejected(Code::FailedPrecondition, sequence_mismatch(&cmd.domain, &cmd.root, *e, next)));
         }
-        Some(e) if e != next => {
-            return nothing(rejected(Code::FailedPrecondition, sequence_mismatch(&cmd.domain, &cmd.root, e, next)));
+        Some(SequenceType::Sequence(_)) => {}
+        // A saga's command: taken at the aggregate's current sequence. Its
+        // producer committed it exactly once, so there is nothing to dedupe.
+        Some(SequenceType::AngzarrDeferred(_)) => {}
+        Some(SequenceType::ExternalDeferred(_)) => {
+            return nothing(rejected(Code::Unimplemented, "externally deferred sequences are not supported yet"));
         }
-        Some(_) => {}
+        None => return nothing(rejected(Code::InvalidArgument, "command page has no sequence")),
     }
 
     let history = staged

@@ -2,8 +2,12 @@
 //!
 //! - [`player`]: the player aggregate — registration and a bankroll with
 //!   table reservations — written with the Rust client.
+//! - [`bankroll`]: a projector keeping a leaderboard read model in SQLite.
+//! - [`settlement`]: a saga debiting the payer of a transfer.
 
+pub mod bankroll;
 pub mod player;
+pub mod settlement;
 
 use angzarr_client::Server;
 

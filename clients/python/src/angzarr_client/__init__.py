@@ -22,12 +22,30 @@ An aggregate is a state type, *appliers* that fold events into it and
 The coordinator does everything else (history, sequences, persistence,
 snapshots). Handlers are plain functions, so a test needs no framework
 running: see :class:`angzarr_client.testing.Scenario`.
+
+Projectors fold events into read models (at-least-once delivery deduplicated
+per stream) and sagas turn events into commands for other domains::
+
+    balances = Projector("balances")
+
+    @balances.on(player_pb2.FundsDeposited)
+    def deposited(event, cover, sequence): ...
+
+    reserve = Saga("reserve-on-join")
+
+    @reserve.on(table_pb2.PlayerJoined)
+    def joined(event, cover, sequence):
+        return [command("player", event.player_root, player_pb2.ReserveFunds(...))]
+
+    serve("127.0.0.1:50051", player, balances, reserve)   # one server, three services
 """
 
 from .aggregate import Aggregate, next_sequence
 from .anys import TYPE_URL_PREFIX, full_name, pack, type_name, unpack, unpack_as
 from .errors import CommandRejectedError, InternalError, InvalidArgumentError, StatusError, ensure
-from .server import CommandHandlerServicer, RunningServer, serve, start
+from .projector import Projector, stream_key
+from .saga import Saga, command, root_bytes
+from .server import CommandHandlerServicer, ProjectorServicer, RunningServer, SagaServicer, add_to_server, serve, start
 
 __version__ = "0.1.0"
 
@@ -38,14 +56,22 @@ __all__ = [
     "CommandRejectedError",
     "InternalError",
     "InvalidArgumentError",
+    "Projector",
+    "ProjectorServicer",
     "RunningServer",
+    "Saga",
+    "SagaServicer",
     "StatusError",
+    "add_to_server",
+    "command",
     "ensure",
     "full_name",
     "next_sequence",
     "pack",
+    "root_bytes",
     "serve",
     "start",
+    "stream_key",
     "type_name",
     "unpack",
     "unpack_as",

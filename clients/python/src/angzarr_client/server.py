@@ -1,4 +1,6 @@
-"""Serving aggregates as ``angzarr.CommandHandlerService`` over gRPC."""
+"""Serving business logic over gRPC: aggregates as
+``angzarr.CommandHandlerService``, projectors as ``angzarr.ProjectorService``
+and sagas as ``angzarr.SagaService``, any mix of them in one server."""
 
 from __future__ import annotations
 
@@ -12,7 +14,14 @@ import grpc
 
 from .aggregate import Aggregate
 from .errors import InternalError, StatusError
-from .proto.angzarr import command_handler_pb2, command_handler_pb2_grpc, types_pb2
+from .projector import Projector
+from .proto.angzarr import (
+    command_handler_pb2_grpc,
+    projector_pb2_grpc,
+    saga_pb2_grpc,
+    types_pb2,
+)
+from .saga import Saga
 
 log = logging.getLogger("angzarr_client")
 
@@ -68,6 +77,83 @@ class CommandHandlerServicer(command_handler_pb2_grpc.CommandHandlerServiceServi
         context.abort(failure.code, failure.message)
 
 
+def _abort(context, method: str, run):
+    try:
+        return run()
+    except StatusError as e:
+        failure = e
+    except Exception as e:  # noqa: BLE001 - never let a request kill the service
+        log.exception("%s failed", method)
+        failure = InternalError(f"{type(e).__name__}: {e}")
+    log.debug("%s failed: %s %s", method, failure.code.name, failure.message)
+    context.abort(failure.code, failure.message)
+
+
+class _ByDomain:
+    """Components of one kind by source domain: a single one takes every
+    book; several must each declare ``domains``, without overlap."""
+
+    def __init__(self, kind: str, components):
+        if not components:
+            raise ValueError(f"a {kind} server needs at least one {kind}")
+        self.kind = kind
+        self.components = list(components)
+        names = [c.name for c in self.components]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two {kind}s with the same name among {names}")
+        self.by_domain: dict[str, object] = {}
+        if len(self.components) > 1:
+            for c in self.components:
+                if not c.domains:
+                    raise ValueError(
+                        f"{kind} `{c.name}` shares a server with other {kind}s: give it its source domains "
+                        f"({type(c).__name__}(name, domains=[...]))"
+                    )
+                for d in c.domains:
+                    if d in self.by_domain:
+                        raise ValueError(f"{kind}s `{self.by_domain[d].name}` and `{c.name}` both consume domain `{d}`")
+                    self.by_domain[d] = c
+
+    def route(self, domain: str):
+        if len(self.components) == 1:
+            return self.components[0]
+        found = self.by_domain.get(domain)
+        if found is None:
+            raise StatusError(f"no {self.kind} for domain `{domain}` here", grpc.StatusCode.NOT_FOUND)
+        return found
+
+
+class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
+    """``angzarr.ProjectorService``: projectors, routed by ``cover.domain``
+    when there are several. Failures are statuses (``INTERNAL`` for a
+    handler or view failure)."""
+
+    def __init__(self, *projectors: Projector):
+        self.router = _ByDomain("projector", projectors)
+
+    def Handle(self, request, context):  # noqa: N802 - gRPC method name
+        return _abort(context, "ProjectorService.Handle", lambda: self.router.route(request.cover.domain).execute(request))
+
+    def HandleSpeculative(self, request, context):  # noqa: N802 - gRPC method name
+        return _abort(
+            context,
+            "ProjectorService.HandleSpeculative",
+            lambda: self.router.route(request.cover.domain).execute_speculative(request),
+        )
+
+
+class SagaServicer(saga_pb2_grpc.SagaServiceServicer):
+    """``angzarr.SagaService``: sagas, routed by ``source.cover.domain`` when
+    there are several. Failures are statuses (``INTERNAL`` for a handler
+    failure)."""
+
+    def __init__(self, *sagas: Saga):
+        self.router = _ByDomain("saga", sagas)
+
+    def Handle(self, request, context):  # noqa: N802 - gRPC method name
+        return _abort(context, "SagaService.Handle", lambda: self.router.route(request.source.cover.domain).execute(request))
+
+
 @dataclass
 class RunningServer:
     """A started server: its bound address (useful with port 0), and a way to stop it."""
@@ -91,11 +177,43 @@ class RunningServer:
         self.stop()
 
 
-def start(address: str, *aggregates: Aggregate, max_workers: int = 8) -> RunningServer:
+Component = Aggregate | Projector | Saga
+
+
+def add_to_server(server: grpc.Server, *components: Component) -> list[str]:
+    """Adds the services ``components`` need to ``server``:
+    ``CommandHandlerService`` for aggregates, ``ProjectorService`` for
+    projectors, ``SagaService`` for sagas. Returns the services' names."""
+    if not components:
+        raise ValueError("nothing to serve: pass aggregates, projectors and/or sagas")
+    aggregates = [c for c in components if isinstance(c, Aggregate)]
+    projectors = [c for c in components if isinstance(c, Projector)]
+    sagas = [c for c in components if isinstance(c, Saga)]
+    others = [c for c in components if not isinstance(c, (Aggregate, Projector, Saga))]
+    if others:
+        raise TypeError(f"cannot serve {others!r}: expected Aggregate, Projector or Saga")
+    services = []
+    if aggregates:
+        command_handler_pb2_grpc.add_CommandHandlerServiceServicer_to_server(CommandHandlerServicer(*aggregates), server)
+        services.append("angzarr.CommandHandlerService")
+    if projectors:
+        projector_pb2_grpc.add_ProjectorServiceServicer_to_server(ProjectorServicer(*projectors), server)
+        services.append("angzarr.ProjectorService")
+    if sagas:
+        saga_pb2_grpc.add_SagaServiceServicer_to_server(SagaServicer(*sagas), server)
+        services.append("angzarr.SagaService")
+    return services
+
+
+def _describe(c: Component) -> str:
+    return f"aggregate {c.domain}" if isinstance(c, Aggregate) else repr(c)
+
+
+def start(address: str, *components: Component, max_workers: int = 8) -> RunningServer:
     """Binds ``address`` (``host:port``; port 0 picks one) and serves
-    ``aggregates`` in background threads."""
+    ``components`` (aggregates, projectors, sagas) in background threads."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="angzarr"))
-    command_handler_pb2_grpc.add_CommandHandlerServiceServicer_to_server(CommandHandlerServicer(*aggregates), server)
+    add_to_server(server, *components)
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as e:
@@ -105,15 +223,16 @@ def start(address: str, *aggregates: Aggregate, max_workers: int = 8) -> Running
     server.start()
     host = address.rsplit(":", 1)[0]
     bound = f"{host}:{port}"
-    log.info("business logic serving on %s, domains %s", bound, sorted(a.domain for a in aggregates))
+    log.info("business logic serving on %s: %s", bound, ", ".join(_describe(c) for c in components))
     return RunningServer(server=server, address=bound, port=port)
 
 
-def serve(address: str, *aggregates: Aggregate, max_workers: int = 8, on_start=None) -> None:
-    """Serves ``aggregates`` on ``address`` until SIGINT/SIGTERM (graceful stop).
+def serve(address: str, *components: Component, max_workers: int = 8, on_start=None) -> None:
+    """Serves ``components`` (aggregates, projectors, sagas) on ``address``
+    until SIGINT/SIGTERM (graceful stop).
 
     ``on_start(running)`` is called once bound, e.g. to print the address."""
-    running = start(address, *aggregates, max_workers=max_workers)
+    running = start(address, *components, max_workers=max_workers)
     if on_start is not None:
         on_start(running)
     if threading.current_thread() is threading.main_thread():
@@ -130,4 +249,13 @@ def serve(address: str, *aggregates: Aggregate, max_workers: int = 8, on_start=N
     running.wait()
 
 
-__all__ = ["CommandHandlerServicer", "RunningServer", "serve", "start"]
+__all__ = [
+    "CommandHandlerServicer",
+    "Component",
+    "ProjectorServicer",
+    "RunningServer",
+    "SagaServicer",
+    "add_to_server",
+    "serve",
+    "start",
+]

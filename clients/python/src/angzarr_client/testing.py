@@ -21,7 +21,7 @@ from google.protobuf import any_pb2, message
 from .aggregate import Aggregate
 from .anys import full_name, pack, type_name, unpack, unpack_as
 from .errors import StatusError
-from .proto.angzarr import types_pb2
+from .proto.angzarr import saga_pb2, types_pb2
 
 S = TypeVar("S", bound=message.Message)
 E = TypeVar("E", bound=message.Message)
@@ -35,12 +35,22 @@ def cover(domain: str, root: uuid.UUID | bytes | None = None, correlation_id: st
     return c
 
 
-def event_book(the_cover: types_pb2.Cover, events: Iterable[message.Message | any_pb2.Any]) -> types_pb2.EventBook:
-    """A book of ``events`` at sequences 0.., with ``next_sequence`` set."""
+def event_book(
+    the_cover: types_pb2.Cover, events: Iterable[message.Message | any_pb2.Any], first_sequence: int = 0
+) -> types_pb2.EventBook:
+    """A book of ``events`` at sequences ``first_sequence``.., with
+    ``next_sequence`` set: a history for an aggregate, or what a projector or
+    saga is delivered (``first_sequence`` > 0 for a later slice of a stream)."""
     pages = [
-        types_pb2.EventPage(header=types_pb2.PageHeader(sequence=i), event=pack(e)) for i, e in enumerate(events)
+        types_pb2.EventPage(header=types_pb2.PageHeader(sequence=first_sequence + i), event=pack(e))
+        for i, e in enumerate(events)
     ]
-    return types_pb2.EventBook(cover=the_cover, pages=pages, next_sequence=len(pages))
+    return types_pb2.EventBook(cover=the_cover, pages=pages, next_sequence=first_sequence + len(pages))
+
+
+def saga_request(source: types_pb2.EventBook) -> saga_pb2.SagaHandleRequest:
+    """What the coordinator sends a saga: ``source``, the events to react to."""
+    return saga_pb2.SagaHandleRequest(source=source)
 
 
 def contextual_command(

@@ -38,7 +38,7 @@ import java.util.Set;
  *
  * @param <S> the state message type, returned to the coordinator as the snapshot state
  */
-public final class Aggregate<S extends Message> {
+public final class Aggregate<S extends Message> implements Component {
   private final String domain;
   private final S initialState;
   private final Map<String, Handler<S>> handlers;
@@ -78,6 +78,18 @@ public final class Aggregate<S extends Message> {
   /** The domain it serves, e.g. {@code "player"}. */
   public String domain() {
     return domain;
+  }
+
+  /** The same as {@link #domain()}. */
+  @Override
+  public String name() {
+    return domain;
+  }
+
+  /** {@code "aggregate"}. */
+  @Override
+  public String componentType() {
+    return "aggregate";
   }
 
   /** The state before any event. */

@@ -8,14 +8,12 @@ import dev.angzarr.proto.ContextualCommand;
 import dev.angzarr.proto.ReplayRequest;
 import dev.angzarr.proto.ReplayResponse;
 import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -83,24 +81,6 @@ public final class AggregateService extends CommandHandlerServiceGrpc.CommandHan
   }
 
   private static <T> void respond(StreamObserver<T> responses, Supplier<T> call) {
-    T reply;
-    try {
-      reply = call.get();
-    } catch (StatusRuntimeException e) {
-      Status status = e.getStatus();
-      if (status.getCode() == Status.Code.INTERNAL) {
-        LOG.log(Level.WARNING, "command failed: " + status.getDescription(), status.getCause());
-      } else {
-        LOG.log(Level.FINE, "command not accepted: {0} {1}", new Object[] {status.getCode(), status.getDescription()});
-      }
-      responses.onError(status.asRuntimeException());
-      return;
-    } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
-      LOG.log(Level.WARNING, "command failed", e);
-      responses.onError(Status.INTERNAL.withDescription(String.valueOf(e)).asRuntimeException());
-      return;
-    }
-    responses.onNext(reply);
-    responses.onCompleted();
+    Rpc.respond(LOG, "command", responses, call);
   }
 }

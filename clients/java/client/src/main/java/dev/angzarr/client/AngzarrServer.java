@@ -5,17 +5,22 @@ import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * Serves aggregates as {@code angzarr.CommandHandlerService} over gRPC (Netty).
+ * Serves aggregates, sagas and projectors over gRPC (Netty), all on one port: aggregates as {@code
+ * angzarr.CommandHandlerService} (routed by the command's domain), sagas as {@code
+ * angzarr.SagaService} and projectors as {@code angzarr.ProjectorService} (one of each kind, or
+ * several routed by source domain: see {@link Saga#from}).
  *
  * <pre>{@code
  * AngzarrServer.serve("127.0.0.1:50051", PlayerAggregate.aggregate());   // blocks
  *
- * try (AngzarrServer server = AngzarrServer.start("127.0.0.1:0", aggregate)) {   // background
+ * try (AngzarrServer server = AngzarrServer.start("127.0.0.1:0", player, paymentSaga, ledger)) {   // background
  *   int port = server.port();
  * }
  * }</pre>
@@ -24,34 +29,98 @@ public final class AngzarrServer implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(AngzarrServer.class.getName());
 
   private final Server server;
-  private final AggregateService service;
+  private final String description;
 
-  private AngzarrServer(Server server, AggregateService service) {
+  private AngzarrServer(Server server, String description) {
     this.server = server;
-    this.service = service;
+    this.description = description;
   }
 
-  /** The service, for a gRPC server of your own. */
+  /** The command handler service of {@code aggregates}, for a gRPC server of your own. */
   public static BindableService service(Aggregate<?>... aggregates) {
     return new AggregateService(List.of(aggregates));
   }
 
   /**
-   * Binds {@code address} ({@code host:port}, {@code [v6]:port}, or a bare port on 127.0.0.1;
-   * port 0 picks a free one) and serves in the background.
+   * The services hosting {@code components}: a {@link AggregateService} when there are
+   * aggregates, a {@link SagaService} when there are sagas, a {@link ProjectorService} when there
+   * are projectors.
+   *
+   * @throws IllegalArgumentException for no component, two aggregates of one domain, two sagas or
+   *     projectors of one name, or several sagas (projectors) that do not declare disjoint source
+   *     domains
    */
-  public static AngzarrServer start(String address, Aggregate<?>... aggregates) throws IOException {
-    AggregateService service = new AggregateService(List.of(aggregates));
-    Server server = NettyServerBuilder.forAddress(parseAddress(address)).addService(service).build().start();
-    return new AngzarrServer(server, service);
+  public static List<BindableService> services(Component... components) {
+    return services(List.of(components));
   }
 
-  /** Serves on {@code address} until the process is stopped. */
-  public static void serve(String address, Aggregate<?>... aggregates) throws IOException, InterruptedException {
-    AngzarrServer running = start(address, aggregates);
+  /** As {@link #services(Component...)}. */
+  public static List<BindableService> services(List<? extends Component> components) {
+    if (components.isEmpty()) {
+      throw new IllegalArgumentException("nothing to serve: give at least one aggregate, saga or projector");
+    }
+    List<Aggregate<?>> aggregates = new ArrayList<>();
+    List<Saga> sagas = new ArrayList<>();
+    List<Projector> projectors = new ArrayList<>();
+    for (Component component : components) {
+      Objects.requireNonNull(component, "component");
+      if (component instanceof Aggregate<?> aggregate) {
+        aggregates.add(aggregate);
+      } else if (component instanceof Saga saga) {
+        sagas.add(saga);
+      } else if (component instanceof Projector projector) {
+        projectors.add(projector);
+      }
+    }
+    List<BindableService> services = new ArrayList<>();
+    if (!aggregates.isEmpty()) {
+      services.add(new AggregateService(aggregates));
+    }
+    if (!sagas.isEmpty()) {
+      services.add(new SagaService(sagas));
+    }
+    if (!projectors.isEmpty()) {
+      services.add(new ProjectorService(projectors));
+    }
+    return services;
+  }
+
+  /**
+   * Binds {@code address} ({@code host:port}, {@code [v6]:port}, or a bare port on 127.0.0.1;
+   * port 0 picks a free one) and serves {@code components} in the background.
+   */
+  public static AngzarrServer start(String address, Component... components) throws IOException {
+    return start(address, List.of(components));
+  }
+
+  /** As {@link #start(String, Component...)}. */
+  public static AngzarrServer start(String address, List<? extends Component> components) throws IOException {
+    List<BindableService> services = services(components);
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(parseAddress(address));
+    services.forEach(builder::addService);
+    Server server = builder.build().start();
+    return new AngzarrServer(server, describe(components));
+  }
+
+  /** Serves {@code components} on {@code address} until the process is stopped. */
+  public static void serve(String address, Component... components) throws IOException, InterruptedException {
+    AngzarrServer running = start(address, components);
     Runtime.getRuntime().addShutdownHook(new Thread(running::close, "angzarr-server-shutdown"));
-    LOG.info(() -> "serving domains " + running.service.domains() + " on " + running.address());
+    LOG.info(() -> "serving " + running.description + " on " + running.address());
     running.awaitTermination();
+  }
+
+  /** What it serves, e.g. {@code aggregate player, saga payment-gateway}. */
+  public String description() {
+    return description;
+  }
+
+  private static String describe(List<? extends Component> components) {
+    List<String> parts = new ArrayList<>();
+    for (Component component : components) {
+      parts.add(component.componentType() + " " + component.name());
+    }
+    return String.join(", ", parts);
   }
 
   /** The bound address. */

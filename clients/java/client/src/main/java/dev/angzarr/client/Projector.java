@@ -1,0 +1,250 @@
+package dev.angzarr.client;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.Message;
+import dev.angzarr.proto.Cover;
+import dev.angzarr.proto.EventBook;
+import dev.angzarr.proto.EventPage;
+import dev.angzarr.proto.Projection;
+import io.grpc.StatusRuntimeException;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * A projector: applies events to a read model, each event once per stream.
+ *
+ * <pre>{@code
+ * Map<String, Long> balances = new ConcurrentHashMap<>();
+ * Projector ledger = Projector.named("ledger")
+ *     .on(FundsDeposited.class, (e, cover, seq) -> balances.put(Uuids.toString(cover.getRoot()), e.getNewBalance().getAmount()))
+ *     .view(() -> Int64Value.of(balances.size()));   // optional: returned in Projection.projection
+ * }</pre>
+ *
+ * <p>{@link #handle(EventBook)} is the whole {@code ProjectorService.Handle} contract without any
+ * network: delivery is at least once, so pages at or below the stream's last applied sequence
+ * (kept in {@link Checkpoints}, per domain, root and edition) are skipped; the others go, in
+ * order, to the handler of their event type (types without one, and pages marked {@code
+ * no_commit}, are passed over), and the checkpoint advances after each page. Books of one stream
+ * are applied one at a time. Registration is immutable: {@link #on}, {@link #from}, {@link #view}
+ * and {@link #checkpoints} return a new projector, which has checkpoints of its own unless some
+ * were given.
+ */
+public final class Projector implements Component {
+  private static final int STRIPES = 64;
+
+  private final String name;
+  private final Set<String> sources;
+  private final Map<String, Handler> handlers;
+  private final Function<Cover, ? extends Message> view;
+  private final Checkpoints given;
+  private final Checkpoints checkpoints;
+  private final Object[] locks = new Object[STRIPES];
+
+  /** A handler with its event type erased. */
+  private interface Apply {
+    void apply(Any event, Cover cover, int sequence) throws Exception;
+  }
+
+  /** A registered handler and the event type it decodes. */
+  private record Handler(Message prototype, Apply apply) {}
+
+  private Projector(String name, Set<String> sources, Map<String, Handler> handlers,
+      Function<Cover, ? extends Message> view, Checkpoints given) {
+    this.name = name;
+    this.sources = Collections.unmodifiableSet(sources);
+    this.handlers = Collections.unmodifiableMap(handlers);
+    this.view = view;
+    this.given = given;
+    this.checkpoints = given != null ? given : Checkpoints.inMemory();
+    for (int i = 0; i < STRIPES; i++) {
+      locks[i] = new Object();
+    }
+  }
+
+  /** A projector called {@code name} with no handlers yet and in-memory checkpoints. */
+  public static Projector named(String name) {
+    Objects.requireNonNull(name, "name");
+    if (name.isEmpty()) {
+      throw new IllegalArgumentException("name must not be empty");
+    }
+    return new Projector(name, new LinkedHashSet<>(), new LinkedHashMap<>(), null, null);
+  }
+
+  /** The projector's name, returned in {@code Projection.projector}. */
+  @Override
+  public String name() {
+    return name;
+  }
+
+  /** {@code "projector"}. */
+  @Override
+  public String componentType() {
+    return "projector";
+  }
+
+  /** The source domains declared with {@link #from}; empty when none were. */
+  public Set<String> sources() {
+    return sources;
+  }
+
+  /** The full proto names of the event types it applies. */
+  public Set<String> eventTypes() {
+    return handlers.keySet();
+  }
+
+  /** Its checkpoints. */
+  public Checkpoints checkpoints() {
+    return checkpoints;
+  }
+
+  /**
+   * Declares the domains whose events this projector consumes: optional with one projector per
+   * server; several projectors in one server are routed by the book's domain and must each declare
+   * their own (disjoint) domains.
+   */
+  public Projector from(String... domains) {
+    Set<String> more = new LinkedHashSet<>(sources);
+    for (String domain : domains) {
+      Objects.requireNonNull(domain, "domain");
+      if (domain.isEmpty()) {
+        throw new IllegalArgumentException("domain must not be empty");
+      }
+      more.add(domain);
+    }
+    return new Projector(name, more, new LinkedHashMap<>(handlers), view, given);
+  }
+
+  /** Registers how event type {@code E} is applied. */
+  public <E extends Message> Projector on(Class<E> eventType, ProjectorHandler<E> handler) {
+    Objects.requireNonNull(handler, "handler");
+    E prototype = TypeUrls.defaultInstance(eventType);
+    String type = prototype.getDescriptorForType().getFullName();
+    if (handlers.containsKey(type)) {
+      throw new IllegalStateException("a handler for " + type + " is already registered");
+    }
+    Apply erased = (any, cover, seq) -> handler.handle(Rpc.decode(prototype, any, "event"), cover, seq);
+    Map<String, Handler> more = new LinkedHashMap<>(handlers);
+    more.put(type, new Handler(prototype, erased));
+    return new Projector(name, new LinkedHashSet<>(sources), more, view, given);
+  }
+
+  /**
+   * What {@code Projection.projection} holds after a book: the supplier's message, packed (none
+   * when it returns null).
+   */
+  public Projector view(Supplier<? extends Message> view) {
+    Objects.requireNonNull(view, "view");
+    return viewFor(cover -> view.get());
+  }
+
+  /** As {@link #view(Supplier)}, from the book's cover (e.g. the view of that one root). */
+  public Projector viewFor(Function<Cover, ? extends Message> view) {
+    Objects.requireNonNull(view, "view");
+    return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, given);
+  }
+
+  /** Keeps the last applied sequences in {@code checkpoints} instead of memory. */
+  public Projector checkpoints(Checkpoints checkpoints) {
+    Objects.requireNonNull(checkpoints, "checkpoints");
+    return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, checkpoints);
+  }
+
+  /**
+   * Applies the book's new events: the whole contract of {@code ProjectorService.Handle}.
+   *
+   * @return the book's cover, this projector's name, the sequence of the book's last page (or the
+   *     stream's last applied sequence when the book has no pages) and the view, if any
+   * @throws StatusRuntimeException {@code INVALID_ARGUMENT} for a page without a sequence or an
+   *     inline event, or a malformed payload; {@code INTERNAL} when a handler or the view fails.
+   *     Pages applied before the failure stay applied.
+   */
+  public Projection handle(EventBook book) {
+    return run(book, false);
+  }
+
+  /**
+   * {@code ProjectorService.HandleSpeculative}: checks the book as {@link #handle} would and
+   * returns the same projection fields, applying nothing and moving no checkpoint; the view is the
+   * read model as it is (without the book's events).
+   */
+  public Projection handleSpeculative(EventBook book) {
+    return run(book, true);
+  }
+
+  private Projection run(EventBook book, boolean speculative) {
+    Cover cover = book.getCover();
+    long last;
+    synchronized (locks[Math.floorMod(Checkpoints.key(cover).hashCode(), STRIPES)]) {
+      last = checkpoints.lastApplied(cover);
+      for (EventPage page : book.getPagesList()) {
+        long sequence = Integer.toUnsignedLong(Saga.sequenceOf(page));
+        if (!page.getNoCommit() && !page.hasEvent()) {
+          throw Rpc.invalid("page " + sequence + " carries no inline event");
+        }
+        if (sequence <= last) {
+          continue; // a redelivery
+        }
+        if (speculative) {
+          Handler handler = page.getNoCommit() ? null : handlers.get(TypeUrls.typeName(page.getEvent()));
+          if (handler != null) {
+            // Decode only: a malformed payload fails the speculative call as it would the real one.
+            Rpc.decode(handler.prototype(), page.getEvent(), "event");
+          }
+          continue;
+        }
+        if (!page.getNoCommit()) {
+          apply(page, cover, (int) sequence);
+        }
+        checkpoints.applied(cover, sequence);
+        last = sequence;
+      }
+    }
+    Projection.Builder out = Projection.newBuilder().setCover(cover).setProjector(name);
+    if (book.getPagesCount() > 0) {
+      out.setSequence(book.getPages(book.getPagesCount() - 1).getHeader().getSequence());
+    } else if (last >= 0) {
+      out.setSequence((int) last);
+    }
+    if (view != null) {
+      Message current;
+      try {
+        current = view.apply(cover);
+      } catch (StatusRuntimeException status) {
+        throw status;
+      } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
+        throw Rpc.internal("projector `" + name + "`: the view failed: " + e, e);
+      }
+      if (current != null) {
+        out.setProjection(TypeUrls.pack(current));
+      }
+    }
+    return out.build();
+  }
+
+  private void apply(EventPage page, Cover cover, int sequence) {
+    String type = TypeUrls.typeName(page.getEvent());
+    Handler handler = handlers.get(type);
+    if (handler == null) {
+      return;
+    }
+    try {
+      handler.apply().apply(page.getEvent(), cover, sequence);
+    } catch (StatusRuntimeException status) {
+      throw status;
+    } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
+      throw Rpc.internal("projector `" + name + "` failed on " + type + " at sequence "
+          + Integer.toUnsignedString(sequence) + ": " + e, e);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Projector[" + name + (sources.isEmpty() ? "" : ", from " + sources) + ", events " + handlers.keySet() + "]";
+  }
+}

@@ -1,0 +1,227 @@
+"""A projector: handlers that fold events into a read model, with
+at-least-once delivery made idempotent.
+
+.. code-block:: python
+
+    balances = {}
+    projector = Projector("balances")
+
+    @projector.on(player_pb2.FundsDeposited)
+    def deposited(event, cover, sequence):
+        balances[cover.root.value] = event.new_balance.amount
+
+    @projector.view
+    def view(cover):                       # optional: Projection.projection
+        return wrappers_pb2.Int64Value(value=balances.get(cover.root.value, 0))
+
+The coordinator sends ``angzarr.ProjectorService.Handle(EventBook)``: one or
+more consecutive events of one root. Delivery is at-least-once, so the
+projector remembers the last sequence it applied for each stream (domain,
+edition, root) and skips pages at or below it: a handler sees each event once
+per process. Event types without a handler are ignored; a failure is
+``INTERNAL`` and the coordinator retries the book (pages applied before the
+failure are then skipped).
+
+Books are applied one at a time (a lock around each), so handlers and the
+view need no locking of their own against each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any as AnyType
+
+import grpc
+from google.protobuf import message
+
+from ._events import EventHandlers
+from .anys import pack
+from .errors import InternalError, StatusError
+from .proto.angzarr import types_pb2
+
+log = logging.getLogger("angzarr_client")
+
+#: ``def handle(event, cover, sequence) -> None``.
+ProjectorHandler = Callable[[AnyType, types_pb2.Cover, int], None]
+#: ``def view(cover) -> message | None``: what goes in ``Projection.projection``.
+View = Callable[[types_pb2.Cover], "message.Message | None"]
+#: A stream's identity for deduplication: ``(domain, edition name, root bytes)``.
+StreamKey = tuple[str, str, bytes]
+
+
+def stream_key(cover: types_pb2.Cover) -> StreamKey:
+    """The stream a cover names: ``(domain, edition name, root bytes)``."""
+    return (cover.domain, cover.edition.name, bytes(cover.root.value))
+
+
+class Projector:
+    """A projector named ``name`` (reported in ``Projection.projector``).
+
+    ``domains`` (optional) names the source domains it consumes; it is only
+    needed to route books when one server hosts several projectors."""
+
+    def __init__(self, name: str, domains: Iterable[str] = ()):
+        if not name:
+            raise ValueError("a projector needs a name")
+        if isinstance(domains, str):
+            domains = (domains,)
+        self.name = name
+        self.domains: tuple[str, ...] = tuple(domains)
+        self._handlers = EventHandlers(f"projector {name}")
+        self._view: View | None = None
+        self._save: Callable[[], AnyType] | None = None
+        self._restore: Callable[[AnyType], None] | None = None
+        self._checkpoint: Callable[[], None] | None = None
+        self._dirty = False
+        self._positions: dict[StreamKey, int] = {}
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"Projector({self.name!r})"
+
+    # -- registration -----------------------------------------------------
+
+    def on(self, event_type: type[message.Message]) -> Callable[[ProjectorHandler], ProjectorHandler]:
+        """Decorator registering the handler of ``event_type``:
+        ``def handle(event, cover, sequence) -> None``."""
+        return self._handlers.register(event_type)
+
+    def view(self, fn: View) -> View:
+        """Decorator registering the view: ``def view(cover) -> message | None``,
+        packed into ``Projection.projection`` after each book (``None``: none)."""
+        if not callable(fn):
+            raise TypeError(f"a view must be callable, not {fn!r}")
+        if self._view is not None:
+            raise ValueError(f"projector {self.name}: a view is already registered")
+        self._view = fn
+        return fn
+
+    def speculation(self, save: Callable[[], AnyType], restore: Callable[[AnyType], None]) -> None:
+        """Enables ``HandleSpeculative``: ``save()`` returns a copy of the read
+        model, ``restore(copy)`` puts it back. A speculative book is applied
+        between the two, so handlers need not know about it. Without this,
+        ``HandleSpeculative`` is ``UNIMPLEMENTED``."""
+        if not (callable(save) and callable(restore)):
+            raise TypeError("save and restore must be callable")
+        self._save, self._restore = save, restore
+
+    def checkpoint(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """Decorator registering ``def checkpoint() -> None``, called after a
+        book applied new pages (never for a speculative one), before the
+        projection is returned: the place to persist the read model together
+        with :attr:`positions`. If it raises, the call fails (``INTERNAL``)
+        and it is called again after the next book, retries included."""
+        if not callable(fn):
+            raise TypeError(f"a checkpoint must be callable, not {fn!r}")
+        if self._checkpoint is not None:
+            raise ValueError(f"projector {self.name}: a checkpoint is already registered")
+        self._checkpoint = fn
+        return fn
+
+    @property
+    def event_types(self) -> list[str]:
+        """Full names of the event types this projector handles."""
+        return self._handlers.event_types
+
+    # -- positions (deduplication) ----------------------------------------
+
+    def last_sequence(self, cover: types_pb2.Cover) -> int | None:
+        """The last sequence applied for the cover's stream, ``None`` if none."""
+        with self._lock:
+            return self._positions.get(stream_key(cover))
+
+    @property
+    def positions(self) -> dict[StreamKey, int]:
+        """A copy of the last applied sequence of every stream; persist it
+        together with the read model to stay idempotent across restarts."""
+        with self._lock:
+            return dict(self._positions)
+
+    def load_positions(self, positions: Mapping[StreamKey, int]) -> None:
+        """Replaces the positions (e.g. with the ones saved with the read model)."""
+        with self._lock:
+            self._positions = {(str(d), str(e), bytes(r)): int(s) for (d, e, r), s in positions.items()}
+
+    # -- the contract -----------------------------------------------------
+
+    def execute(self, book: types_pb2.EventBook) -> types_pb2.Projection:
+        """``ProjectorService.Handle`` without any network: applies the pages
+        not applied yet and returns the ``Projection``. Raises only
+        :class:`StatusError` (:class:`InternalError` for any failure)."""
+        with self._lock:
+            out = self._project(book)
+            if self._dirty and self._checkpoint is not None:
+                try:
+                    self._checkpoint()
+                except StatusError:
+                    raise
+                except Exception as e:  # noqa: BLE001
+                    log.exception("projector %s: checkpoint failed", self.name)
+                    raise InternalError(f"projector {self.name}: checkpoint failed: {type(e).__name__}: {e}") from e
+                self._dirty = False
+            return out
+
+    def execute_speculative(self, book: types_pb2.EventBook) -> types_pb2.Projection:
+        """``ProjectorService.HandleSpeculative``: the projection the book
+        would give, with the read model and positions left as they were."""
+        with self._lock:
+            if self._save is None or self._restore is None:
+                raise StatusError(
+                    f"projector {self.name} does not project speculatively (see Projector.speculation)",
+                    grpc.StatusCode.UNIMPLEMENTED,
+                )
+            try:
+                saved = self._save()
+            except Exception as e:  # noqa: BLE001
+                log.exception("projector %s: save failed", self.name)
+                raise InternalError(f"projector {self.name}: save failed: {type(e).__name__}: {e}") from e
+            positions, dirty = dict(self._positions), self._dirty
+            try:
+                return self._project(book)
+            finally:
+                self._positions, self._dirty = positions, dirty
+                try:
+                    self._restore(saved)
+                except Exception as e:  # noqa: BLE001
+                    log.exception("projector %s: restore failed", self.name)
+                    raise InternalError(f"projector {self.name}: restore failed: {type(e).__name__}: {e}") from e
+
+    def _project(self, book: types_pb2.EventBook) -> types_pb2.Projection:
+        cover = book.cover
+        key = stream_key(cover)
+        for delivered in self._handlers.pages(book):
+            last = self._positions.get(key)
+            if last is not None and delivered.sequence <= last:
+                log.debug("projector %s: %s seq %d already applied", self.name, key, delivered.sequence)
+                continue
+            self._handlers.call(delivered, cover, delivered.sequence)
+            # Per page: after a failure, the retried book skips what was applied.
+            self._positions[key] = delivered.sequence
+            self._dirty = True
+        out = types_pb2.Projection(projector=self.name)
+        if book.HasField("cover"):
+            out.cover.CopyFrom(cover)
+        if book.pages:
+            out.sequence = book.pages[-1].header.sequence
+        else:
+            out.sequence = self._positions.get(key, 0)
+        if self._view is not None:
+            try:
+                result = self._view(cover)
+            except StatusError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                log.exception("projector %s: view failed", self.name)
+                raise InternalError(f"projector {self.name}: view failed: {type(e).__name__}: {e}") from e
+            if result is not None:
+                if not isinstance(result, message.Message):
+                    raise InternalError(
+                        f"projector {self.name}: view returned {type(result).__name__}, expected a message or None"
+                    )
+                out.projection.CopyFrom(pack(result))
+        return out
+
+
+__all__ = ["Projector", "ProjectorHandler", "StreamKey", "View", "stream_key"]

@@ -1,0 +1,88 @@
+//! A projector: events in, a read model out.
+//!
+//! Delivery is at-least-once (a coordinator that crashed before committing
+//! its offset delivers again), so the projector remembers the last sequence
+//! it applied per root and skips what it has seen.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use angzarr_proto::angzarr::{EventBook, Projection};
+use angzarr_proto::type_name;
+use prost::{Message, Name};
+use prost_types::Any;
+use tonic::Status;
+use uuid::Uuid;
+
+type EventFn = Arc<dyn Fn(&Any, &Uuid, u32) -> Result<(), Status> + Send + Sync>;
+type ViewFn = Arc<dyn Fn(&Uuid) -> Option<Any> + Send + Sync>;
+
+/// A projector: handlers per event type, each `(event, root, sequence)`.
+#[derive(Clone)]
+pub struct Projector {
+    name: String,
+    handlers: HashMap<String, EventFn>,
+    view: Option<ViewFn>,
+    applied: Arc<Mutex<HashMap<Uuid, u32>>>,
+}
+
+impl Projector {
+    /// A projector called `name` (the `Projection.projector` it reports).
+    pub fn new(name: impl Into<String>) -> Self {
+        Projector { name: name.into(), handlers: HashMap::new(), view: None, applied: Arc::default() }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Handles events of type `E`.
+    pub fn on<E, F>(mut self, f: F) -> Self
+    where
+        E: Message + Name + Default,
+        F: Fn(&E, &Uuid, u32) -> Result<(), String> + Send + Sync + 'static,
+    {
+        let h: EventFn = Arc::new(move |any, root, seq| {
+            let e = E::decode(any.value.as_slice())
+                .map_err(|err| Status::invalid_argument(format!("malformed {}: {err}", E::full_name())))?;
+            f(&e, root, seq).map_err(Status::internal)
+        });
+        self.handlers.insert(E::full_name(), h);
+        self
+    }
+
+    /// What `Projection.projection` carries for a root after handling.
+    pub fn view(mut self, f: impl Fn(&Uuid) -> Option<Any> + Send + Sync + 'static) -> Self {
+        self.view = Some(Arc::new(f));
+        self
+    }
+
+    /// Applies a book's new pages; the contract of `ProjectorService.Handle`.
+    pub fn handle(&self, book: &EventBook) -> Result<Projection, Status> {
+        let cover = book.cover.clone().unwrap_or_default();
+        let root = cover.root.as_ref().and_then(|r| Uuid::try_from(r).ok()).unwrap_or_default();
+        let mut last = None;
+        for page in &book.pages {
+            let Some(seq) = page.seq() else { continue };
+            let seen = self.applied.lock().unwrap().get(&root).copied();
+            if seen.is_some_and(|s| seq <= s) {
+                last = Some(seq);
+                continue;
+            }
+            if let Some(event) = page.event() {
+                if let Some(h) = self.handlers.get(type_name(&event.type_url)) {
+                    h(event, &root, seq)?;
+                }
+            }
+            self.applied.lock().unwrap().insert(root, seq);
+            last = Some(seq);
+        }
+        Ok(Projection {
+            cover: Some(cover),
+            projector: self.name.clone(),
+            sequence: last.unwrap_or_default(),
+            projection: self.view.as_ref().and_then(|v| v(&root)),
+        })
+    }
+}

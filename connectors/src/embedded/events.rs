@@ -1,0 +1,83 @@
+//! One events partition of the embedded log, as a downstream task sees it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use angzarr_topology::partitioner::{partition_for, root_key};
+
+use super::EmbeddedLog;
+use crate::Result;
+use crate::log::EventPartition;
+use crate::record::{EventTx, PartitionId, StoredEvent};
+
+pub(super) struct EmbeddedEventPartition {
+    log: EmbeddedLog,
+    group: String,
+    id: PartitionId,
+    polled_through: i64,
+    committed: i64,
+}
+
+impl EmbeddedEventPartition {
+    pub(super) fn new(log: EmbeddedLog, group: String, id: PartitionId, committed: i64) -> Self {
+        EmbeddedEventPartition { log, group, id, polled_through: committed, committed }
+    }
+}
+
+#[async_trait]
+impl EventPartition for EmbeddedEventPartition {
+    fn id(&self) -> &PartitionId {
+        &self.id
+    }
+
+    async fn start(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StoredEvent>> {
+        let wakeup = self.log.inner.bus.event_wakeup(&self.group, &self.id);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let (domain, p, after) = (self.id.domain.to_string(), self.id.partition, self.polled_through);
+            let batch = self.log.with_store(move |s| s.events_after(&domain, p, after, max)).await?;
+            if let Some(last) = batch.last() {
+                self.polled_through = last.offset;
+                return Ok(batch);
+            }
+            if tokio::time::timeout_at(deadline, wakeup.notified()).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    async fn commit(&mut self, tx: EventTx) -> Result<()> {
+        for c in &tx.commands {
+            self.log.check_domain(&c.domain)?;
+        }
+        let partitions: Vec<u32> = tx
+            .commands
+            .iter()
+            .map(|c| partition_for(root_key(&c.root).as_bytes(), self.log.inner.partitions))
+            .collect();
+        let targets: Vec<PartitionId> =
+            tx.commands.iter().zip(&partitions).map(|(c, p)| PartitionId::new(&c.domain, *p)).collect();
+        let (group, domain, p) = (self.group.clone(), self.id.domain.to_string(), self.id.partition);
+        let consumed = tx.consumed_through;
+        match self.log.with_store(move |s| s.commit_events(&group, &domain, p, &tx, &partitions)).await {
+            Ok(()) => {
+                if let Some(c) = consumed {
+                    self.committed = c;
+                }
+                for t in targets {
+                    self.log.inner.bus.commands_appended(&t);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.polled_through = self.committed;
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! One owned events partition, for a downstream group (projector, saga).
+//!
+//! Like a command partition, it has its own transactional producer with a
+//! `transactional.id` derived from the group and partition: the commands a
+//! saga produces and the group's consumer offset are one transaction, so a
+//! reaction happens exactly once, and a zombie's reaction is fenced.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use prost::Message as _;
+use rdkafka::Message as _;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::FutureProducer;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use angzarr_proto::angzarr::EventBook;
+use angzarr_topology::names::TopicKind;
+use angzarr_topology::partitioner::{partition_for, root_key};
+
+use super::group::{Control, Handed, ROUTE_CAPACITY};
+use super::txn::{self, Consumed, GroupMeta, Out};
+use super::{KafkaConfig, records};
+use crate::log::EventPartition;
+use crate::record::{EventTx, PartitionId, StoredEvent, headers as h};
+use crate::{LogError, Result};
+
+pub(super) struct KafkaEventPartition {
+    config: KafkaConfig,
+    id: PartitionId,
+    transactional_id: String,
+    records: mpsc::Receiver<OwnedMessage>,
+    control: std::sync::mpsc::Sender<Control>,
+    group: Arc<dyn GroupMeta>,
+    producer: Option<Arc<FutureProducer>>,
+    /// Partition counts of the domains commands may be sent to.
+    command_partitions: Arc<HashMap<String, u32>>,
+    last_offset: Option<i64>,
+}
+
+impl KafkaEventPartition {
+    pub(super) fn new(
+        config: KafkaConfig,
+        group: &str,
+        handed: Handed,
+        command_partitions: Arc<HashMap<String, u32>>,
+    ) -> Self {
+        let id = handed.id;
+        let transactional_id = format!("{}.{}.{}.{}", config.topics.prefix(), group, id.domain, id.partition);
+        KafkaEventPartition {
+            config,
+            id,
+            transactional_id,
+            records: handed.records,
+            control: handed.control,
+            group: handed.group,
+            producer: None,
+            command_partitions,
+            last_offset: None,
+        }
+    }
+
+    fn events_topic(&self) -> String {
+        self.config.topics.name(&self.id.domain, TopicKind::Events)
+    }
+}
+
+/// An events record back as a [`StoredEvent`]; `None` (logged, counted) when it does not decode.
+pub(super) fn parse_event<M: rdkafka::Message>(msg: &M, domain: &str) -> Option<StoredEvent> {
+    let skip = |reason: &str| {
+        tracing::error!(
+            topic = msg.topic(),
+            partition = msg.partition(),
+            offset = msg.offset(),
+            reason,
+            "undecodable event skipped"
+        );
+        metrics::counter!("angzarr.records.undecodable", "topic" => msg.topic().to_string()).increment(1);
+        None
+    };
+    let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok()) else {
+        return skip("key is not a UUID");
+    };
+    let book = match msg.payload().map(EventBook::decode) {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => return skip(&e.to_string()),
+        None => return skip("no value"),
+    };
+    let Some(sequence) = book.pages.first().and_then(|p| p.seq()) else {
+        return skip("no page with a sequence");
+    };
+    Some(StoredEvent {
+        domain: domain.to_string(),
+        partition: msg.partition() as u32,
+        offset: msg.offset(),
+        root,
+        sequence,
+        correlation_id: records::header(msg, h::CORRELATION_ID).unwrap_or_default(),
+        isolated: records::header(msg, h::ISOLATED).as_deref() == Some("true"),
+        book,
+    })
+}
+
+#[async_trait]
+impl EventPartition for KafkaEventPartition {
+    fn id(&self) -> &PartitionId {
+        &self.id
+    }
+
+    async fn start(&mut self) -> Result<()> {
+        let (config, tid) = (self.config.clone(), self.transactional_id.clone());
+        let producer = tokio::task::spawn_blocking(move || txn::fenced_producer(&config, &tid))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))??;
+        self.producer = Some(Arc::new(producer));
+        let _ = self.control.send(Control::Resume(self.events_topic(), self.id.partition as i32));
+        Ok(())
+    }
+
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StoredEvent>> {
+        let first = match tokio::time::timeout(wait, self.records.recv()).await {
+            Ok(Some(m)) => m,
+            Ok(None) | Err(_) => return Ok(Vec::new()),
+        };
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(msg) = next {
+            taken += 1;
+            if self.last_offset.is_none_or(|l| msg.offset() > l) {
+                self.last_offset = Some(msg.offset());
+                match parse_event(&msg, &self.id.domain) {
+                    Some(e) => out.push(e),
+                    // Keep the position moving past it: a task commits through the last offset it saw.
+                    None => out.push(StoredEvent {
+                        domain: self.id.domain.to_string(),
+                        partition: self.id.partition,
+                        offset: msg.offset(),
+                        root: Uuid::nil(),
+                        sequence: 0,
+                        correlation_id: String::new(),
+                        isolated: true,
+                        book: EventBook::default(),
+                    }),
+                }
+            }
+            next = if taken < max { self.records.try_recv().ok() } else { None };
+        }
+        Ok(out)
+    }
+
+    async fn commit(&mut self, tx: EventTx) -> Result<()> {
+        let producer = self.producer.clone().ok_or_else(|| LogError::Unavailable("commit before start".into()))?;
+        let mut out = Vec::with_capacity(tx.commands.len());
+        for cmd in &tx.commands {
+            let n =
+                *self.command_partitions.get(&cmd.domain).ok_or_else(|| LogError::UnknownDomain(cmd.domain.clone()))?;
+            let key = root_key(&cmd.root);
+            out.push(Out {
+                topic: self.config.topics.name(&cmd.domain, TopicKind::Commands),
+                partition: partition_for(key.as_bytes(), n) as i32,
+                key,
+                payload: cmd.book.clone(),
+                headers: Some(records::command_headers(cmd)),
+                tracked: false,
+            });
+        }
+        let (topic, p, group) = (self.events_topic(), self.id.partition as i32, self.group.clone());
+        let consumed = tx.consumed_through;
+        let timeout = self.config.transaction_timeout;
+        let result = tokio::task::spawn_blocking(move || {
+            let consumed = match consumed {
+                Some(offset) => Some(Consumed {
+                    topic: &topic,
+                    partition: p,
+                    next: offset + 1,
+                    group: group
+                        .group_metadata()
+                        .ok_or(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId))?,
+                }),
+                None => None,
+            };
+            txn::run(&producer, out, consumed, timeout)
+        })
+        .await
+        .map_err(|e| LogError::Unavailable(e.to_string()))?;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if txn::fenced(&e) => {
+                self.producer = None;
+                Err(LogError::Fenced(self.id.to_string(), e.to_string()))
+            }
+            Err(e) => {
+                let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
+                self.records = rx;
+                self.last_offset = None;
+                let _ = self.control.send(Control::Rewind(self.events_topic(), self.id.partition as i32, tx));
+                Err(LogError::Unavailable(format!("transaction on {}: {e}", self.id)))
+            }
+        }
+    }
+}

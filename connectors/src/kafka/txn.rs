@@ -1,0 +1,126 @@
+//! One Kafka transaction: some records, maybe consumer offsets, then commit.
+//!
+//! Shared by partition owners (events, snapshots, replies) and downstream
+//! tasks (saga commands). Errors are classified once: a fenced producer
+//! means the partition is someone else's now; anything else aborts the
+//! transaction and may be retried from the last commit.
+
+use std::time::Duration;
+
+use rdkafka::consumer::ConsumerGroupMetadata;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+/// A record to produce in the transaction.
+pub struct Out {
+    pub topic: String,
+    pub partition: i32,
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub headers: Option<OwnedHeaders>,
+    /// Whether the caller wants this record's offset back.
+    pub tracked: bool,
+}
+
+/// Consumer offsets to commit with the transaction.
+pub struct Consumed<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    /// The next offset to consume.
+    pub next: i64,
+    pub group: ConsumerGroupMetadata,
+}
+
+/// What a group member can tell a transaction: its current group metadata.
+pub trait GroupMeta: Send + Sync {
+    /// Current generation and member id, for KIP-447 fencing of offsets.
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata>;
+}
+
+impl<C: rdkafka::consumer::ConsumerContext> GroupMeta for rdkafka::consumer::BaseConsumer<C> {
+    fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        rdkafka::consumer::Consumer::group_metadata(self)
+    }
+}
+
+/// Whether an error means another producer owns this `transactional.id` now.
+pub fn fenced(e: &KafkaError) -> bool {
+    const FENCED: [RDKafkaErrorCode; 3] =
+        [RDKafkaErrorCode::ProducerFenced, RDKafkaErrorCode::InvalidProducerEpoch, RDKafkaErrorCode::Fenced];
+    match e {
+        KafkaError::Transaction(t) => t.is_fatal() || FENCED.contains(&t.code()),
+        other => other.rdkafka_error_code().is_some_and(|c| FENCED.contains(&c)),
+    }
+}
+
+/// Runs one transaction (blocking; call from a blocking thread). Returns the
+/// offsets of the tracked records, in order. On failure the transaction is
+/// aborted (unless fenced, when there is nothing left to abort).
+pub fn run(
+    producer: &FutureProducer,
+    records: Vec<Out>,
+    consumed: Option<Consumed<'_>>,
+    timeout: Duration,
+) -> Result<Vec<i64>, KafkaError> {
+    producer.begin_transaction()?;
+    let result = (|| {
+        let mut tracked = Vec::new();
+        let mut others = Vec::new();
+        for r in &records {
+            let mut rec = FutureRecord::to(&r.topic).partition(r.partition).key(&r.key).payload(&r.payload);
+            if let Some(h) = &r.headers {
+                rec = rec.headers(h.clone());
+            }
+            let delivery = producer.send_result(rec).map_err(|(e, _)| e)?;
+            if r.tracked { tracked.push(delivery) } else { others.push(delivery) }
+        }
+        if let Some(c) = consumed {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(c.topic, c.partition, Offset::Offset(c.next))?;
+            producer.send_offsets_to_transaction(&tpl, &c.group, timeout)?;
+        }
+        // Wait for the appends here: rust-rdkafka's commit flushes by polling
+        // in 100 ms steps, which alone would cost 100 ms per transaction.
+        // With nothing outstanding, its flush returns at once.
+        let mut offsets = Vec::with_capacity(tracked.len());
+        for d in tracked {
+            offsets.push(wait(d)?);
+        }
+        for d in others {
+            wait(d)?;
+        }
+        producer.commit_transaction(timeout)?;
+        Ok(offsets)
+    })();
+    if let Err(e) = &result {
+        if !fenced(e) {
+            if let Err(abort) = producer.abort_transaction(timeout) {
+                tracing::warn!(error = %abort, "abort_transaction");
+            }
+        }
+    }
+    result
+}
+
+fn wait(d: rdkafka::producer::DeliveryFuture) -> Result<i64, KafkaError> {
+    match futures::executor::block_on(d) {
+        Ok(Ok(delivery)) => Ok(delivery.offset),
+        Ok(Err((e, _))) => Err(e),
+        Err(_) => Err(KafkaError::Canceled),
+    }
+}
+
+/// A transactional producer with `transactional_id`, fenced in: any previous
+/// producer with the same id is fenced and its open transaction aborted.
+pub fn fenced_producer(config: &super::KafkaConfig, transactional_id: &str) -> crate::Result<FutureProducer> {
+    use crate::LogError;
+    let producer: FutureProducer = super::client::transactional_producer(config, transactional_id)
+        .create()
+        .map_err(|e| LogError::Config(format!("transactional producer {transactional_id}: {e}")))?;
+    producer
+        .init_transactions(Duration::from_secs(60))
+        .map_err(|e| LogError::Unavailable(format!("init_transactions {transactional_id}: {e}")))?;
+    Ok(producer)
+}

@@ -1,0 +1,30 @@
+//! What projectors and sagas share: a consumer-group member of the events
+//! logs, one task per owned partition, calling a [`Reactor`] for each run of
+//! consecutive events of one root and committing what it produced together
+//! with the consumed offset.
+//!
+//! - Events of ISOLATED commands are consumed without reacting.
+//! - A reactor that fails (down, erroring) is retried with backoff; the
+//!   offset does not move past an event until its reaction is committed, so
+//!   nothing is skipped — the group's lag grows and the log says why.
+
+mod task;
+mod worker;
+
+use angzarr_connectors::{CommandEnvelope, StoredEvent};
+use angzarr_proto::angzarr::EventBook;
+use tonic::Status;
+
+pub use worker::EventWorker;
+
+/// A downstream role's reaction to events.
+#[tonic::async_trait]
+pub trait Reactor: Send + Sync + 'static {
+    /// The consumer group (`projector.<name>`, `saga.<name>`).
+    fn group(&self) -> String;
+    /// Domains whose events it consumes.
+    fn domains(&self) -> Vec<String>;
+    /// Reacts to `source` (cover + consecutive pages of one root, already
+    /// filtered to what was not applied yet); returns commands to append.
+    async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Vec<CommandEnvelope>, Status>;
+}

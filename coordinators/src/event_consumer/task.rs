@@ -1,0 +1,100 @@
+//! One owned events partition: poll, react per root, commit reaction + offset.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use angzarr_connectors::{EventPartition, EventTx, LogError, StoredEvent};
+use angzarr_proto::angzarr::EventBook;
+use uuid::Uuid;
+
+use super::Reactor;
+use crate::Shutdown;
+
+const MAX_BATCH: usize = 512;
+
+/// Consecutive events of one root, as one book.
+fn runs(events: &[StoredEvent]) -> Vec<(EventBook, Vec<StoredEvent>)> {
+    let mut out: Vec<(EventBook, Vec<StoredEvent>)> = Vec::new();
+    for e in events {
+        match out.last_mut() {
+            Some((book, evs)) if evs[0].root == e.root && evs[0].domain == e.domain => {
+                book.pages.extend(e.book.pages.iter().cloned());
+                evs.push(e.clone());
+            }
+            _ => out.push((e.book.clone(), vec![e.clone()])),
+        }
+    }
+    out
+}
+
+/// Runs until `stop`, or until the partition is lost.
+pub async fn run(
+    mut partition: Box<dyn EventPartition>,
+    reactor: Arc<dyn Reactor>,
+    stop: Shutdown,
+) -> Result<(), LogError> {
+    let id = partition.id().clone();
+    partition.start().await?;
+    tracing::info!(partition = %id, group = reactor.group(), "event partition started");
+    // Last sequence reacted to per root: a redelivery is not applied twice.
+    let mut applied: HashMap<Uuid, u32> = HashMap::new();
+    let mut failures = 0u32;
+    loop {
+        let events = tokio::select! {
+            _ = stop.wait() => break,
+            polled = partition.poll(MAX_BATCH, Duration::from_millis(250)) => polled?,
+        };
+        let Some(last) = events.last().map(|e| e.offset) else { continue };
+        let fresh: Vec<StoredEvent> = events
+            .into_iter()
+            .filter(|e| !e.isolated && !e.root.is_nil() && applied.get(&e.root).is_none_or(|s| e.sequence > *s))
+            .collect();
+        let mut tx = EventTx { commands: Vec::new(), consumed_through: Some(last) };
+        let mut reacted = Vec::new();
+        for (book, evs) in runs(&fresh) {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match reactor.react(&book, &evs).await {
+                    Ok(commands) => {
+                        tx.commands.extend(commands);
+                        reacted.push((evs[0].root, evs.last().unwrap().sequence));
+                        break;
+                    }
+                    Err(status) => {
+                        tracing::error!(
+                            group = reactor.group(),
+                            partition = %id,
+                            offset = evs[0].offset,
+                            code = ?status.code(),
+                            message = status.message(),
+                            ?backoff,
+                            "reaction failed; retrying (the offset does not move past it)"
+                        );
+                        tokio::select! {
+                            _ = stop.wait() => return Ok(()),
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        }
+        match partition.commit(tx).await {
+            Ok(()) => {
+                failures = 0;
+                for (root, seq) in reacted {
+                    applied.insert(root, seq);
+                }
+            }
+            Err(e @ LogError::Fenced(..)) => return Err(e),
+            Err(e) => {
+                failures += 1;
+                let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                tracing::warn!(partition = %id, error = %e, ?backoff, "commit failed; the batch will be retried");
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    }
+    Ok(())
+}

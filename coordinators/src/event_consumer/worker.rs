@@ -1,0 +1,68 @@
+//! A consumer-group member of the events logs: assignment creates a task,
+//! revocation stops it after its open batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use angzarr_connectors::{Assignment, Log, PartitionId};
+use tokio::task::JoinHandle;
+
+use super::{Reactor, task};
+use crate::{CoordinatorError, Shutdown};
+
+/// Runs one reactor (projector or saga) over its domains.
+pub struct EventWorker {
+    log: Arc<dyn Log>,
+    reactor: Arc<dyn Reactor>,
+}
+
+impl EventWorker {
+    /// A worker for `reactor` on `log`.
+    pub fn new(log: Arc<dyn Log>, reactor: Arc<dyn Reactor>) -> Self {
+        EventWorker { log, reactor }
+    }
+
+    /// Joins the reactor's group and runs until `shutdown`.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), CoordinatorError> {
+        let group = self.reactor.group();
+        let mut membership = self.log.join_events(&group, &self.reactor.domains()).await?;
+        tracing::info!(group, "event consumer joined");
+        let mut tasks: HashMap<PartitionId, (Shutdown, JoinHandle<()>)> = HashMap::new();
+        loop {
+            let change = tokio::select! {
+                _ = shutdown.wait() => break,
+                change = membership.next() => change,
+            };
+            match change {
+                Some(Assignment::Assigned(partition)) => {
+                    let id = partition.id().clone();
+                    let stop = shutdown.child();
+                    let (reactor, task_stop, task_id) = (self.reactor.clone(), stop.clone(), id.clone());
+                    let handle = tokio::spawn(async move {
+                        if let Err(e) = task::run(partition, reactor, task_stop).await {
+                            tracing::error!(partition = %task_id, error = %e, "event task failed");
+                        }
+                    });
+                    if let Some((old, _)) = tasks.insert(id, (stop, handle)) {
+                        old.trigger();
+                    }
+                }
+                Some(Assignment::Revoked(id, ack)) => {
+                    if let Some((stop, handle)) = tasks.remove(&id) {
+                        stop.trigger();
+                        let _ = handle.await;
+                    }
+                    let _ = ack.send(());
+                }
+                None => break,
+            }
+        }
+        for (_, (stop, handle)) in tasks.drain() {
+            stop.trigger();
+            let _ = handle.await;
+        }
+        membership.leave().await;
+        tracing::info!(group, "event consumer left");
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! The gateway's HTTP listener: Server-Sent Events of a correlation id, and
+//! the REST/JSON mapping of the command service (`google.api.http`), with
+//! proto3 JSON by descriptor.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use angzarr_proto::angzarr::{CommandRequest, CommandResponse, EventBook};
+use angzarr_proto::descriptor_pool;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::{Stream, StreamExt};
+use prost::Message;
+use prost_reflect::{DynamicMessage, SerializeOptions};
+
+use crate::command_handler::gateway::Gateway;
+use crate::event_stream::EventStream;
+use crate::{CoordinatorError, Shutdown};
+
+#[derive(Clone)]
+struct AppState {
+    gateway: Gateway,
+    stream: EventStream,
+}
+
+/// A gRPC status as an HTTP answer: the usual code mapping, the message as JSON.
+fn status_response(s: tonic::Status) -> Response {
+    let code = match s.code() {
+        tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
+        tonic::Code::NotFound => StatusCode::NOT_FOUND,
+        tonic::Code::FailedPrecondition => StatusCode::CONFLICT,
+        tonic::Code::ResourceExhausted => StatusCode::PAYLOAD_TOO_LARGE,
+        tonic::Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        tonic::Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (code, Json(serde_json::json!({"code": format!("{:?}", s.code()), "message": s.message()}))).into_response()
+}
+
+/// Proto3 JSON of a generated message (expanding `Any`s of known types).
+pub fn to_json<M: Message + prost::Name>(msg: &M) -> serde_json::Value {
+    let desc = descriptor_pool().get_message_by_name(&M::full_name()).expect("descriptor of a contract message");
+    let dynamic = DynamicMessage::decode(desc, msg.encode_to_vec().as_slice()).expect("re-decoding our own message");
+    dynamic
+        .serialize_with_options(serde_json::value::Serializer, &SerializeOptions::new().skip_default_fields(true))
+        .unwrap_or(serde_json::Value::Null)
+}
+
+async fn sse(
+    State(app): State<AppState>,
+    Path(correlation_id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
+    let stream = app.stream.follow(correlation_id.trim()).map_err(status_response)?;
+    let events = stream.map(|item| {
+        Ok(match item {
+            Ok(book) => Event::default().event("event").json_data(to_json::<EventBook>(&book)).unwrap_or_default(),
+            Err(s) => Event::default().event("error").data(s.message().to_string()),
+        })
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+async fn empty_correlation() -> Response {
+    status_response(tonic::Status::invalid_argument("correlation_id is empty: say whose events to stream"))
+}
+
+async fn command(State(app): State<AppState>, Path(domain): Path<String>, body: String) -> Response {
+    let desc = descriptor_pool().get_message_by_name("angzarr.CommandRequest").expect("CommandRequest descriptor");
+    let mut de = serde_json::Deserializer::from_str(&body);
+    let request = match DynamicMessage::deserialize(desc, &mut de) {
+        Ok(m) => m,
+        Err(e) => {
+            return status_response(tonic::Status::invalid_argument(format!("body is not a CommandRequest: {e}")));
+        }
+    };
+    let request = match CommandRequest::decode(request.encode_to_vec().as_slice()) {
+        Ok(r) => r,
+        Err(e) => return status_response(tonic::Status::invalid_argument(e.to_string())),
+    };
+    let body_domain = request.command.as_ref().and_then(|c| c.cover.as_ref()).map(|c| c.domain.as_str());
+    if body_domain != Some(domain.as_str()) {
+        return status_response(tonic::Status::invalid_argument(format!(
+            "the path says domain `{domain}`, the body's cover says `{}`",
+            body_domain.unwrap_or("")
+        )));
+    }
+    match app.gateway.handle(request).await {
+        Ok(resp) => Json(to_json::<CommandResponse>(&resp)).into_response(),
+        Err(e) => status_response(e.into()),
+    }
+}
+
+/// Serves the HTTP listener on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    gateway: Gateway,
+    stream: EventStream,
+    shutdown: Shutdown,
+) -> Result<(), CoordinatorError> {
+    let app = Router::new()
+        .route("/v1/stream/{correlation_id}", get(sse))
+        .route("/v1/stream/", get(empty_correlation))
+        .route("/v1/ch/{domain}/commands", post(command))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(AppState { gateway, stream });
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(?addr, "gateway listening (HTTP: SSE and REST)");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
+        .map_err(|e| CoordinatorError::InvalidArgument(format!("http listener: {e}")))
+}

@@ -1,0 +1,145 @@
+//! The saga coordinator: one consumer group per saga (`saga.<name>`); calls
+//! the user's `SagaService` and appends the commands it returns to their
+//! domains' commands logs **in the same transaction as the consumed
+//! offset** (a Kafka transaction; one SQLite transaction on the embedded
+//! log), so each reaction happens exactly once.
+//!
+//! Commands carry the source's correlation id, the source cover in
+//! `Cover.ext`, and — unless the saga set one — a deferred sequence
+//! (`AngzarrDeferredSequence { source, source_seq }`): the target aggregate
+//! takes them at its current sequence.
+//!
+//! Policy for a command the coordinator cannot route (unknown domain, no
+//! root, no payload): the reaction fails, is logged with the saga, event and
+//! reason, and is retried with backoff; the offset does not move past it.
+//! Nothing is skipped silently — fix the saga (or the config) and it resumes.
+
+use std::time::{Duration, Instant};
+
+use angzarr_connectors::{CommandEnvelope, StoredEvent};
+use angzarr_proto::angzarr::saga_service_client::SagaServiceClient;
+use angzarr_proto::angzarr::{AngzarrDeferredSequence, EventBook, PageHeader, SagaHandleRequest, page_header};
+use angzarr_proto::pack;
+use prost::Message;
+use tonic::Status;
+use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::event_consumer::Reactor;
+use crate::hub::{Hub, Signal};
+use crate::telemetry::{SAGA_DURATION, SPAN_SAGA_ORCHESTRATE};
+
+/// A saga as the coordinator drives it.
+pub struct SagaReactor {
+    name: String,
+    domains: Vec<String>,
+    targets: Vec<String>,
+    client: SagaServiceClient<Channel>,
+    hub: Hub,
+}
+
+impl SagaReactor {
+    /// The saga `name` at `url`, over `domains`, allowed to command `targets`.
+    pub fn new(
+        name: &str,
+        url: &str,
+        domains: Vec<String>,
+        targets: Vec<String>,
+        hub: Hub,
+    ) -> Result<Self, crate::CoordinatorError> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|e| crate::CoordinatorError::InvalidArgument(format!("saga `{name}` URL `{url}`: {e}")))?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true);
+        Ok(SagaReactor {
+            name: name.to_string(),
+            domains,
+            targets,
+            client: SagaServiceClient::new(endpoint.connect_lazy()),
+            hub,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Reactor for SagaReactor {
+    fn group(&self) -> String {
+        format!("saga.{}", self.name)
+    }
+
+    fn domains(&self) -> Vec<String> {
+        self.domains.clone()
+    }
+
+    async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Vec<CommandEnvelope>, Status> {
+        let last = events.last().unwrap();
+        let span = tracing::info_span!(SPAN_SAGA_ORCHESTRATE, saga = %self.name, domain = %last.domain, correlation_id = %last.correlation_id);
+        let started = Instant::now();
+        let request = SagaHandleRequest { source: Some(source.clone()), ..Default::default() };
+        let response = self.client.clone().handle(request).instrument(span).await?.into_inner();
+        metrics::histogram!(SAGA_DURATION, "saga" => self.name.clone()).record(started.elapsed().as_secs_f64());
+        let source_cover = source.cover.clone().unwrap_or_default();
+        let mut out = Vec::with_capacity(response.commands.len());
+        for (i, mut book) in response.commands.into_iter().enumerate() {
+            let cover = book.cover.as_mut().ok_or_else(|| {
+                Status::failed_precondition(format!("saga `{}` returned command #{i} without a cover", self.name))
+            })?;
+            if !self.targets.contains(&cover.domain) {
+                return Err(Status::failed_precondition(format!(
+                    "saga `{}` returned a command for unknown domain `{}` (reacting to {}/{} sequence {})",
+                    self.name, cover.domain, last.domain, last.root, last.sequence
+                )));
+            }
+            let root =
+                cover.root.as_ref().and_then(|r| Uuid::try_from(r).ok()).filter(|r| !r.is_nil()).ok_or_else(|| {
+                    Status::failed_precondition(format!(
+                        "saga `{}` returned command #{i} without a valid root",
+                        self.name
+                    ))
+                })?;
+            cover.correlation_id = last.correlation_id.clone();
+            cover.ext = Some(pack(&source_cover));
+            let domain = cover.domain.clone();
+            let [page] = book.pages.as_mut_slice() else {
+                return Err(Status::failed_precondition(format!(
+                    "saga `{}` returned command #{i} with {} pages; one is required",
+                    self.name,
+                    book.pages.len()
+                )));
+            };
+            if page.command().is_none() {
+                return Err(Status::failed_precondition(format!(
+                    "saga `{}` returned command #{i} without a payload",
+                    self.name
+                )));
+            }
+            if page.header.as_ref().and_then(|h| h.sequence_type.as_ref()).is_none() {
+                page.header = Some(PageHeader {
+                    sequence_type: Some(page_header::SequenceType::AngzarrDeferred(AngzarrDeferredSequence {
+                        source: Some(source_cover.clone()),
+                        source_seq: last.sequence,
+                    })),
+                });
+            }
+            out.push(CommandEnvelope {
+                domain: domain.clone(),
+                root,
+                correlation_id: last.correlation_id.clone(),
+                request_id: format!("saga:{}:{}:{}:{}:{i}", self.name, last.domain, last.root, last.sequence),
+                reply_to: None,
+                sync_mode: 0,
+                book: book.encode_to_vec(),
+                offset: -1,
+            });
+        }
+        self.hub.publish(Signal::SagaReacted {
+            saga: self.name.clone(),
+            domain: last.domain.clone(),
+            root: last.root,
+            sequence: last.sequence,
+            commands: out.iter().map(|c| c.request_id.clone()).collect(),
+        });
+        Ok(out)
+    }
+}
