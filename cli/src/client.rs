@@ -147,3 +147,27 @@ pub async fn book(args: BookArgs) -> ExitCode {
         Err(s) => status_failure(&s),
     }
 }
+
+/// `angzarr tail --correlation ID`: prints each committed event as one JSON line.
+pub async fn tail(correlation: &str, gateway: &str) -> ExitCode {
+    use angzarr_proto::angzarr::EventStreamFilter;
+    use angzarr_proto::angzarr::event_stream_service_client::EventStreamServiceClient;
+    let mut client = match EventStreamServiceClient::connect(gateway.to_string()).await {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot reach the gateway at {gateway}: {e}")),
+    };
+    let mut stream = match client.subscribe(EventStreamFilter { correlation_id: correlation.to_string() }).await {
+        Ok(s) => s.into_inner(),
+        Err(s) => return status_failure(&s),
+    };
+    loop {
+        match stream.message().await {
+            Ok(Some(book)) => match json::to_json(&book) {
+                Ok(text) => println!("{}", text.split_whitespace().collect::<Vec<_>>().join(" ")),
+                Err(e) => return fail(e),
+            },
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(s) => return status_failure(&s),
+        }
+    }
+}

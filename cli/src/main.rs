@@ -3,6 +3,7 @@
 mod client;
 mod dev;
 mod json;
+mod replay;
 mod topology;
 
 use std::path::PathBuf;
@@ -40,6 +41,29 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Rewind a projector to rebuild its read model (stop the projector first).
+    Replay {
+        /// What to replay (only projectors replay).
+        #[arg(value_enum)]
+        kind: ReplayKind,
+        /// The projector's name in the config.
+        name: String,
+        /// The YAML configuration.
+        #[arg(long)]
+        config: PathBuf,
+        /// `earliest`, an RFC 3339 time, or an offset.
+        #[arg(long, default_value = "earliest")]
+        to: replay::Target,
+    },
+    /// Follow the events of a correlation id as they are committed.
+    Tail {
+        /// The correlation id.
+        #[arg(long)]
+        correlation: String,
+        /// Gateway URL.
+        #[arg(long, env = "ANGZARR_GATEWAY", default_value = "http://127.0.0.1:1313")]
+        gateway: String,
+    },
     /// Plan or apply the Kafka topics of a configuration.
     Topology {
         /// `plan` shows what would change; `apply` creates missing topics.
@@ -60,6 +84,13 @@ enum Role {
     Gateway,
     /// The configured projectors and sagas (consumer groups of the events topics).
     Downstream,
+}
+
+/// What replays.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ReplayKind {
+    /// A projector's consumer group.
+    Projector,
 }
 
 /// Topology actions.
@@ -118,6 +149,14 @@ async fn main() -> ExitCode {
                 }
             };
             dev::coordinator(roles, &config).await
+        }
+        Command::Replay { kind: ReplayKind::Projector, name, config, to } => {
+            init_tracing("warn");
+            replay::run(&name, &config, to).await
+        }
+        Command::Tail { correlation, gateway } => {
+            init_tracing("warn");
+            return client::tail(&correlation, &gateway).await;
         }
         Command::Topology { action, config } => {
             init_tracing("warn");

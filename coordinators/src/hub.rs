@@ -17,7 +17,7 @@ use uuid::Uuid;
 #[derive(Clone, Debug)]
 pub enum Signal {
     /// A projector applied a root's events up to `sequence`.
-    Projected { projector: String, domain: String, root: Uuid, sequence: u32, projection: Projection },
+    Projected { projector: String, domain: String, root: Uuid, sequence: u32, events: usize, projection: Projection },
     /// A saga reacted to a root's events up to `sequence`, producing these command request ids.
     SagaReacted { saga: String, domain: String, root: Uuid, sequence: u32, commands: Vec<String> },
     /// A command was decided.

@@ -63,6 +63,7 @@ impl Reactor for ProjectorReactor {
             domain: last.domain.clone(),
             root: last.root,
             sequence: last.sequence,
+            events: events.len(),
             projection,
         });
         Ok(Vec::new())

@@ -1,0 +1,49 @@
+Feature: Sync modes and downstream reactions
+  The five sync modes decide when a caller gets its answer; projectors and
+  sagas react to committed events. The same scenarios run on the embedded
+  log and on Kafka. The platform is the poker example: the player aggregate,
+  the bankroll projector (sync) and the transfer-settlement saga, which
+  debits the payer of a transfer.
+
+  Scenario: ASYNC answers once the command is durable, before any decision
+    When a player "Ada" registers with sync mode ASYNC
+    Then the answer carries no events
+    And eventually "Ada" has 1 event recorded
+
+  Scenario: DECISION answers with the committed events
+    When a player "Ada" registers with sync mode DECISION
+    Then the answer carries a PlayerRegistered event at sequence 0
+
+  Scenario: SIMPLE returns the sync projector's projection
+    Given a player "Ada" with $100
+    When "Ada" deposits $50 with sync mode SIMPLE
+    Then the answer carries the bankroll projection $150 for "Ada"
+
+  Scenario: CASCADE waits for the saga's commands, recursively
+    Given a player "Ada" with $0
+    And a player "Bob" with $100
+    When "Ada" receives a transfer of $30 from "Bob" with sync mode CASCADE
+    Then the answer carries the bankroll projection $70 for "Bob"
+    And "Bob" has a balance of $70
+
+  Scenario: A saga command that is refused is reported by CASCADE
+    Given a player "Ada" with $0
+    And a player "Bob" with $10
+    When "Ada" receives a transfer of $30 from "Bob" with sync mode CASCADE
+    Then the answer reports a cascade error from "transfer-settlement" containing "insufficient funds"
+    And "Bob" has a balance of $10
+
+  Scenario: ISOLATED events are persisted but nothing downstream reacts
+    Given a player "Ada" with $0
+    And a player "Bob" with $100
+    When "Ada" receives a transfer of $30 from "Bob" with sync mode ISOLATED
+    Then the answer carries a FundsTransferred event at sequence 1
+    When "Ada" deposits $5 with sync mode SIMPLE
+    Then the audit projector saw sequences 0 and 2 of "Ada" but not 1
+    And "Bob" has a balance of $100
+
+  Scenario: The event stream delivers the events of one correlation id, and only those
+    Given a subscription to correlation "stream-1"
+    When a player "Ada" registers with correlation "stream-1"
+    And a player "Bob" registers with correlation "stream-2"
+    Then the subscription receives exactly 1 event, a PlayerRegistered of "Ada"

@@ -1,0 +1,312 @@
+//! `downstream.feature`: sync modes, projectors, sagas and the event stream,
+//! through a real coordinator — the embedded log by default, Kafka with
+//! `ANGZARR_LOG=kafka` and `KAFKA_BOOTSTRAP` (see `downstream_kafka.rs`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use angzarr_client::Projector;
+use angzarr_coordinators::Shutdown;
+use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig, ProjectorConfig, SagaConfig};
+use angzarr_coordinators::runtime::{self, Roles};
+use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
+use angzarr_proto::angzarr::event_query_service_client::EventQueryServiceClient;
+use angzarr_proto::angzarr::event_stream_service_client::EventStreamServiceClient;
+use angzarr_proto::angzarr::{
+    CommandBook, CommandPage, CommandRequest, CommandResponse, Cover, EventBook, EventStreamFilter, PageHeader, Query,
+    SyncMode, command_page,
+};
+use angzarr_proto::examples::{
+    Currency, DepositFunds, FundsDeposited, FundsReleased, FundsReserved, FundsTransferred, FundsWithdrawn,
+    PlayerRegistered, RegisterPlayer, TransferFunds,
+};
+use angzarr_proto::{pack, type_name, unpack};
+use cucumber::{World, given, then, when};
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+/// What the audit projector saw: (root, sequence).
+static AUDIT: OnceLock<Arc<Mutex<Vec<(Uuid, u32)>>>> = OnceLock::new();
+static GATEWAY: OnceLock<Channel> = OnceLock::new();
+
+fn audit() -> Arc<Mutex<Vec<(Uuid, u32)>>> {
+    AUDIT.get_or_init(Arc::default).clone()
+}
+
+fn audit_projector() -> Projector {
+    fn seen(root: &Uuid, seq: u32) -> Result<(), String> {
+        audit().lock().unwrap().push((*root, seq));
+        Ok(())
+    }
+    Projector::new("audit")
+        .on(|_: &PlayerRegistered, r, s| seen(r, s))
+        .on(|_: &FundsDeposited, r, s| seen(r, s))
+        .on(|_: &FundsWithdrawn, r, s| seen(r, s))
+        .on(|_: &FundsTransferred, r, s| seen(r, s))
+        .on(|_: &FundsReserved, r, s| seen(r, s))
+        .on(|_: &FundsReleased, r, s| seen(r, s))
+}
+
+#[derive(Debug, Default, World)]
+struct Downstream {
+    roots: HashMap<String, Uuid>,
+    answer: Option<Result<CommandResponse, tonic::Status>>,
+    stream: Option<tonic::Streaming<EventBook>>,
+}
+
+fn channel() -> Channel {
+    GATEWAY.get().expect("the coordinator runs").clone()
+}
+
+fn usd(n: i64) -> Option<Currency> {
+    Some(Currency { amount: n, currency_code: "USD".into() })
+}
+
+fn dollars(s: &str) -> i64 {
+    s.trim_start_matches('$').parse().unwrap()
+}
+
+fn mode(s: &str) -> SyncMode {
+    match s {
+        "ASYNC" => SyncMode::Async,
+        "DECISION" => SyncMode::Decision,
+        "SIMPLE" => SyncMode::Simple,
+        "CASCADE" => SyncMode::Cascade,
+        "ISOLATED" => SyncMode::Isolated,
+        other => panic!("unknown sync mode {other}"),
+    }
+}
+
+async fn book(root: Uuid) -> EventBook {
+    let q = Query {
+        cover: Some(Cover { root: Some(root.into()), domain: "player".into(), ..Default::default() }),
+        selection: None,
+    };
+    EventQueryServiceClient::new(channel()).get_event_book(q).await.unwrap().into_inner()
+}
+
+impl Downstream {
+    fn root(&mut self, name: &str) -> Uuid {
+        *self.roots.entry(name.to_string()).or_insert_with(Uuid::new_v4)
+    }
+
+    async fn send(
+        &mut self,
+        name: &str,
+        command: prost_types::Any,
+        mode: SyncMode,
+        correlation: &str,
+    ) -> Result<CommandResponse, tonic::Status> {
+        let root = self.root(name);
+        let seq = book(root).await.next_sequence;
+        let request = CommandRequest {
+            command: Some(CommandBook {
+                cover: Some(Cover {
+                    root: Some(root.into()),
+                    domain: "player".into(),
+                    correlation_id: correlation.to_string(),
+                    ..Default::default()
+                }),
+                pages: vec![CommandPage {
+                    header: Some(PageHeader::sequence(seq)),
+                    payload: Some(command_page::Payload::Command(command)),
+                    ..Default::default()
+                }],
+            }),
+            sync_mode: mode as i32,
+            ..Default::default()
+        };
+        CommandHandlerCoordinatorServiceClient::new(channel()).handle_command(request).await.map(|r| r.into_inner())
+    }
+
+    fn answer(&self) -> &CommandResponse {
+        match &self.answer {
+            Some(Ok(r)) => r,
+            other => panic!("expected an answer, got {other:?}"),
+        }
+    }
+}
+
+fn register(name: &str) -> prost_types::Any {
+    pack(&RegisterPlayer { display_name: name.into(), email: format!("{name}@example.com"), ..Default::default() })
+}
+
+#[given(regex = r#"^a player "(\w+)" with (\$\d+)$"#)]
+async fn player_with(w: &mut Downstream, name: String, money: String) {
+    w.send(&name, register(&name), SyncMode::Decision, "").await.expect("registration");
+    let n = dollars(&money);
+    if n > 0 {
+        w.send(&name, pack(&DepositFunds { amount: usd(n) }), SyncMode::Decision, "").await.expect("deposit");
+    }
+}
+
+#[when(regex = r#"^a player "(\w+)" registers with sync mode (\w+)$"#)]
+async fn registers_with_mode(w: &mut Downstream, name: String, m: String) {
+    w.answer = Some(w.send(&name, register(&name), mode(&m), "").await);
+}
+
+#[when(regex = r#"^a player "(\w+)" registers with correlation "([^"]+)"$"#)]
+async fn registers_with_correlation(w: &mut Downstream, name: String, correlation: String) {
+    w.answer = Some(w.send(&name, register(&name), SyncMode::Decision, &correlation).await);
+}
+
+#[when(regex = r#"^"(\w+)" deposits (\$\d+) with sync mode (\w+)$"#)]
+async fn deposits(w: &mut Downstream, name: String, money: String, m: String) {
+    w.answer = Some(w.send(&name, pack(&DepositFunds { amount: usd(dollars(&money)) }), mode(&m), "").await);
+}
+
+#[when(regex = r#"^"(\w+)" receives a transfer of (\$\d+) from "(\w+)" with sync mode (\w+)$"#)]
+async fn transfer(w: &mut Downstream, name: String, money: String, from: String, m: String) {
+    let payer = w.root(&from);
+    let cmd = TransferFunds {
+        from_player_root: payer.as_bytes().to_vec(),
+        amount: usd(dollars(&money)),
+        hand_root: vec![],
+        reason: "pot".into(),
+    };
+    w.answer = Some(w.send(&name, pack(&cmd), mode(&m), "").await);
+}
+
+#[then("the answer carries no events")]
+async fn no_events(w: &mut Downstream) {
+    assert!(w.answer().events.as_ref().is_none_or(|b| b.pages.is_empty()));
+}
+
+#[then(regex = r#"^eventually "(\w+)" has (\d+) events? recorded$"#)]
+async fn eventually_recorded(w: &mut Downstream, name: String, n: u32) {
+    let root = w.root(&name);
+    for _ in 0..100 {
+        if book(root).await.next_sequence == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} never reached {n} events");
+}
+
+#[then(regex = r"^the answer carries an? (\w+) event at sequence (\d+)$")]
+async fn carries_event(w: &mut Downstream, event: String, seq: u32) {
+    let pages = &w.answer().events.as_ref().expect("events").pages;
+    let page = pages.last().expect("a page");
+    assert_eq!(type_name(&page.event().unwrap().type_url), format!("examples.{event}"));
+    assert_eq!(page.seq(), Some(seq));
+}
+
+#[then(regex = r#"^the answer carries the bankroll projection (\$\d+) for "(\w+)"$"#)]
+async fn carries_projection(w: &mut Downstream, money: String, name: String) {
+    let root = w.root(&name);
+    let found = w.answer().projections.iter().find(|p| {
+        p.projector == "bankroll"
+            && p.cover.as_ref().and_then(|c| c.root.as_ref()).and_then(|r| Uuid::try_from(r).ok()) == Some(root)
+    });
+    let p = found.unwrap_or_else(|| panic!("no bankroll projection for {name} in {:?}", w.answer().projections));
+    let balance: Currency = unpack(p.projection.as_ref().expect("a view")).unwrap().unwrap();
+    assert_eq!(balance.amount, dollars(&money));
+}
+
+#[then(regex = r#"^"(\w+)" has a balance of (\$\d+)$"#)]
+async fn balance(w: &mut Downstream, name: String, money: String) {
+    let root = w.root(&name);
+    let state = poker::player::aggregate().state_of(&book(root).await).unwrap();
+    assert_eq!(state.bankroll.map_or(0, |c| c.amount), dollars(&money));
+}
+
+#[then(regex = r#"^the answer reports a cascade error from "([^"]+)" containing "([^"]+)"$"#)]
+async fn cascade_error(w: &mut Downstream, saga: String, text: String) {
+    let errors = &w.answer().cascade_errors;
+    assert!(
+        errors.iter().any(|e| e.component_name == saga && e.error_message.contains(&text)),
+        "cascade errors: {errors:?}"
+    );
+}
+
+#[then(regex = r#"^the audit projector saw sequences (\d+) and (\d+) of "(\w+)" but not (\d+)$"#)]
+async fn audit_saw(w: &mut Downstream, a: u32, b: u32, name: String, not: u32) {
+    let root = w.root(&name);
+    for _ in 0..100 {
+        let seen: Vec<u32> = audit().lock().unwrap().iter().filter(|(r, _)| *r == root).map(|(_, s)| *s).collect();
+        if seen.contains(&a) && seen.contains(&b) {
+            assert!(!seen.contains(&not), "the audit projector saw isolated sequence {not}: {seen:?}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the audit projector never saw {a} and {b} of {name}");
+}
+
+#[given(regex = r#"^a subscription to correlation "([^"]+)"$"#)]
+async fn subscribe(w: &mut Downstream, correlation: String) {
+    let stream = EventStreamServiceClient::new(channel())
+        .subscribe(EventStreamFilter { correlation_id: correlation })
+        .await
+        .unwrap()
+        .into_inner();
+    w.stream = Some(stream);
+    // The tail starts when subscribed; give it a moment on Kafka.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[then(regex = r#"^the subscription receives exactly (\d+) events?, an? (\w+) of "(\w+)"$"#)]
+async fn received(w: &mut Downstream, n: usize, event: String, name: String) {
+    let root = w.root(&name);
+    let stream = w.stream.as_mut().expect("a subscription");
+    let mut got = Vec::new();
+    while let Ok(Some(Ok(Some(b)))) = tokio::time::timeout(Duration::from_secs(2), stream.message()).await.map(Some) {
+        got.push(b);
+    }
+    assert_eq!(got.len(), n, "received {got:?}");
+    let b = &got[0];
+    assert_eq!(b.cover.as_ref().and_then(|c| c.root.as_ref()).and_then(|r| Uuid::try_from(r).ok()), Some(root));
+    assert_eq!(type_name(&b.pages[0].event().unwrap().type_url), format!("examples.{event}"));
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    let read_model = poker::bankroll::ReadModel::open(&dir.path().join("bankroll.db")).unwrap();
+    let aggregates = poker::server().spawn(loopback).await.unwrap();
+    let bankroll =
+        angzarr_client::Server::new().projector(poker::bankroll::projector(read_model)).spawn(loopback).await.unwrap();
+    let audit = angzarr_client::Server::new().projector(audit_projector()).spawn(loopback).await.unwrap();
+    let saga = angzarr_client::Server::new().saga(poker::settlement::saga()).spawn(loopback).await.unwrap();
+
+    let log = match std::env::var("ANGZARR_LOG").as_deref() {
+        Ok("kafka") => {
+            let bootstrap = std::env::var("KAFKA_BOOTSTRAP").expect("ANGZARR_LOG=kafka needs KAFKA_BOOTSTRAP");
+            let prefix = format!("downstream-{}", &Uuid::new_v4().simple().to_string()[..8]);
+            eprintln!("log: kafka at {bootstrap}, topic prefix {prefix}");
+            angzarr_coordinators::config::parse_log(&format!(
+                "type: kafka\nbootstrap_servers: '{bootstrap}'\ntopic_prefix: '{prefix}'\npartitions: 3\n"
+            ))
+            .unwrap()
+        }
+        _ => LogConfig::Embedded { path: dir.path().join("events.db"), partitions: 3, durability: Default::default() },
+    };
+    let gateway = GatewayConfig { listen: loopback, decision_timeout: Duration::from_secs(30), ..Default::default() };
+    let mut config = Config::new(
+        log,
+        gateway,
+        BTreeMap::from([("player".to_string(), DomainConfig::served_by(format!("http://{}", aggregates.addr), 100))]),
+    );
+    let player = vec!["player".to_string()];
+    config.projectors.insert(
+        "bankroll".into(),
+        ProjectorConfig { handler: format!("http://{}", bankroll.addr), domains: player.clone(), sync: true },
+    );
+    config.projectors.insert(
+        "audit".into(),
+        ProjectorConfig { handler: format!("http://{}", audit.addr), domains: player.clone(), sync: false },
+    );
+    config.sagas.insert(
+        "transfer-settlement".into(),
+        SagaConfig { handler: format!("http://{}", saga.addr), domains: player.clone() },
+    );
+    let log = runtime::open_log(&config).await.expect("log");
+    let running = runtime::start(&config, log, Roles::ALL, Shutdown::new()).await.expect("coordinator");
+    let addr = running.grpc_addr.unwrap();
+    GATEWAY.set(Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap()).unwrap();
+    let features = concat!(env!("CARGO_MANIFEST_DIR"), "/downstream.feature");
+    Downstream::cucumber().fail_on_skipped().max_concurrent_scenarios(1).run_and_exit(features).await;
+}
