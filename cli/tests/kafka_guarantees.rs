@@ -258,3 +258,87 @@ async fn kafka_scale_out_then_graceful_handoff_without_client_errors() {
         accepted.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_kill_9_saga_worker_reacts_exactly_once() {
+    let _serial = SERIAL.lock().await;
+    let mut cluster = Cluster::with_saga("saga", poker::settlement::saga()).await;
+    cluster.start_role("command-handler");
+    cluster.start_role("downstream");
+    cluster.start_role("downstream");
+    let mut client = cluster.client();
+    // Payers with plenty of money, receivers credited by transfers.
+    let payers = register_players(&mut client, 6).await;
+    for p in &payers {
+        client.handle_command(request(*p, 1, deposit(1_000_000))).await.unwrap();
+    }
+    let receivers = register_players(&mut client, 6).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..4 {
+        let (channel, stop, payers, receivers) = (cluster.channel.clone(), stop.clone(), payers.clone(), receivers.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut client = angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient::new(channel);
+            let mut next: BTreeMap<Uuid, u32> = receivers.iter().map(|r| (*r, 1)).collect();
+            let mut sent = 0;
+            let mut i = c;
+            while !stop.load(Ordering::Relaxed) {
+                let (to, from) = (receivers[i % receivers.len()], payers[(i / 2) % payers.len()]);
+                i += 3;
+                let cmd = angzarr_proto::pack(&angzarr_proto::examples::TransferFunds {
+                    from_player_root: from.as_bytes().to_vec(),
+                    amount: Some(angzarr_proto::examples::Currency { amount: 1, currency_code: "USD".into() }),
+                    hand_root: vec![],
+                    reason: "pot".into(),
+                });
+                send_following(&mut client, to, next.get_mut(&to).unwrap(), cmd).await.expect("transfer accepted");
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    cluster.workers[1].kill9();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut transfers = 0;
+    for t in tasks {
+        transfers += t.await.unwrap();
+    }
+
+    // Every FundsTransferred event must produce exactly one saga command.
+    let bootstrap = support::bootstrap();
+    let commands_topic = format!("{}.player.commands", cluster.prefix);
+    let triggers: BTreeSet<String> = read_headers(&bootstrap, &cluster.events_topic(), PARTITIONS)
+        .into_iter()
+        .filter(|(_, _, h)| h.get("angzarr-type").map(String::as_str) == Some("examples.FundsTransferred"))
+        .map(|(_, _, h)| format!("saga:transfer-settlement:player:{}:{}:0", h["angzarr-root"], h["angzarr-sequence"]))
+        .collect();
+    assert_eq!(triggers.len(), transfers, "one FundsTransferred per accepted transfer");
+    let mut produced: BTreeMap<String, usize> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        produced.clear();
+        for (_, _, h) in read_headers(&bootstrap, &commands_topic, PARTITIONS) {
+            if let Some(id) = h.get("angzarr-request-id").filter(|id| id.starts_with("saga:")) {
+                *produced.entry(id.clone()).or_default() += 1;
+            }
+        }
+        if triggers.iter().all(|t| produced.contains_key(t)) || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let duplicated: Vec<_> = produced.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicated.is_empty(), "saga commands produced more than once: {duplicated:?}");
+    let missing: Vec<_> = triggers.iter().filter(|t| !produced.contains_key(*t)).collect();
+    assert!(missing.is_empty(), "{} triggering events produced no command, e.g. {:?}", missing.len(), missing.first());
+    let unexpected: Vec<_> = produced.keys().filter(|p| !triggers.contains(*p)).collect();
+    assert!(unexpected.is_empty(), "saga commands without a triggering event: {unexpected:?}");
+    eprintln!(
+        "saga kill -9: {} transfers, {} saga commands, each exactly once (counted by an independent read_committed consumer)",
+        triggers.len(),
+        produced.len()
+    );
+}

@@ -92,10 +92,15 @@ impl Drop for Worker {
 }
 
 pub fn write_config(dir: &Path, prefix: &str, handler: &str, snapshot_every: u32) -> (PathBuf, Config) {
+    write_config_with(dir, prefix, handler, snapshot_every, "")
+}
+
+/// A config with extra YAML appended (projectors, sagas).
+pub fn write_config_with(dir: &Path, prefix: &str, handler: &str, snapshot_every: u32, extra: &str) -> (PathBuf, Config) {
     let yaml = format!(
         "log:\n  type: kafka\n  bootstrap_servers: '{}'\n  topic_prefix: '{prefix}'\n  partitions: {PARTITIONS}\n  session_timeout: {SESSION_TIMEOUT}\n\
          gateway:\n  listen: 127.0.0.1:0\n  decision_timeout: 60s\n\
-         domains:\n  player:\n    handler: '{handler}'\n    snapshot_every: {snapshot_every}\n",
+         domains:\n  player:\n    handler: '{handler}'\n    snapshot_every: {snapshot_every}\n{extra}",
         bootstrap()
     );
     let path = dir.join("angzarr.yaml");
@@ -123,6 +128,46 @@ impl Cluster {
         let channel =
             Channel::from_shared(format!("http://{}", gateway.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
         Cluster { dir, config_path, config, prefix, gateway, channel, workers: Vec::new(), _handler: handler }
+    }
+
+    /// Topics, handler, a saga server and an in-process gateway; no workers yet.
+    pub async fn with_saga(name: &str, saga: angzarr_client::Saga) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let handler = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let saga_server = angzarr_client::Server::new().saga(saga.clone()).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let prefix = prefix(name);
+        let extra = format!(
+            "sagas:\n  {}:\n    handler: 'http://{}'\n    domains: [player]\n",
+            saga.name(),
+            saga_server.addr
+        );
+        let (config_path, config) =
+            write_config_with(dir.path(), &prefix, &format!("http://{}", handler.addr), 100, &extra);
+        std::mem::forget(saga_server);
+        let log = runtime::open_log(&config).await.expect("kafka log");
+        let gateway =
+            runtime::start(&config, log, Roles { gateway: true, command_handler: false, downstream: false }, Shutdown::new())
+                .await
+                .unwrap();
+        let channel = Channel::from_shared(format!("http://{}", gateway.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
+        Cluster { dir, config_path, config, prefix, gateway, channel, workers: Vec::new(), _handler: handler }
+    }
+
+    /// Starts a process of `role` (`command-handler`, `downstream`).
+    pub fn start_role(&mut self, role: &str) -> usize {
+        let n = self.workers.len();
+        let log = self.dir.path().join(format!("{role}-{n}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_angzarr"))
+            .args(["coordinator", role, "--config"])
+            .arg(&self.config_path)
+            .env("RUST_LOG", "info,librdkafka=warn")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting a coordinator");
+        self.workers.push(Worker { child, log });
+        n
     }
 
     /// Starts a worker process and waits until it restored `min_partitions`.
@@ -217,6 +262,49 @@ pub struct Stored {
     pub sequence: u32,
     pub partition: i32,
     pub offset: i64,
+}
+
+/// Every record of `topic` (read_committed): (partition, offset, headers as a map).
+pub fn read_headers(bootstrap: &str, topic: &str, partitions: u32) -> Vec<(i32, i64, BTreeMap<String, String>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "verifier-unused")
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut eof = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while eof.len() < partitions as usize {
+        assert!(Instant::now() < deadline, "reading {topic} did not finish");
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                let headers = m
+                    .headers()
+                    .map(|hs| {
+                        hs.iter()
+                            .map(|h| (h.key.to_string(), h.value.map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((m.partition(), m.offset(), headers));
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                eof.insert(p);
+            }
+            Some(Err(e)) => panic!("verifier: {e}"),
+            None => {}
+        }
+    }
+    out
 }
 
 /// Reads the whole events topic with an independent `read_committed`

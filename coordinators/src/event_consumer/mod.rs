@@ -24,6 +24,12 @@ pub trait Reactor: Send + Sync + 'static {
     fn group(&self) -> String;
     /// Domains whose events it consumes.
     fn domains(&self) -> Vec<String>;
+    /// Whether consecutive events of one root may be handed over together.
+    /// Sagas say no: each command they return must be attributable to one
+    /// triggering event (its request id and deferred sequence name it).
+    fn batches_by_root(&self) -> bool {
+        true
+    }
     /// Reacts to `source` (cover + consecutive pages of one root, already
     /// filtered to what was not applied yet); returns commands to append.
     async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Vec<CommandEnvelope>, Status>;

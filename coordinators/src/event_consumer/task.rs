@@ -13,12 +13,12 @@ use crate::Shutdown;
 
 const MAX_BATCH: usize = 512;
 
-/// Consecutive events of one root, as one book.
-fn runs(events: &[StoredEvent]) -> Vec<(EventBook, Vec<StoredEvent>)> {
+/// Consecutive events of one root, as one book (or one book per event).
+fn runs(events: &[StoredEvent], by_root: bool) -> Vec<(EventBook, Vec<StoredEvent>)> {
     let mut out: Vec<(EventBook, Vec<StoredEvent>)> = Vec::new();
     for e in events {
         match out.last_mut() {
-            Some((book, evs)) if evs[0].root == e.root && evs[0].domain == e.domain => {
+            Some((book, evs)) if by_root && evs[0].root == e.root && evs[0].domain == e.domain => {
                 book.pages.extend(e.book.pages.iter().cloned());
                 evs.push(e.clone());
             }
@@ -52,7 +52,7 @@ pub async fn run(
             .collect();
         let mut tx = EventTx { commands: Vec::new(), consumed_through: Some(last) };
         let mut reacted = Vec::new();
-        for (book, evs) in runs(&fresh) {
+        for (book, evs) in runs(&fresh, reactor.batches_by_root()) {
             let mut backoff = Duration::from_millis(100);
             loop {
                 match reactor.react(&book, &evs).await {

@@ -72,6 +72,10 @@ impl Reactor for SagaReactor {
         self.domains.clone()
     }
 
+    fn batches_by_root(&self) -> bool {
+        false
+    }
+
     async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Vec<CommandEnvelope>, Status> {
         let last = events.last().unwrap();
         let span = tracing::info_span!(SPAN_SAGA_ORCHESTRATE, saga = %self.name, domain = %last.domain, correlation_id = %last.correlation_id);
