@@ -104,12 +104,14 @@ pub async fn run(name: &str, path: &Path, to: Target) -> anyhow::Result<()> {
     });
     let mut done = 0u64;
     let mut last_log = Instant::now();
+    let mut last_progress = started;
     let idle_limit = Duration::from_secs(3);
     loop {
         match tokio::time::timeout(idle_limit, signals.recv()).await {
             Ok(Ok(s)) => {
                 if let Signal::Projected { events, .. } = s.as_ref() {
                     done += *events as u64;
+                    last_progress = Instant::now();
                     if let Some(b) = &bar {
                         b.set_position(done.min(total));
                     } else if last_log.elapsed() > Duration::from_secs(2) {
@@ -133,8 +135,9 @@ pub async fn run(name: &str, path: &Path, to: Target) -> anyhow::Result<()> {
     }
     shutdown.trigger();
     worker.await??;
-    let secs = started.elapsed().as_secs_f64();
-    eprintln!("replay of `{name}` done: {done} events in {secs:.1} s ({:.0} events/s)", done as f64 / secs.max(1e-9));
+    // The rate counts until the last event projected, not the idle wait that ends the replay.
+    let secs = last_progress.duration_since(started).as_secs_f64();
+    eprintln!("replay of `{name}` done: {done} events in {secs:.2} s ({:.0} events/s)", done as f64 / secs.max(1e-9));
     Ok(())
 }
 

@@ -277,7 +277,8 @@ async fn kafka_kill_9_saga_worker_reacts_exactly_once() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for c in 0..4 {
-        let (channel, stop, payers, receivers) = (cluster.channel.clone(), stop.clone(), payers.clone(), receivers.clone());
+        let (channel, stop, payers, receivers) =
+            (cluster.channel.clone(), stop.clone(), payers.clone(), receivers.clone());
         tasks.push(tokio::spawn(async move {
             let mut client = angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient::new(channel);
             let mut next: BTreeMap<Uuid, u32> = receivers.iter().map(|r| (*r, 1)).collect();

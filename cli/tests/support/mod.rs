@@ -96,7 +96,13 @@ pub fn write_config(dir: &Path, prefix: &str, handler: &str, snapshot_every: u32
 }
 
 /// A config with extra YAML appended (projectors, sagas).
-pub fn write_config_with(dir: &Path, prefix: &str, handler: &str, snapshot_every: u32, extra: &str) -> (PathBuf, Config) {
+pub fn write_config_with(
+    dir: &Path,
+    prefix: &str,
+    handler: &str,
+    snapshot_every: u32,
+    extra: &str,
+) -> (PathBuf, Config) {
     let yaml = format!(
         "log:\n  type: kafka\n  bootstrap_servers: '{}'\n  topic_prefix: '{prefix}'\n  partitions: {PARTITIONS}\n  session_timeout: {SESSION_TIMEOUT}\n\
          gateway:\n  listen: 127.0.0.1:0\n  decision_timeout: 60s\n\
@@ -134,22 +140,25 @@ impl Cluster {
     pub async fn with_saga(name: &str, saga: angzarr_client::Saga) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let handler = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let saga_server = angzarr_client::Server::new().saga(saga.clone()).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let saga_server =
+            angzarr_client::Server::new().saga(saga.clone()).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let prefix = prefix(name);
-        let extra = format!(
-            "sagas:\n  {}:\n    handler: 'http://{}'\n    domains: [player]\n",
-            saga.name(),
-            saga_server.addr
-        );
+        let extra =
+            format!("sagas:\n  {}:\n    handler: 'http://{}'\n    domains: [player]\n", saga.name(), saga_server.addr);
         let (config_path, config) =
             write_config_with(dir.path(), &prefix, &format!("http://{}", handler.addr), 100, &extra);
         std::mem::forget(saga_server);
         let log = runtime::open_log(&config).await.expect("kafka log");
-        let gateway =
-            runtime::start(&config, log, Roles { gateway: true, command_handler: false, downstream: false }, Shutdown::new())
-                .await
-                .unwrap();
-        let channel = Channel::from_shared(format!("http://{}", gateway.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
+        let gateway = runtime::start(
+            &config,
+            log,
+            Roles { gateway: true, command_handler: false, downstream: false },
+            Shutdown::new(),
+        )
+        .await
+        .unwrap();
+        let channel =
+            Channel::from_shared(format!("http://{}", gateway.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
         Cluster { dir, config_path, config, prefix, gateway, channel, workers: Vec::new(), _handler: handler }
     }
 
@@ -291,7 +300,12 @@ pub fn read_headers(bootstrap: &str, topic: &str, partitions: u32) -> Vec<(i32, 
                     .headers()
                     .map(|hs| {
                         hs.iter()
-                            .map(|h| (h.key.to_string(), h.value.map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default()))
+                            .map(|h| {
+                                (
+                                    h.key.to_string(),
+                                    h.value.map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();

@@ -1,11 +1,14 @@
 //! A projector: events in, a read model out.
 //!
-//! Delivery is at-least-once (a coordinator that crashed before committing
-//! its offset delivers again), so the projector remembers the last sequence
-//! it applied per root and skips what it has seen.
+//! Delivery is at-least-once: a coordinator that crashed before committing
+//! its offset delivers again, and a replay delivers everything again on
+//! purpose. Idempotence therefore belongs with the read model — store the
+//! last sequence applied next to the data (the poker `bankroll` projector
+//! does) — not in this process's memory, which a replay into a wiped read
+//! model would wrongly trust.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use angzarr_proto::angzarr::{EventBook, Projection};
 use angzarr_proto::type_name;
@@ -23,13 +26,12 @@ pub struct Projector {
     name: String,
     handlers: HashMap<String, EventFn>,
     view: Option<ViewFn>,
-    applied: Arc<Mutex<HashMap<Uuid, u32>>>,
 }
 
 impl Projector {
     /// A projector called `name` (the `Projection.projector` it reports).
     pub fn new(name: impl Into<String>) -> Self {
-        Projector { name: name.into(), handlers: HashMap::new(), view: None, applied: Arc::default() }
+        Projector { name: name.into(), handlers: HashMap::new(), view: None }
     }
 
     /// Its name.
@@ -65,17 +67,11 @@ impl Projector {
         let mut last = None;
         for page in &book.pages {
             let Some(seq) = page.seq() else { continue };
-            let seen = self.applied.lock().unwrap().get(&root).copied();
-            if seen.is_some_and(|s| seq <= s) {
-                last = Some(seq);
-                continue;
-            }
             if let Some(event) = page.event() {
                 if let Some(h) = self.handlers.get(type_name(&event.type_url)) {
                     h(event, &root, seq)?;
                 }
             }
-            self.applied.lock().unwrap().insert(root, seq);
             last = Some(seq);
         }
         Ok(Projection {
