@@ -164,7 +164,7 @@ pub async fn start(
             }
         }
         let gateway_core = Gateway::new(log.clone(), limits, g.decision_timeout).with_downstream(downstream);
-        let events = EventStream::new(log.clone());
+        let events = EventStream::new(log.clone(), shutdown.clone());
         if let Some(http) = g.http_listen {
             let listener = tokio::net::TcpListener::bind(http)
                 .await

@@ -92,6 +92,17 @@ impl EmbeddedLog {
         self.with_store(move |s| s.reset_offsets(&g, &d, n, to)).await
     }
 
+    /// `group`'s committed position on each partition of `domain` (the
+    /// offset of the last consumed record; `None` before its first commit).
+    pub async fn group_position(&self, group: &str, domain: &str) -> Result<Vec<Option<i64>>> {
+        let mut out = Vec::new();
+        for p in 0..self.inner.partitions {
+            let (g, d) = (group.to_string(), domain.to_string());
+            out.push(self.with_store(move |s| s.committed_offset(&g, &d, p)).await?);
+        }
+        Ok(out)
+    }
+
     /// Events stored for `domain`.
     pub async fn event_count(&self, domain: &str) -> Result<i64> {
         let d = domain.to_string();

@@ -15,16 +15,20 @@ use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 use tonic::{Request, Response, Status};
 
+use crate::Shutdown;
+
 /// Serves event streams from a log's tail.
 #[derive(Clone)]
 pub struct EventStream {
     log: Arc<dyn Log>,
+    shutdown: Shutdown,
 }
 
 impl EventStream {
-    /// Streams from `log`.
-    pub fn new(log: Arc<dyn Log>) -> Self {
-        EventStream { log }
+    /// Streams from `log`; every stream ends when `shutdown` is triggered,
+    /// so open subscriptions never hold a stopping server.
+    pub fn new(log: Arc<dyn Log>, shutdown: Shutdown) -> Self {
+        EventStream { log, shutdown }
     }
 
     /// The committed events of `correlation_id`, from now on. A subscriber
@@ -38,18 +42,21 @@ impl EventStream {
             return Err(Status::invalid_argument("correlation_id is empty: say whose events to stream"));
         }
         let wanted = correlation_id.to_string();
-        let stream = BroadcastStream::new(self.log.tail()).filter_map(move |item| {
-            let wanted = wanted.clone();
-            async move {
-                match item {
-                    Ok(e) if e.correlation_id == wanted => Some(Ok(book_of(&e))),
-                    Ok(_) => None,
-                    Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
-                        Some(Err(Status::data_loss(format!("subscriber fell {n} events behind; resubscribe"))))
+        let stop = self.shutdown.clone();
+        let stream = BroadcastStream::new(self.log.tail()).take_until(async move { stop.wait().await }).filter_map(
+            move |item| {
+                let wanted = wanted.clone();
+                async move {
+                    match item {
+                        Ok(e) if e.correlation_id == wanted => Some(Ok(book_of(&e))),
+                        Ok(_) => None,
+                        Err(tokio_stream::wrappers::errors::BroadcastStreamRecvError::Lagged(n)) => {
+                            Some(Err(Status::data_loss(format!("subscriber fell {n} events behind; resubscribe"))))
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
         Ok(stream)
     }
 }

@@ -1,0 +1,225 @@
+//! Downstream coordinators when things go wrong, on the embedded log: a saga
+//! that commands an unknown domain, a projector that is down, a CASCADE
+//! cycle; and the Server-Sent Events stream read by a real HTTP exchange.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use angzarr_client::{Projector, Saga, command};
+use angzarr_connectors::embedded::{Durability, EmbeddedConfig, EmbeddedLog};
+use angzarr_coordinators::Shutdown;
+use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig, ProjectorConfig, SagaConfig};
+use angzarr_coordinators::runtime::{self, Roles, Running};
+use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
+use angzarr_proto::angzarr::{CommandBook, CommandPage, CommandRequest, Cover, PageHeader, SyncMode, command_page};
+use angzarr_proto::examples::{Currency, DepositFunds, FundsDeposited, PlayerRegistered, RegisterPlayer};
+use angzarr_proto::pack;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+struct Harness {
+    running: Running,
+    log: EmbeddedLog,
+    channel: Channel,
+}
+
+async fn start(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> Harness {
+    let aggregates = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut config = Config::new(
+        LogConfig::Embedded { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal },
+        GatewayConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            http_listen: Some("127.0.0.1:0".parse().unwrap()),
+            decision_timeout: Duration::from_secs(10),
+            ..Default::default()
+        },
+        BTreeMap::from([("player".to_string(), DomainConfig::served_by(format!("http://{}", aggregates.addr), 100))]),
+    );
+    std::mem::forget(aggregates);
+    configure(&mut config);
+    let cfg = EmbeddedConfig { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal };
+    let log = EmbeddedLog::open(&cfg, ["player".to_string()]).unwrap();
+    let running = runtime::start(&config, Arc::new(log.clone()), Roles::ALL, Shutdown::new()).await.unwrap();
+    let channel =
+        Channel::from_shared(format!("http://{}", running.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
+    Harness { running, log, channel }
+}
+
+fn request(root: Uuid, seq: u32, cmd: prost_types::Any, mode: SyncMode, correlation: &str) -> CommandRequest {
+    CommandRequest {
+        command: Some(CommandBook {
+            cover: Some(Cover {
+                root: Some(root.into()),
+                domain: "player".into(),
+                correlation_id: correlation.into(),
+                ..Default::default()
+            }),
+            pages: vec![CommandPage {
+                header: Some(PageHeader::sequence(seq)),
+                payload: Some(command_page::Payload::Command(cmd)),
+                ..Default::default()
+            }],
+        }),
+        sync_mode: mode as i32,
+        ..Default::default()
+    }
+}
+
+fn register() -> prost_types::Any {
+    pack(&RegisterPlayer { display_name: "Ada".into(), email: "a@x".into(), ..Default::default() })
+}
+
+fn deposit(n: i64) -> prost_types::Any {
+    pack(&DepositFunds { amount: Some(Currency { amount: n, currency_code: "USD".into() }) })
+}
+
+async fn serve_saga(saga: Saga) -> String {
+    let s = angzarr_client::Server::new().saga(saga).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let url = format!("http://{}", s.addr);
+    std::mem::forget(s);
+    url
+}
+
+#[tokio::test]
+async fn a_saga_commanding_an_unknown_domain_stalls_its_offset_and_writes_nothing() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let saga = Saga::new("bad").on(move |_: &PlayerRegistered, _, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        vec![command("casino", Uuid::new_v4(), &DepositFunds::default())]
+    });
+    let url = serve_saga(saga).await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), |c| {
+        c.sagas.insert("bad".into(), SagaConfig { handler: url, domains: vec!["player".into()] });
+    })
+    .await;
+    let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
+    client.handle_command(request(Uuid::new_v4(), 0, register(), SyncMode::Decision, "")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(calls.load(Ordering::SeqCst) >= 2, "the reaction is retried with backoff");
+    let (commands, _, _) = h.log.counts("player").await.unwrap();
+    assert_eq!(commands, 1, "only the registration; the saga's command went nowhere");
+    let positions = h.log.group_position("saga.bad", "player").await.unwrap();
+    assert!(positions.iter().all(Option::is_none), "the offset is not advanced past the event: {positions:?}");
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_projector_that_is_down_catches_up_without_skipping_when_it_returns() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), |c| {
+        c.projectors.insert(
+            "late".into(),
+            ProjectorConfig {
+                handler: format!("http://127.0.0.1:{port}"),
+                domains: vec!["player".into()],
+                sync: false,
+            },
+        );
+    })
+    .await;
+    let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
+    let root = Uuid::new_v4();
+    client.handle_command(request(root, 0, register(), SyncMode::Decision, "")).await.unwrap();
+    for s in 1..=5 {
+        client.handle_command(request(root, s, deposit(1), SyncMode::Decision, "")).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let positions = h.log.group_position("projector.late", "player").await.unwrap();
+    assert!(positions.iter().all(Option::is_none), "nothing is committed while the projector is down: {positions:?}");
+
+    let seen: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let (a, b) = (seen.clone(), seen.clone());
+    let projector = Projector::new("late")
+        .on(move |_: &PlayerRegistered, _, s| Ok(a.lock().unwrap().push(s)))
+        .on(move |_: &FundsDeposited, _, s| Ok(b.lock().unwrap().push(s)));
+    let _server = angzarr_client::Server::new()
+        .projector(projector)
+        .spawn(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if seen.lock().unwrap().len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*seen.lock().unwrap(), vec![0, 1, 2, 3, 4, 5], "every event, in order, none skipped");
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cascade_cycle_is_refused_past_the_depth_limit() {
+    // Every deposit causes another deposit into the same player: a cycle.
+    let saga = Saga::new("echo").on(|_: &FundsDeposited, cover: &Cover, _| {
+        let root = Uuid::try_from(cover.root.as_ref().unwrap()).unwrap();
+        vec![command(
+            "player",
+            root,
+            &DepositFunds { amount: Some(Currency { amount: 1, currency_code: "USD".into() }) },
+        )]
+    });
+    let url = serve_saga(saga).await;
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), |c| {
+        c.sagas.insert("echo".into(), SagaConfig { handler: url, domains: vec!["player".into()] });
+        c.max_cascade_depth = 3;
+    })
+    .await;
+    let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
+    let root = Uuid::new_v4();
+    client.handle_command(request(root, 0, register(), SyncMode::Decision, "")).await.unwrap();
+    let status = client.handle_command(request(root, 1, deposit(1), SyncMode::Cascade, "")).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{status:?}");
+    assert!(status.message().contains("cascade deeper than 3"), "{}", status.message());
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn server_sent_events_carry_one_correlation_id_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), |_| {}).await;
+    let http = h.running.http_addr.unwrap();
+
+    // An empty correlation id is a 400.
+    let mut s = tokio::net::TcpStream::connect(http).await.unwrap();
+    s.write_all(b"GET /v1/stream/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut head = String::new();
+    s.read_to_string(&mut head).await.unwrap();
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+
+    let mut s = tokio::net::TcpStream::connect(http).await.unwrap();
+    s.write_all(b"GET /v1/stream/mine HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
+    let (mine, other) = (Uuid::new_v4(), Uuid::new_v4());
+    client.handle_command(request(other, 0, register(), SyncMode::Decision, "theirs")).await.unwrap();
+    client.handle_command(request(mine, 0, register(), SyncMode::Decision, "mine")).await.unwrap();
+    client.handle_command(request(mine, 1, deposit(5), SyncMode::Decision, "mine")).await.unwrap();
+
+    let mut received = Vec::new();
+    let mut buf = [0u8; 8192];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while String::from_utf8_lossy(&received).matches("event: event").count() < 2 {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => received.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
+        received.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("text/event-stream"), "{text}");
+    assert_eq!(text.matches("event: event").count(), 2, "exactly my two events:\n{text}");
+    assert!(text.contains("examples.PlayerRegistered") && text.contains("examples.FundsDeposited"), "{text}");
+    assert!(!text.contains("theirs"), "another correlation id leaked:\n{text}");
+    h.running.stop().await.unwrap();
+}
