@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig};
 use angzarr_coordinators::runtime::{self, Roles, Running};
-use angzarr_coordinators::Shutdown;
 use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
-use angzarr_proto::angzarr::{command_page, CommandBook, CommandPage, CommandRequest, Cover, PageHeader, SyncMode};
+use angzarr_proto::angzarr::{CommandBook, CommandPage, CommandRequest, Cover, PageHeader, SyncMode, command_page};
 use angzarr_proto::examples::{Currency, DepositFunds, RegisterPlayer};
 use angzarr_proto::pack;
 use prost::Message;
@@ -111,11 +111,18 @@ pub struct Platform {
 impl Platform {
     pub async fn start(log: LogConfig, snapshot_every: u32) -> anyhow::Result<Platform> {
         let handler = poker::server().spawn("127.0.0.1:0".parse()?).await?;
-        let gateway = GatewayConfig { listen: "127.0.0.1:0".parse()?, decision_timeout: Duration::from_secs(120), ..Default::default() };
+        let gateway = GatewayConfig {
+            listen: "127.0.0.1:0".parse()?,
+            decision_timeout: Duration::from_secs(120),
+            ..Default::default()
+        };
         let config = Config::new(
             log,
             gateway,
-            BTreeMap::from([("player".to_string(), DomainConfig::served_by(format!("http://{}", handler.addr), snapshot_every))]),
+            BTreeMap::from([(
+                "player".to_string(),
+                DomainConfig::served_by(format!("http://{}", handler.addr), snapshot_every),
+            )]),
         );
         let log = runtime::open_log(&config).await?;
         let running = runtime::start(&config, log, Roles::ALL, Shutdown::new()).await?;
@@ -177,7 +184,13 @@ pub async fn register_players(p: &Platform, n: usize) -> anyhow::Result<Vec<Uuid
 
 /// `n` deposits spread over `roots` by `clients` concurrent clients, each
 /// owning a slice of the roots so sequences stay right; returns the elapsed time.
-pub async fn deposits(p: &Platform, roots: &[Uuid], n: usize, clients: usize, mode: SyncMode) -> anyhow::Result<Duration> {
+pub async fn deposits(
+    p: &Platform,
+    roots: &[Uuid],
+    n: usize,
+    clients: usize,
+    mode: SyncMode,
+) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let per_client = roots.len().div_ceil(clients);
     let mut tasks = Vec::new();

@@ -60,7 +60,14 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     p.running.stop().await?;
     let Some(url) = &env.pg else {
         eprintln!("no PostgreSQL (PG_URL): that baseline is missing");
-        return Ok(vec![Row::higher("embedded throughput DECISION", "cmd/s", ours, f64::NAN, "PostgreSQL append (missing)", ">= 2x")]);
+        return Ok(vec![Row::higher(
+            "embedded throughput DECISION",
+            "cmd/s",
+            ours,
+            f64::NAN,
+            "PostgreSQL append (missing)",
+            ">= 2x",
+        )]);
     };
     let base = postgres(url, n, roots, clients, common::command_bytes()).await?;
     Ok(vec![Row::higher(

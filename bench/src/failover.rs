@@ -5,9 +5,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::config::Config;
 use angzarr_coordinators::runtime::{self, Roles};
-use angzarr_coordinators::Shutdown;
 use angzarr_proto::angzarr::SyncMode;
 use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
 use tonic::transport::Channel;
@@ -42,7 +42,9 @@ async fn all_accept(channel: &Channel) -> anyhow::Result<Duration> {
     for p in 0..PARTITIONS {
         let mut c = CommandHandlerCoordinatorServiceClient::new(channel.clone());
         probes.push(tokio::spawn(async move {
-            c.handle_command(common::request(root_in(p), 0, common::register(), SyncMode::Decision)).await.map(|_| started.elapsed())
+            c.handle_command(common::request(root_in(p), 0, common::register(), SyncMode::Decision))
+                .await
+                .map(|_| started.elapsed())
         }));
     }
     let mut worst = Duration::ZERO;
@@ -79,7 +81,13 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     std::fs::write(&path, &yaml)?;
     let config = Config::parse(&yaml)?;
     let log = runtime::open_log(&config).await?;
-    let gateway = runtime::start(&config, log, Roles { gateway: true, command_handler: false, downstream: false }, Shutdown::new()).await?;
+    let gateway = runtime::start(
+        &config,
+        log,
+        Roles { gateway: true, command_handler: false, downstream: false },
+        Shutdown::new(),
+    )
+    .await?;
     let channel = Channel::from_shared(format!("http://{}", gateway.grpc_addr.unwrap()))?.connect().await?;
 
     let runs = env.n(1, 3);
@@ -114,7 +122,21 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     eprintln!("kill -9 runs {:?} s, graceful hand-off runs {:?} s", kills, handoffs);
     let session = SESSION_MS as f64 / 1000.0;
     Ok(vec![
-        Row::lower("failover after kill -9", "s", common::median(kills), session, "session.timeout.ms (detection floor)", "informational"),
-        Row::lower("graceful hand-off (SIGTERM)", "s", common::median(handoffs), session, "session.timeout.ms", "<= 1 s"),
+        Row::lower(
+            "failover after kill -9",
+            "s",
+            common::median(kills),
+            session,
+            "session.timeout.ms (detection floor)",
+            "informational",
+        ),
+        Row::lower(
+            "graceful hand-off (SIGTERM)",
+            "s",
+            common::median(handoffs),
+            session,
+            "session.timeout.ms",
+            "<= 1 s",
+        ),
     ])
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use angzarr_proto::angzarr::SyncMode;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::common::{self, Env, Platform, Row};
 
@@ -93,6 +93,13 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     Ok(vec![
         Row::lower("latency DECISION p50", "ms", percentile(&ours, 0.5), percentile(&base, 0.5), b, "<= 5 ms"),
         Row::lower("latency DECISION p99", "ms", percentile(&ours, 0.99), percentile(&base, 0.99), b, "<= 25 ms"),
-        Row::lower("latency DECISION p999", "ms", percentile(&ours, 0.999), percentile(&base, 0.999), b, "informational"),
+        Row::lower(
+            "latency DECISION p999",
+            "ms",
+            percentile(&ours, 0.999),
+            percentile(&base, 0.999),
+            b,
+            "informational",
+        ),
     ])
 }

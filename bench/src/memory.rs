@@ -54,7 +54,9 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     let base = worker_peak(env, &empty).await? as f64 / 1024.0;
     let loaded = worker_peak(env, &full).await? as f64 / 1024.0;
     let per_100k = (loaded - base) * 100_000.0 / aggregates as f64;
-    eprintln!("worker peak RSS: {base:.1} MiB empty, {loaded:.1} MiB with {aggregates} aggregates → {per_100k:.1} MiB per 100k");
+    eprintln!(
+        "worker peak RSS: {base:.1} MiB empty, {loaded:.1} MiB with {aggregates} aggregates → {per_100k:.1} MiB per 100k"
+    );
     Ok(vec![Row::lower(
         "worker peak RSS per 100k live aggregates",
         "MiB",

@@ -60,9 +60,25 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     let dir = tempfile::tempdir()?;
     let model = poker::bankroll::ReadModel::open(&dir.path().join("bankroll.db"))?;
     let bankroll = project(env, &prefix, poker::bankroll::projector(model), total).await?;
-    eprintln!("{total} events: bare consumer {bare:.0}/s, no-op projector {noop:.0}/s, bankroll projector {bankroll:.0}/s");
+    eprintln!(
+        "{total} events: bare consumer {bare:.0}/s, no-op projector {noop:.0}/s, bankroll projector {bankroll:.0}/s"
+    );
     Ok(vec![
-        Row::higher("projector replay, no-op projector", "events/s", noop, bare, "bare read_committed consumer", ">= 500k events/s"),
-        Row::higher("projector replay, bankroll (SQLite)", "events/s", bankroll, bare, "bare read_committed consumer", ">= 500k events/s"),
+        Row::higher(
+            "projector replay, no-op projector",
+            "events/s",
+            noop,
+            bare,
+            "bare read_committed consumer",
+            ">= 500k events/s",
+        ),
+        Row::higher(
+            "projector replay, bankroll (SQLite)",
+            "events/s",
+            bankroll,
+            bare,
+            "bare read_committed consumer",
+            ">= 500k events/s",
+        ),
     ])
 }

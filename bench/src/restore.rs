@@ -29,7 +29,9 @@ pub async fn seed(env: &Env, prefix: &str, aggregates: usize, history: usize) ->
     admin
         .create_topics(
             &[
-                NewTopic::new(&events, 1, TopicReplication::Fixed(1)),
+                NewTopic::new(&events, 1, TopicReplication::Fixed(1))
+                    .set("retention.ms", "-1")
+                    .set("retention.bytes", "-1"),
                 NewTopic::new(&snapshots, 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
             ],
             &AdminOptions::new(),
@@ -66,7 +68,8 @@ pub async fn seed(env: &Env, prefix: &str, aggregates: usize, history: usize) ->
         for r in &roots {
             let v = EventBook { cover: Some(cover(r)), pages: vec![page(seq)], ..Default::default() }.encode_to_vec();
             let k = r.hyphenated().to_string();
-            pending.push(p.send_result(FutureRecord::to(&events).partition(0).key(&k).payload(&v)).map_err(|(e, _)| e)?);
+            pending
+                .push(p.send_result(FutureRecord::to(&events).partition(0).key(&k).payload(&v)).map_err(|(e, _)| e)?);
             if pending.len() >= 50_000 {
                 flush(&mut pending).await?;
             }
@@ -76,19 +79,26 @@ pub async fn seed(env: &Env, prefix: &str, aggregates: usize, history: usize) ->
     let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &env.kafka).create()?;
     let (_, covered_to) = consumer.fetch_watermarks(&events, 0, Duration::from_secs(10))?;
     for r in &roots {
-        let state = PlayerState { bankroll: Some(Currency { amount: history as i64, currency_code: "USD".into() }), ..Default::default() };
+        let state = PlayerState {
+            bankroll: Some(Currency { amount: history as i64, currency_code: "USD".into() }),
+            ..Default::default()
+        };
         let snap = Snapshot { sequence: history as u32 - 1, state: Some(pack(&state)), ..Default::default() };
         let v = EventBook { cover: Some(cover(r)), snapshot: Some(snap), ..Default::default() }.encode_to_vec();
         let k = r.hyphenated().to_string();
         pending.push(p.send_result(FutureRecord::to(&snapshots).partition(0).key(&k).payload(&v)).map_err(|(e, _)| e)?);
-        let t = EventBook { cover: Some(cover(r)), pages: vec![page(history as u32)], ..Default::default() }.encode_to_vec();
+        let t = EventBook { cover: Some(cover(r)), pages: vec![page(history as u32)], ..Default::default() }
+            .encode_to_vec();
         pending.push(p.send_result(FutureRecord::to(&events).partition(0).key(&k).payload(&t)).map_err(|(e, _)| e)?);
         if pending.len() >= 50_000 {
             flush(&mut pending).await?;
         }
     }
     let from = covered_to.to_string();
-    pending.push(p.send_result(FutureRecord::to(&snapshots).partition(0).key("__restore_from").payload(&from)).map_err(|(e, _)| e)?);
+    pending.push(
+        p.send_result(FutureRecord::to(&snapshots).partition(0).key("__restore_from").payload(&from))
+            .map_err(|(e, _)| e)?,
+    );
     flush(&mut pending).await?;
     Ok(())
 }
@@ -131,7 +141,8 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
             let mut cfg = KafkaConfig::new(env.kafka.clone());
             cfg.topics = Topics::new(prefix.clone());
             let started = Instant::now();
-            let (histories, stats) = tokio::task::spawn_blocking(move || restore_partition(&cfg, "player", 0, None)).await??;
+            let (histories, stats) =
+                tokio::task::spawn_blocking(move || restore_partition(&cfg, "player", 0, None)).await??;
             let ours = started.elapsed().as_secs_f64();
             anyhow::ensure!(histories.len() == aggregates, "restored {} of {aggregates}", histories.len());
             let (replay, records) = tokio::task::block_in_place(|| full_replay(env, &prefix))?;
