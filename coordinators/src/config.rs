@@ -437,6 +437,15 @@ mod example_configs {
             let lookup = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
             Config::parse_with(&text, lookup).unwrap_or_else(|e| panic!("{file}: {e}"));
         }
+        let compose = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/angzarr-compose.yaml");
+        let text = std::fs::read_to_string(compose).unwrap();
+        let env = |k: &str| match k {
+            "KAFKA_BOOTSTRAP" => Some("kafka:9092".to_string()),
+            "PLAYER_HANDLER" => Some("http://player:50051".to_string()),
+            _ => None,
+        };
+        let c = Config::parse_with(&text, env).unwrap();
+        assert_eq!(c.sagas["payment-gateway"].domains, ["player"]);
         let text = std::fs::read_to_string(format!("{dir}/angzarr-kafka.yaml")).unwrap();
         assert!(
             matches!(Config::parse_with(&text, |_| None), Err(ConfigError::MissingVar(v)) if v == "KAFKA_BOOTSTRAP")
