@@ -135,7 +135,7 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for aggregates in sizes {
         let mut per_history = Vec::new();
-        for history in [2usize, 10] {
+        for history in [2usize, 8] {
             let prefix = common::prefix("restore");
             seed(env, &prefix, aggregates, history).await?;
             let mut cfg = KafkaConfig::new(env.kafka.clone());
@@ -160,7 +160,7 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
                 if aggregates >= 1_000_000 { "<= 10 s" } else { "flat in history" },
             ));
         }
-        eprintln!("restore time, history 2 vs 10: {:.2}s vs {:.2}s", per_history[0], per_history[1]);
+        eprintln!("restore time, history 2 vs 8: {:.2}s vs {:.2}s", per_history[0], per_history[1]);
     }
     Ok(rows)
 }
