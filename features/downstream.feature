@@ -1,9 +1,10 @@
 Feature: Sync modes and downstream reactions
   The five sync modes decide when a caller gets its answer; projectors and
   sagas react to committed events. The same scenarios run on the embedded
-  log and on Kafka. The platform is the poker example: the player aggregate,
-  the bankroll projector (sync) and the transfer-settlement saga, which
-  debits the payer of a transfer.
+  log and on Kafka. The platform is the poker example: the player and hand
+  aggregates, the bankroll projector (sync), the transfer-settlement saga
+  (debits the payer of a transfer) and the hand-settlement saga (moves a
+  hand's chips into the players' bankrolls).
 
   Scenario: ASYNC answers once the command is durable, before any decision
     When a player "Ada" registers with sync mode ASYNC
@@ -47,3 +48,13 @@ Feature: Sync modes and downstream reactions
     When a player "Ada" registers with correlation "stream-1"
     And a player "Bob" registers with correlation "stream-2"
     Then the subscription receives exactly 1 event, a PlayerRegistered of "Ada"
+
+  Scenario: A finished hand settles into the players' bankrolls, across domains
+    Given a player "Ada" with $100
+    And a player "Bob" with $100
+    When a hand is dealt to "Ada" and "Bob" with 100 chips each
+    And "Bob" posts a blind of 10 with sync mode CASCADE
+    And "Ada" bets 30 with sync mode CASCADE
+    And the pot of 40 is awarded to "Ada" with sync mode CASCADE
+    Then "Ada" has a balance of $110
+    And "Bob" has a balance of $90

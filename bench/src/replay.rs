@@ -54,7 +54,9 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     let prefix = common::prefix("replay");
     restore::seed(env, &prefix, aggregates, 10).await?;
     let total = (aggregates * 11) as u64;
-    eprintln!("{total} events over {aggregates} aggregates (one run of consecutive events per aggregate is rare: the seed interleaves them)");
+    eprintln!(
+        "{total} events over {aggregates} aggregates (one run of consecutive events per aggregate is rare: the seed interleaves them)"
+    );
     let (secs, n) = tokio::task::block_in_place(|| restore::full_replay(env, &prefix))?;
     let bare = n as f64 / secs;
     let noop = project(env, &prefix, angzarr_client::Projector::new("noop"), total).await?;

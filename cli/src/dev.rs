@@ -73,12 +73,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let projector =
         angzarr_client::Server::new().projector(poker::bankroll::projector(read_model)).spawn(loopback).await?;
     let saga = angzarr_client::Server::new().saga(poker::settlement::saga()).spawn(loopback).await?;
+    let hand_saga = angzarr_client::Server::new().saga(poker::hand_settlement::saga()).spawn(loopback).await?;
 
     let mut domains = BTreeMap::new();
-    domains.insert(
-        poker::player::DOMAIN.to_string(),
-        DomainConfig::served_by(format!("http://{}", aggregates.addr), args.snapshot_every),
-    );
+    for domain in [poker::player::DOMAIN, poker::hand::DOMAIN] {
+        domains.insert(
+            domain.to_string(),
+            DomainConfig::served_by(format!("http://{}", aggregates.addr), args.snapshot_every),
+        );
+    }
     for (domain, url) in &args.handlers {
         domains.insert(domain.clone(), DomainConfig::served_by(url.clone(), args.snapshot_every));
     }
@@ -106,8 +109,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         poker::settlement::NAME.into(),
         SagaConfig { handler: format!("http://{}", saga.addr), domains: vec!["player".into()] },
     );
+    config.sagas.insert(
+        poker::hand_settlement::NAME.into(),
+        SagaConfig { handler: format!("http://{}", hand_saga.addr), domains: vec!["hand".into()] },
+    );
     let result = serve(&config).await;
-    for server in [aggregates, projector, saga] {
+    for server in [aggregates, projector, saga, hand_saga] {
         server.shutdown().await;
     }
     result

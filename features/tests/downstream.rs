@@ -79,8 +79,12 @@ fn mode(s: &str) -> SyncMode {
 }
 
 async fn book(root: Uuid) -> EventBook {
+    book_in("player", root).await
+}
+
+async fn book_in(domain: &str, root: Uuid) -> EventBook {
     let q = Query {
-        cover: Some(Cover { root: Some(root.into()), domain: "player".into(), ..Default::default() }),
+        cover: Some(Cover { root: Some(root.into()), domain: domain.into(), ..Default::default() }),
         selection: None,
     };
     EventQueryServiceClient::new(channel()).get_event_book(q).await.unwrap().into_inner()
@@ -98,13 +102,24 @@ impl Downstream {
         mode: SyncMode,
         correlation: &str,
     ) -> Result<CommandResponse, tonic::Status> {
+        self.send_to("player", name, command, mode, correlation).await
+    }
+
+    async fn send_to(
+        &mut self,
+        domain: &str,
+        name: &str,
+        command: prost_types::Any,
+        mode: SyncMode,
+        correlation: &str,
+    ) -> Result<CommandResponse, tonic::Status> {
         let root = self.root(name);
-        let seq = book(root).await.next_sequence;
+        let seq = book_in(domain, root).await.next_sequence;
         let request = CommandRequest {
             command: Some(CommandBook {
                 cover: Some(Cover {
                     root: Some(root.into()),
-                    domain: "player".into(),
+                    domain: domain.into(),
                     correlation_id: correlation.to_string(),
                     ..Default::default()
                 }),
@@ -166,6 +181,43 @@ async fn transfer(w: &mut Downstream, name: String, money: String, from: String,
         reason: "pot".into(),
     };
     w.answer = Some(w.send(&name, pack(&cmd), mode(&m), "").await);
+}
+
+#[when(regex = r#"^a hand is dealt to "(\w+)" and "(\w+)" with (\d+) chips each$"#)]
+async fn deal(w: &mut Downstream, a: String, b: String, chips: i64) {
+    use angzarr_proto::examples::{DealCards, PlayerInHand};
+    let players = [&a, &b]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| PlayerInHand { player_root: w.root(n).as_bytes().to_vec(), position: i as i32, stack: chips })
+        .collect();
+    let cmd = DealCards { hand_number: 1, players, ..Default::default() };
+    w.answer = Some(w.send_to("hand", "the hand", pack(&cmd), SyncMode::Cascade, "").await);
+    w.answer();
+}
+
+#[when(regex = r#"^"(\w+)" posts a blind of (\d+) with sync mode (\w+)$"#)]
+async fn blind(w: &mut Downstream, name: String, amount: i64, m: String) {
+    use angzarr_proto::examples::PostBlind;
+    let cmd = PostBlind { player_root: w.root(&name).as_bytes().to_vec(), blind_type: "small".into(), amount };
+    w.answer = Some(w.send_to("hand", "the hand", pack(&cmd), mode(&m), "").await);
+    w.answer();
+}
+
+#[when(regex = r#"^"(\w+)" bets (\d+) with sync mode (\w+)$"#)]
+async fn bet(w: &mut Downstream, name: String, amount: i64, m: String) {
+    use angzarr_proto::examples::{ActionType, PlayerAction};
+    let cmd = PlayerAction { player_root: w.root(&name).as_bytes().to_vec(), action: ActionType::Bet as i32, amount };
+    w.answer = Some(w.send_to("hand", "the hand", pack(&cmd), mode(&m), "").await);
+    w.answer();
+}
+
+#[when(regex = r#"^the pot of (\d+) is awarded to "(\w+)" with sync mode (\w+)$"#)]
+async fn award(w: &mut Downstream, amount: i64, name: String, m: String) {
+    use angzarr_proto::examples::{AwardPot, PotAward};
+    let award = PotAward { player_root: w.root(&name).as_bytes().to_vec(), amount, pot_type: "main".into() };
+    w.answer = Some(w.send_to("hand", "the hand", pack(&AwardPot { awards: vec![award] }), mode(&m), "").await);
+    w.answer();
 }
 
 #[then("the answer carries no events")]
@@ -285,10 +337,14 @@ async fn main() {
         _ => LogConfig::Embedded { path: dir.path().join("events.db"), partitions: 3, durability: Default::default() },
     };
     let gateway = GatewayConfig { listen: loopback, decision_timeout: Duration::from_secs(30), ..Default::default() };
+    let handlers = format!("http://{}", aggregates.addr);
     let mut config = Config::new(
         log,
         gateway,
-        BTreeMap::from([("player".to_string(), DomainConfig::served_by(format!("http://{}", aggregates.addr), 100))]),
+        BTreeMap::from([
+            ("player".to_string(), DomainConfig::served_by(handlers.clone(), 100)),
+            ("hand".to_string(), DomainConfig::served_by(handlers, 100)),
+        ]),
     );
     let player = vec!["player".to_string()];
     config.projectors.insert(
@@ -302,6 +358,11 @@ async fn main() {
     config.sagas.insert(
         "transfer-settlement".into(),
         SagaConfig { handler: format!("http://{}", saga.addr), domains: player.clone() },
+    );
+    let hand_saga = angzarr_client::Server::new().saga(poker::hand_settlement::saga()).spawn(loopback).await.unwrap();
+    config.sagas.insert(
+        poker::hand_settlement::NAME.into(),
+        SagaConfig { handler: format!("http://{}", hand_saga.addr), domains: vec!["hand".into()] },
     );
     let log = runtime::open_log(&config).await.expect("log");
     let running = runtime::start(&config, log, Roles::ALL, Shutdown::new()).await.expect("coordinator");

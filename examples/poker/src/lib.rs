@@ -2,10 +2,14 @@
 //!
 //! - [`player`]: the player aggregate — registration and a bankroll with
 //!   table reservations — written with the Rust client.
+//! - [`hand`]: the hand aggregate — a hand of poker, blinds, actions, the pot.
 //! - [`bankroll`]: a projector keeping a leaderboard read model in SQLite.
 //! - [`settlement`]: a saga debiting the payer of a transfer.
+//! - [`hand_settlement`]: a saga settling a finished hand into the players' bankrolls.
 
 pub mod bankroll;
+pub mod hand;
+pub mod hand_settlement;
 pub mod player;
 pub mod settlement;
 
@@ -13,5 +17,5 @@ use angzarr_client::Server;
 
 /// Every aggregate of the example, ready to serve.
 pub fn server() -> Server {
-    Server::new().aggregate(player::aggregate())
+    Server::new().aggregate(player::aggregate()).aggregate(hand::aggregate())
 }
