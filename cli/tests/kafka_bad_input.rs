@@ -1,5 +1,6 @@
 //! Bad infrastructure input on a real broker: a broker that is down, topics
 //! that are missing or unusable, a record that does not decode.
+#![allow(clippy::type_complexity)]
 
 mod support;
 

@@ -141,6 +141,7 @@ pub struct SnapshotRecord {
 
 /// The outcome of one command, routed back to the waiting gateway.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // accepted is the common case; boxing it would allocate on every command
 pub enum CommandOutcome {
     /// Events were committed; the book holds the cover and the new pages.
     Accepted(EventBook),

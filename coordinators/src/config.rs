@@ -258,9 +258,9 @@ fn interpolate_line(text: &str, start: usize, lookup: &impl Fn(&str) -> Option<S
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i..];
-        if after.starts_with("$${") {
+        if let Some(literal) = after.strip_prefix("$${") {
             out.push_str("${");
-            rest = &after[3..];
+            rest = literal;
             pos += i + 3;
         } else if let Some(body) = after.strip_prefix("${") {
             let end = body.find('}').ok_or(ConfigError::Unterminated(pos + i))?;

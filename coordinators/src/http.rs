@@ -59,7 +59,7 @@ async fn sse(
     let events = stream.map(|item| {
         Ok(match item {
             Ok(book) => Event::default().event("event").json_data(to_json::<EventBook>(&book)).unwrap_or_default(),
-            Err(s) => Event::default().event("error").data(s.message().to_string()),
+            Err(s) => Event::default().event("error").data(s.message()),
         })
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))

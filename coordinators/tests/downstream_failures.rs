@@ -136,8 +136,14 @@ async fn a_projector_that_is_down_catches_up_without_skipping_when_it_returns() 
     let seen: Arc<Mutex<Vec<u32>>> = Arc::default();
     let (a, b) = (seen.clone(), seen.clone());
     let projector = Projector::new("late")
-        .on(move |_: &PlayerRegistered, _, s| Ok(a.lock().unwrap().push(s)))
-        .on(move |_: &FundsDeposited, _, s| Ok(b.lock().unwrap().push(s)));
+        .on(move |_: &PlayerRegistered, _, s| {
+            let _: () = a.lock().unwrap().push(s);
+            Ok(())
+        })
+        .on(move |_: &FundsDeposited, _, s| {
+            let _: () = b.lock().unwrap().push(s);
+            Ok(())
+        });
     let _server = angzarr_client::Server::new()
         .projector(projector)
         .spawn(format!("127.0.0.1:{port}").parse().unwrap())

@@ -1,6 +1,7 @@
 //! `downstream.feature`: sync modes, projectors, sagas and the event stream,
 //! through a real coordinator — the embedded log by default, Kafka with
 //! `ANGZARR_LOG=kafka` and `KAFKA_BOOTSTRAP` (see `downstream_kafka.rs`).
+#![allow(clippy::type_complexity)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};

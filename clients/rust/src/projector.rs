@@ -67,10 +67,10 @@ impl Projector {
         let mut last = None;
         for page in &book.pages {
             let Some(seq) = page.seq() else { continue };
-            if let Some(event) = page.event() {
-                if let Some(h) = self.handlers.get(type_name(&event.type_url)) {
-                    h(event, &root, seq)?;
-                }
+            if let Some(event) = page.event()
+                && let Some(h) = self.handlers.get(type_name(&event.type_url))
+            {
+                h(event, &root, seq)?;
             }
             last = Some(seq);
         }

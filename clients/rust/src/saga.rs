@@ -63,10 +63,10 @@ impl Saga {
         let cover = source.cover.clone().unwrap_or_default();
         let mut commands = Vec::new();
         for page in &source.pages {
-            if let (Some(event), Some(seq)) = (page.event(), page.seq()) {
-                if let Some(h) = self.handlers.get(type_name(&event.type_url)) {
-                    commands.extend(h(event, &cover, seq)?);
-                }
+            if let (Some(event), Some(seq)) = (page.event(), page.seq())
+                && let Some(h) = self.handlers.get(type_name(&event.type_url))
+            {
+                commands.extend(h(event, &cover, seq)?);
             }
         }
         Ok(SagaResponse { commands, events: Vec::new() })

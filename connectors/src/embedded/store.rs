@@ -279,7 +279,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut offsets = Vec::with_capacity(batch.events.len());
         {
-            let mut next: i64 = tx.query_row(
+            let next: i64 = tx.query_row(
                 "SELECT COALESCE(MAX(offset), -1) + 1 FROM events WHERE domain = ?1 AND partition = ?2",
                 params![domain, partition],
                 |r| r.get(0),
@@ -288,12 +288,12 @@ impl Store {
                 "INSERT INTO events (domain, partition, offset, root, edition, sequence, correlation_id, type, isolated, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            for ev in &batch.events {
+            for (ev, offset) in batch.events.iter().zip(next..) {
                 insert
                     .execute(params![
                         domain,
                         partition,
-                        next,
+                        offset,
                         ev.root.as_bytes().as_slice(),
                         ev.edition,
                         ev.sequence,
@@ -308,8 +308,7 @@ impl Store {
                         }
                         e => e.into(),
                     })?;
-                offsets.push(next);
-                next += 1;
+                offsets.push(offset);
             }
             let mut snap = tx.prepare_cached(
                 "INSERT INTO snapshots (domain, root, partition, sequence, body) VALUES (?1, ?2, ?3, ?4, ?5)

@@ -69,10 +69,10 @@ impl Inbox {
                 while !s.load(Ordering::Relaxed) {
                     match consumer.poll(Duration::from_millis(100)) {
                         Some(Ok(msg)) => {
-                            if let Some((request_id, outcome)) = records::parse_reply(&msg) {
-                                if let Some((_, tx)) = w.remove(&request_id) {
-                                    let _ = tx.send(outcome);
-                                }
+                            if let Some((request_id, outcome)) = records::parse_reply(&msg)
+                                && let Some((_, tx)) = w.remove(&request_id)
+                            {
+                                let _ = tx.send(outcome);
                             }
                         }
                         Some(Err(e)) => tracing::warn!(error = %e, "reply reader"),

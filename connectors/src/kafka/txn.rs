@@ -91,12 +91,11 @@ pub fn run(
         commit(producer, timeout)?;
         Ok(offsets)
     })();
-    if let Err(e) = &result {
-        if !fenced(e) {
-            if let Err(abort) = producer.abort_transaction(timeout) {
-                tracing::warn!(error = %abort, "abort_transaction");
-            }
-        }
+    if let Err(e) = &result
+        && !fenced(e)
+        && let Err(abort) = producer.abort_transaction(timeout)
+    {
+        tracing::warn!(error = %abort, "abort_transaction");
     }
     result
 }
