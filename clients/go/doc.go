@@ -13,6 +13,12 @@
 // [Aggregate.Execute] is pure, so a test needs no framework running: see the
 // angzarrtest package.
 //
+// A [Projector] applies events to a read model (ProjectorService) and a
+// [Saga] turns events into commands for other aggregates (SagaService), built
+// with [Command]; one server hosts aggregates, a projector and a saga:
+//
+//	angzarr.Serve("127.0.0.1:50051", agg, projector, saga)
+//
 // Errors are gRPC statuses: a [Rejected] reason is FAILED_PRECONDITION, an
 // unknown command type or a malformed payload INVALID_ARGUMENT, and any other
 // handler error or panic INTERNAL.

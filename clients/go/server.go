@@ -84,6 +84,68 @@ func (s *Service) Replay(_ context.Context, req *angzarrpb.ReplayRequest) (*angz
 	panic("unreachable")
 }
 
+// ProjectorService is angzarr.ProjectorService over one [Projector] (the
+// service carries no name to route by, so a server hosts at most one).
+type ProjectorService struct {
+	angzarrpb.UnimplementedProjectorServiceServer
+	projector *Projector
+}
+
+var _ angzarrpb.ProjectorServiceServer = (*ProjectorService)(nil)
+
+// NewProjectorService serves p.
+func NewProjectorService(p *Projector) *ProjectorService {
+	if p == nil {
+		panic("angzarr: nil projector")
+	}
+	return &ProjectorService{projector: p}
+}
+
+// Handle applies a book: ProjectorService.Handle.
+func (s *ProjectorService) Handle(_ context.Context, book *angzarrpb.EventBook) (*angzarrpb.Projection, error) {
+	out, err := s.projector.Execute(book)
+	logFailure(err, "projection failed", "projector", s.projector.Name())
+	return out, err
+}
+
+// HandleSpeculative projects a book without side effects:
+// ProjectorService.HandleSpeculative (UNIMPLEMENTED unless the projector has
+// a speculative function).
+func (s *ProjectorService) HandleSpeculative(_ context.Context, book *angzarrpb.EventBook) (*angzarrpb.Projection, error) {
+	return s.projector.ExecuteSpeculative(book)
+}
+
+// SagaService is angzarr.SagaService over one [Saga] (the service carries
+// no name to route by, so a server hosts at most one).
+type SagaService struct {
+	angzarrpb.UnimplementedSagaServiceServer
+	saga *Saga
+}
+
+var _ angzarrpb.SagaServiceServer = (*SagaService)(nil)
+
+// NewSagaService serves s.
+func NewSagaService(s *Saga) *SagaService {
+	if s == nil {
+		panic("angzarr: nil saga")
+	}
+	return &SagaService{saga: s}
+}
+
+// Handle reacts to the source events: SagaService.Handle.
+func (s *SagaService) Handle(_ context.Context, req *angzarrpb.SagaHandleRequest) (*angzarrpb.SagaResponse, error) {
+	out, err := s.saga.Execute(req)
+	logFailure(err, "saga reaction failed", "saga", s.saga.Name())
+	return out, err
+}
+
+func logFailure(err error, msg string, args ...any) {
+	if err != nil {
+		st := status.Convert(err)
+		slog.Warn(msg, append(args, "code", st.Code(), "message", st.Message())...)
+	}
+}
+
 // RecoverPanics is a unary interceptor turning a panic into INTERNAL, so a
 // faulty handler never takes the server down.
 func RecoverPanics(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (resp any, err error) {
@@ -95,29 +157,134 @@ func RecoverPanics(ctx context.Context, req any, info *grpc.UnaryServerInfo, nex
 	return next(ctx, req)
 }
 
-// NewServer is a grpc.Server with the Service of handlers registered and
-// panics recovered; opts are added to the server's options.
-func NewServer(handlers []CommandHandler, opts ...grpc.ServerOption) *grpc.Server {
+// Component is what a server hosts: a [CommandHandler] (such as an
+// *[Aggregate]), a *[Projector] or a *[Saga]. A server hosts any number of
+// command handlers (one per domain), at most one projector and at most one
+// saga; anything else is an error.
+type Component = any
+
+// hosted are components sorted by kind.
+type hosted struct {
+	handlers  []CommandHandler
+	projector *Projector
+	saga      *Saga
+}
+
+func sortComponents[C Component](components []C) (hosted, error) {
+	var h hosted
+	domains := map[string]bool{}
+	for i, c := range components {
+		switch c := any(c).(type) {
+		case *Projector:
+			if c == nil {
+				return h, fmt.Errorf("angzarr: component #%d is a nil projector", i)
+			}
+			if h.projector != nil {
+				return h, fmt.Errorf("angzarr: two projectors (%q, %q): a server hosts at most one", h.projector.Name(), c.Name())
+			}
+			h.projector = c
+		case *Saga:
+			if c == nil {
+				return h, fmt.Errorf("angzarr: component #%d is a nil saga", i)
+			}
+			if h.saga != nil {
+				return h, fmt.Errorf("angzarr: two sagas (%q, %q): a server hosts at most one", h.saga.Name(), c.Name())
+			}
+			h.saga = c
+		case CommandHandler:
+			if domains[c.Domain()] {
+				return h, fmt.Errorf("angzarr: domain %q hosted twice", c.Domain())
+			}
+			domains[c.Domain()] = true
+			h.handlers = append(h.handlers, c)
+		default:
+			return h, fmt.Errorf("angzarr: component #%d is a %T, not a CommandHandler, *Projector or *Saga", i, c)
+		}
+	}
+	return h, nil
+}
+
+func (h hosted) register(srv grpc.ServiceRegistrar) {
+	// CommandHandlerService also when nothing at all is hosted, as before
+	// projectors and sagas existed.
+	if len(h.handlers) > 0 || (h.projector == nil && h.saga == nil) {
+		angzarrpb.RegisterCommandHandlerServiceServer(srv, NewService(h.handlers...))
+	}
+	if h.projector != nil {
+		angzarrpb.RegisterProjectorServiceServer(srv, NewProjectorService(h.projector))
+	}
+	if h.saga != nil {
+		angzarrpb.RegisterSagaServiceServer(srv, NewSagaService(h.saga))
+	}
+}
+
+func (h hosted) logAttrs() []any {
+	attrs := []any{"domains", NewService(h.handlers...).Domains()}
+	if h.projector != nil {
+		attrs = append(attrs, "projector", h.projector.Name())
+	}
+	if h.saga != nil {
+		attrs = append(attrs, "saga", h.saga.Name())
+	}
+	return attrs
+}
+
+// Register registers the services of components on srv (an existing
+// grpc.Server): CommandHandlerService for the command handlers,
+// ProjectorService for a projector, SagaService for a saga. It fails on a
+// component that is none of these, a domain hosted twice, or two projectors
+// or sagas. Add [RecoverPanics] to srv's interceptors.
+func Register(srv grpc.ServiceRegistrar, components ...Component) error {
+	h, err := sortComponents(components)
+	if err != nil {
+		return err
+	}
+	h.register(srv)
+	return nil
+}
+
+// NewServer is a grpc.Server hosting components (see [Component] and
+// [Register]), with panics recovered; opts are added to the server's
+// options. Both []CommandHandler and []Component are accepted:
+//
+//	angzarr.NewServer([]angzarr.Component{agg, projector, saga})
+//
+// It panics on components [Register] would refuse.
+func NewServer[C Component](components []C, opts ...grpc.ServerOption) *grpc.Server {
+	h, err := sortComponents(components)
+	if err != nil {
+		panic(err.Error())
+	}
 	opts = append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(RecoverPanics)}, opts...)
 	srv := grpc.NewServer(opts...)
-	angzarrpb.RegisterCommandHandlerServiceServer(srv, NewService(handlers...))
+	h.register(srv)
 	return srv
 }
 
-// Serve listens on addr (e.g. "127.0.0.1:50051") and serves handlers until
-// the listener fails or the process ends.
-func Serve(addr string, handlers ...CommandHandler) error {
+// Serve listens on addr (e.g. "127.0.0.1:50051") and serves components
+// (command handlers such as aggregates, a projector, a saga) until the
+// listener fails or the process ends.
+func Serve(addr string, components ...Component) error {
+	if _, err := sortComponents(components); err != nil {
+		return err
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	return ServeListener(lis, handlers...)
+	return ServeListener(lis, components...)
 }
 
-// ServeListener serves handlers on an existing listener (e.g. one bound to
-// port 0) until it fails.
-func ServeListener(lis net.Listener, handlers ...CommandHandler) error {
-	srv := NewServer(handlers)
-	slog.Info("business logic serving", "addr", lis.Addr().String(), "domains", NewService(handlers...).Domains())
+// ServeListener serves components on an existing listener (e.g. one bound
+// to port 0) until it fails.
+func ServeListener(lis net.Listener, components ...Component) error {
+	h, err := sortComponents(components)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(RecoverPanics))
+	h.register(srv)
+	slog.Info("business logic serving", append([]any{"addr", lis.Addr().String()}, h.logAttrs()...)...)
 	return srv.Serve(lis)
 }

@@ -4,8 +4,10 @@
 //   angzarr/errors.hpp     Error, CommandRejected, ensure
 //   angzarr/events.hpp     Events builder
 //   angzarr/aggregate.hpp  Aggregate<State>, CommandHandler, next_sequence
-//   angzarr/server.hpp     HandlerService, Server, serve
-//   angzarr/testing.hpp    given / when / then (include it in tests)
+//   angzarr/projector.hpp  Projector (ProjectorService.Handle without network)
+//   angzarr/saga.hpp       Saga, command (SagaService.Handle without network)
+//   angzarr/server.hpp     HandlerService, HostedProjector, HostedSaga, Server, serve
+//   angzarr/testing.hpp    given / when / then, event_book (include it in tests)
 //   angzarr/gherkin.hpp    a small Gherkin reader and step runner (tests)
 #pragma once
 
@@ -13,4 +15,6 @@
 #include "angzarr/any.hpp"
 #include "angzarr/errors.hpp"
 #include "angzarr/events.hpp"
+#include "angzarr/projector.hpp"
+#include "angzarr/saga.hpp"
 #include "angzarr/server.hpp"

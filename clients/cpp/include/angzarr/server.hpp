@@ -1,5 +1,6 @@
 // angzarr.CommandHandlerService over grpc++, hosting one or more aggregates
-// routed by the command's cover.domain.
+// routed by the command's cover.domain; in the same server, optionally one
+// projector (angzarr.ProjectorService) and one saga (angzarr.SagaService).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -18,16 +19,49 @@
 
 #include "angzarr/aggregate.hpp"
 #include "angzarr/command_handler.grpc.pb.h"
+#include "angzarr/projector.grpc.pb.h"
+#include "angzarr/projector.hpp"
+#include "angzarr/saga.grpc.pb.h"
+#include "angzarr/saga.hpp"
 
 namespace angzarr {
 
 using HandlerPtr = std::shared_ptr<const CommandHandler>;
+using ProjectorPtr = std::shared_ptr<const Projector>;
+using SagaPtr = std::shared_ptr<const Saga>;
+
+/// What one server hosts: aggregates (routed by domain), and at most one
+/// projector and one saga (ProjectorService and SagaService carry no name to
+/// route by: the coordinator reaches each at its own URL).
+struct Hosting {
+  std::vector<HandlerPtr> aggregates;
+  ProjectorPtr projector;
+  SagaPtr saga;
+};
 
 namespace detail {
 template <class T>
 struct is_shared_ptr : std::false_type {};
 template <class T>
 struct is_shared_ptr<std::shared_ptr<T>> : std::true_type {};
+
+// Whether T (a component as given: by value or shared_ptr) is a U.
+template <class T, class U>
+struct is_component : std::is_same<T, U> {};
+template <class T, class U>
+struct is_component<std::shared_ptr<T>, U> : std::is_same<std::remove_const_t<T>, U> {};
+template <class T, class U>
+inline constexpr bool is_component_v = is_component<T, U>::value;
+
+template <class U, class H>
+std::shared_ptr<const U> to_shared(H&& component) {
+  using T = std::decay_t<H>;
+  if constexpr (is_shared_ptr<T>::value) {
+    return component;
+  } else {
+    return std::make_shared<U>(std::forward<H>(component));
+  }
+}
 
 // An aggregate given by value (copied or moved) or by shared_ptr.
 template <class H>
@@ -37,8 +71,26 @@ HandlerPtr to_handler(H&& handler) {
     static_assert(std::is_base_of_v<CommandHandler, typename T::element_type>, "not a CommandHandler");
     return handler;
   } else {
-    static_assert(std::is_base_of_v<CommandHandler, T>, "serve() takes aggregates (angzarr::CommandHandler)");
+    static_assert(std::is_base_of_v<CommandHandler, T>,
+                  "serve() takes aggregates (angzarr::CommandHandler), an angzarr::Projector and an angzarr::Saga");
     return std::make_shared<T>(std::forward<H>(handler));
+  }
+}
+
+// Adds one component (by value or shared_ptr) to what a server hosts.
+template <class H>
+void add_component(Hosting& hosting, H&& component) {
+  using T = std::decay_t<H>;
+  if constexpr (is_component_v<T, Projector>) {
+    if (hosting.projector) throw std::invalid_argument("angzarr: one projector per server");
+    hosting.projector = to_shared<Projector>(std::forward<H>(component));
+    if (!hosting.projector) throw std::invalid_argument("angzarr: null projector");
+  } else if constexpr (is_component_v<T, Saga>) {
+    if (hosting.saga) throw std::invalid_argument("angzarr: one saga per server");
+    hosting.saga = to_shared<Saga>(std::forward<H>(component));
+    if (!hosting.saga) throw std::invalid_argument("angzarr: null saga");
+  } else {
+    hosting.aggregates.push_back(to_handler(std::forward<H>(component)));
   }
 }
 }  // namespace detail
@@ -96,7 +148,43 @@ class HandlerService final : public CommandHandlerService::Service {
   std::map<std::string, HandlerPtr> by_domain_;
 };
 
-/// A running gRPC server hosting aggregates.
+/// angzarr.ProjectorService for one projector. Every failure is a gRPC
+/// status; HandleSpeculative is UNIMPLEMENTED unless the projector has a
+/// speculation().
+class HostedProjector final : public ProjectorService::Service {
+ public:
+  explicit HostedProjector(ProjectorPtr projector) : projector_(std::move(projector)) {
+    if (!projector_) throw std::invalid_argument("angzarr: null projector");
+  }
+  const Projector& projector() const noexcept { return *projector_; }
+  grpc::Status Handle(grpc::ServerContext*, const EventBook* request, Projection* response) override {
+    return projector_->handle(*request, response);
+  }
+  grpc::Status HandleSpeculative(grpc::ServerContext*, const EventBook* request, Projection* response) override {
+    return projector_->handle_speculative(*request, response);
+  }
+
+ private:
+  ProjectorPtr projector_;
+};
+
+/// angzarr.SagaService for one saga. Every failure is a gRPC status.
+class HostedSaga final : public SagaService::Service {
+ public:
+  explicit HostedSaga(SagaPtr saga) : saga_(std::move(saga)) {
+    if (!saga_) throw std::invalid_argument("angzarr: null saga");
+  }
+  const Saga& saga() const noexcept { return *saga_; }
+  grpc::Status Handle(grpc::ServerContext*, const SagaHandleRequest* request, SagaResponse* response) override {
+    return saga_->handle(*request, response);
+  }
+
+ private:
+  SagaPtr saga_;
+};
+
+/// A running gRPC server hosting aggregates, and optionally one projector
+/// and one saga.
 ///
 ///     auto server = angzarr::Server::start("127.0.0.1:0", {std::make_shared<...>(agg)});
 ///     std::cout << server->address() << "\n";  // the port actually bound
@@ -106,13 +194,35 @@ class Server {
   /// Binds address ("host:port"; port 0 picks a free one) and starts
   /// serving. Throws std::runtime_error when the address cannot be bound.
   static std::unique_ptr<Server> start(const std::string& address, std::vector<HandlerPtr> handlers) {
+    return start(address, Hosting{std::move(handlers), nullptr, nullptr});
+  }
+
+  /// As start(), hosting aggregates (CommandHandlerService, registered
+  /// unless there are none but there is a projector or a saga), a projector
+  /// (ProjectorService) and a saga (SagaService), each optional. Throws
+  /// std::invalid_argument for a domain hosted twice.
+  static std::unique_ptr<Server> start(const std::string& address, Hosting hosting) {
     auto server = std::unique_ptr<Server>(new Server());
-    server->service_ = std::make_unique<HandlerService>(std::move(handlers));
+    const bool aggregates = !hosting.aggregates.empty() || (!hosting.projector && !hosting.saga);
+    server->service_ = std::make_unique<HandlerService>(std::move(hosting.aggregates));
+    if (hosting.projector) server->projector_ = std::make_unique<HostedProjector>(std::move(hosting.projector));
+    if (hosting.saga) server->saga_ = std::make_unique<HostedSaga>(std::move(hosting.saga));
     grpc::ServerBuilder builder;
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port is an error
     int port = 0;
     builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(server->service_.get());
+    if (aggregates) {
+      builder.RegisterService(server->service_.get());
+      server->services_.push_back(CommandHandlerService::service_full_name());
+    }
+    if (server->projector_) {
+      builder.RegisterService(server->projector_.get());
+      server->services_.push_back(ProjectorService::service_full_name());
+    }
+    if (server->saga_) {
+      builder.RegisterService(server->saga_.get());
+      server->services_.push_back(SagaService::service_full_name());
+    }
     server->server_ = builder.BuildAndStart();
     if (!server->server_ || port == 0) throw std::runtime_error("cannot listen on " + address);
     server->port_ = port;
@@ -121,10 +231,14 @@ class Server {
     return server;
   }
 
-  /// Every aggregate given by value or shared_ptr.
+  /// Every aggregate, and at most one Projector and one Saga, given by
+  /// value or shared_ptr, in any order. Throws std::invalid_argument for a
+  /// second projector or saga.
   template <class... H>
-  static std::unique_ptr<Server> start_with(const std::string& address, H&&... handlers) {
-    return start(address, std::vector<HandlerPtr>{detail::to_handler(std::forward<H>(handlers))...});
+  static std::unique_ptr<Server> start_with(const std::string& address, H&&... components) {
+    Hosting hosting;
+    (detail::add_component(hosting, std::forward<H>(components)), ...);
+    return start(address, std::move(hosting));
   }
 
   ~Server() { shutdown(); }
@@ -139,6 +253,13 @@ class Server {
   std::string address() const { return host_ + ":" + std::to_string(port_); }
   /// The hosted domains, sorted.
   std::vector<std::string> domains() const { return service_->domains(); }
+  /// The hosted projector, or nullptr.
+  const Projector* projector() const noexcept { return projector_ ? &projector_->projector() : nullptr; }
+  /// The hosted saga, or nullptr.
+  const Saga* saga() const noexcept { return saga_ ? &saga_->saga() : nullptr; }
+  /// The full names of the gRPC services registered, e.g.
+  /// "angzarr.CommandHandlerService", "angzarr.ProjectorService".
+  const std::vector<std::string>& services() const noexcept { return services_; }
 
   /// Stops accepting calls; in-flight calls get grace to finish, then are
   /// cancelled. gRPC C++ also waits until then for clients to close their
@@ -160,6 +281,9 @@ class Server {
  private:
   Server() = default;
   std::unique_ptr<HandlerService> service_;
+  std::unique_ptr<HostedProjector> projector_;
+  std::unique_ptr<HostedSaga> saga_;
+  std::vector<std::string> services_;
   std::unique_ptr<grpc::Server> server_;
   std::string host_;
   int port_ = 0;
@@ -190,19 +314,25 @@ inline int wait_for_termination_signal() {
   return sig;
 }
 
-/// Serves aggregates (given by value or shared_ptr) on address until SIGINT
-/// or SIGTERM, then shuts down gracefully:
+/// Serves aggregates, and at most one projector and one saga (each given by
+/// value or shared_ptr, in any order), on address until SIGINT or SIGTERM,
+/// then shuts down gracefully:
 ///
 ///     angzarr::serve("127.0.0.1:50051", player::aggregate());
+///     angzarr::serve("127.0.0.1:50052", ledger_projector, reserve_saga);
 ///
-/// Throws std::runtime_error when the address cannot be bound.
+/// Throws std::runtime_error when the address cannot be bound,
+/// std::invalid_argument for a domain hosted twice or a second projector or
+/// saga.
 template <class... H>
-void serve(const std::string& address, H&&... handlers) {
-  static_assert(sizeof...(H) > 0, "serve() needs at least one aggregate");
+void serve(const std::string& address, H&&... components) {
+  static_assert(sizeof...(H) > 0, "serve() needs at least one aggregate, projector or saga");
   block_termination_signals();
-  auto server = Server::start_with(address, std::forward<H>(handlers)...);
+  auto server = Server::start_with(address, std::forward<H>(components)...);
   std::cerr << "angzarr: serving";
   for (const auto& d : server->domains()) std::cerr << " " << d;
+  if (const Projector* p = server->projector()) std::cerr << " projector " << p->name();
+  if (const Saga* s = server->saga()) std::cerr << " saga " << s->name();
   std::cerr << " on " << server->address() << std::endl;
   wait_for_termination_signal();
   server->shutdown();

@@ -127,6 +127,25 @@ struct Outcome {
   }
 };
 
+/// An EventBook of cover holding events (messages) at sequences
+/// first_sequence, first_sequence + 1, ...: what a coordinator delivers to
+/// a projector or a saga.
+template <class... M>
+EventBook event_book(const Cover& cover, uint32_t first_sequence, const M&... events) {
+  EventBook book;
+  *book.mutable_cover() = cover;
+  uint32_t seq = first_sequence;
+  (
+      [&] {
+        EventPage* page = book.add_pages();
+        page->mutable_header()->set_sequence(seq++);
+        *page->mutable_event() = pack(events);
+      }(),
+      ...);
+  book.set_next_sequence(seq);
+  return book;
+}
+
 /// A history of one aggregate to run commands against. given() returns a new
 /// Scenario, so one history can be shared by several whens.
 template <class State>

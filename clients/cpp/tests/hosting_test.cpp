@@ -1,0 +1,221 @@
+// One grpc++ server (in-process, 127.0.0.1:0) hosting aggregates, a
+// projector and a saga: CommandHandlerService, ProjectorService and
+// SagaService over the wire.
+#include <angzarr/server.hpp>
+#include <angzarr/testing.hpp>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "examples/player.pb.h"
+#include "examples/table.pb.h"
+#include "wallet.hpp"
+
+using angzarr::testing::event_book;
+using namespace wallet_test;
+
+namespace {
+
+const std::string kTable(16, '\x0a');
+const std::string kAlice(16, '\x01');
+
+angzarr::Cover cover(const std::string& domain, const std::string& root) {
+  angzarr::Cover c;
+  c.set_domain(domain);
+  c.mutable_root()->set_value(root);
+  c.set_correlation_id("corr-1");
+  return c;
+}
+
+template <class F>
+grpc::Status call(F&& f) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return f(&ctx);
+}
+
+struct Model {
+  std::map<std::string, int64_t> balances;
+  int applied = 0;
+};
+
+angzarr::Projector ledger(std::shared_ptr<Model> model) {
+  return angzarr::Projector("ledger")
+      .on<examples::FundsDeposited>([model](const examples::FundsDeposited& e, const angzarr::Cover& c, uint32_t) {
+        if (e.amount().amount() == 13) throw std::runtime_error("unlucky");
+        model->balances[c.root().value()] = e.new_balance().amount();
+        ++model->applied;  // unsynchronized on purpose: the projector applies one book at a time
+      })
+      .view([model](const angzarr::Cover& c) { return usd(model->balances[c.root().value()]); });
+}
+
+angzarr::Saga reserve_on_join() {
+  return angzarr::Saga("reserve-on-join")
+      .on<examples::PlayerJoined>([](const examples::PlayerJoined& e, const angzarr::Cover& table, uint32_t) {
+        if (e.buy_in_amount() == 13) throw std::runtime_error("unlucky");
+        examples::ReserveFunds cmd;
+        cmd.mutable_amount()->set_amount(e.buy_in_amount());
+        cmd.set_table_root(table.root().value());
+        return std::vector<angzarr::CommandBook>{angzarr::command("player", e.player_root(), cmd)};
+      });
+}
+
+examples::PlayerJoined joined(const std::string& player, int64_t buy_in) {
+  examples::PlayerJoined e;
+  e.set_player_root(player);
+  e.set_buy_in_amount(buy_in);
+  return e;
+}
+
+struct Stubs {
+  explicit Stubs(const angzarr::Server& server)
+      : channel(grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials())),
+        aggregates(angzarr::CommandHandlerService::NewStub(channel)),
+        projector(angzarr::ProjectorService::NewStub(channel)),
+        saga(angzarr::SagaService::NewStub(channel)) {}
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<angzarr::CommandHandlerService::Stub> aggregates;
+  std::unique_ptr<angzarr::ProjectorService::Stub> projector;
+  std::unique_ptr<angzarr::SagaService::Stub> saga;
+};
+
+}  // namespace
+
+TEST(Hosting, AggregatesProjectorAndSagaInOneServer) {
+  auto model = std::make_shared<Model>();
+  auto server = angzarr::Server::start_with("127.0.0.1:0", wallet("wallet"), ledger(model), reserve_on_join());
+  EXPECT_EQ(server->domains(), std::vector<std::string>{"wallet"});
+  ASSERT_NE(server->projector(), nullptr);
+  EXPECT_EQ(server->projector()->name(), "ledger");
+  ASSERT_NE(server->saga(), nullptr);
+  EXPECT_EQ(server->saga()->name(), "reserve-on-join");
+  EXPECT_EQ(server->services(), (std::vector<std::string>{"angzarr.CommandHandlerService",
+                                                          "angzarr.ProjectorService", "angzarr.SagaService"}));
+  Stubs stubs(*server);
+
+  // The aggregate.
+  angzarr::ContextualCommand cmd;
+  *cmd.mutable_command()->mutable_cover() = cover("wallet", kAlice);
+  *cmd.mutable_command()->add_pages()->mutable_command() = angzarr::pack(deposit(5));
+  angzarr::BusinessResponse business;
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.aggregates->Handle(ctx, cmd, &business); }).ok());
+  ASSERT_EQ(business.events().pages_size(), 1);
+
+  // The projector, fed what the aggregate decided.
+  angzarr::EventBook book = business.events();
+  book.clear_snapshot();
+  angzarr::Projection projection;
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.projector->Handle(ctx, book, &projection); }).ok());
+  EXPECT_EQ(projection.projector(), "ledger");
+  EXPECT_EQ(projection.sequence(), 0u);
+  EXPECT_EQ(projection.cover().root().value(), kAlice);
+  EXPECT_EQ(angzarr::unpack<examples::Currency>(projection.projection()).amount(), 5);
+
+  const auto later = event_book(cover("wallet", kAlice), 1, deposited(1, 6), deposited(2, 8));
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.projector->Handle(ctx, later, &projection); }).ok());
+  EXPECT_EQ(projection.sequence(), 2u);
+  EXPECT_EQ(angzarr::unpack<examples::Currency>(projection.projection()).amount(), 8);
+  EXPECT_EQ(model->applied, 3);
+
+  auto st = call([&](auto* ctx) {
+    return stubs.projector->Handle(ctx, event_book(cover("wallet", kAlice), 3, deposited(13, 21)), &projection);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_NE(st.error_message().find("unlucky"), std::string::npos);
+  st = call([&](auto* ctx) { return stubs.projector->HandleSpeculative(ctx, later, &projection); });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+
+  // The saga.
+  angzarr::SagaHandleRequest req;
+  *req.mutable_source() = event_book(cover("table", kTable), 4, joined(kAlice, 50));
+  angzarr::SagaResponse reaction;
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.saga->Handle(ctx, req, &reaction); }).ok());
+  ASSERT_EQ(reaction.commands_size(), 1);
+  EXPECT_EQ(reaction.commands(0).cover().domain(), "player");
+  EXPECT_EQ(reaction.commands(0).cover().root().value(), kAlice);
+  EXPECT_FALSE(reaction.commands(0).pages(0).has_header());
+  const auto reserve = angzarr::unpack<examples::ReserveFunds>(reaction.commands(0).pages(0).command());
+  EXPECT_EQ(reserve.amount().amount(), 50);
+  EXPECT_EQ(reserve.table_root(), kTable);
+
+  *req.mutable_source() = event_book(cover("table", kTable), 5, joined(kAlice, 13));
+  EXPECT_EQ(call([&](auto* ctx) { return stubs.saga->Handle(ctx, req, &reaction); }).error_code(),
+            grpc::StatusCode::INTERNAL);
+
+  // Concurrent books: applied one at a time.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&stubs, t] {
+      for (int i = 0; i < 25; ++i) {
+        angzarr::Projection p;
+        auto s = call([&](auto* ctx) {
+          return stubs.projector->Handle(ctx, event_book(cover("wallet", std::string(16, char('a' + t))), i,
+                                                         deposited(1, i + 1)),
+                                         &p);
+        });
+        EXPECT_TRUE(s.ok()) << s.error_message();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(model->applied, 103);
+
+  // And the aggregate is still there.
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.aggregates->Handle(ctx, cmd, &business); }).ok());
+  server->shutdown(std::chrono::milliseconds(100));
+}
+
+TEST(Hosting, ProjectorAndSagaWithoutAggregates) {
+  auto model = std::make_shared<Model>();
+  auto projector = std::make_shared<angzarr::Projector>(
+      ledger(model).speculation([model] { return *model; }, [model](Model m) { *model = std::move(m); }));
+  auto server = angzarr::Server::start_with("127.0.0.1:0", reserve_on_join(), projector);
+  EXPECT_TRUE(server->domains().empty());
+  EXPECT_EQ(server->services(), (std::vector<std::string>{"angzarr.ProjectorService", "angzarr.SagaService"}));
+  EXPECT_EQ(server->projector(), projector.get());
+  Stubs stubs(*server);
+
+  angzarr::Projection projection;
+  const auto book = event_book(cover("wallet", kAlice), 0, deposited(5, 5));
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.projector->HandleSpeculative(ctx, book, &projection); }).ok());
+  EXPECT_EQ(angzarr::unpack<examples::Currency>(projection.projection()).amount(), 5);
+  EXPECT_EQ(model->applied, 0);  // the read model was restored
+  EXPECT_TRUE(model->balances.empty());
+
+  // No aggregates: CommandHandlerService is not served.
+  angzarr::BusinessResponse business;
+  EXPECT_EQ(call([&](auto* ctx) {
+              return stubs.aggregates->Handle(ctx, angzarr::ContextualCommand(), &business);
+            }).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  server->shutdown(std::chrono::milliseconds(100));
+
+  // An aggregate-only server serves neither ProjectorService nor SagaService.
+  auto plain = angzarr::Server::start_with("127.0.0.1:0", wallet());
+  EXPECT_EQ(plain->services(), std::vector<std::string>{"angzarr.CommandHandlerService"});
+  EXPECT_EQ(plain->projector(), nullptr);
+  Stubs plain_stubs(*plain);
+  EXPECT_EQ(call([&](auto* ctx) { return plain_stubs.projector->Handle(ctx, book, &projection); }).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  plain->shutdown(std::chrono::milliseconds(100));
+}
+
+TEST(Hosting, OneProjectorAndOneSagaPerServer) {
+  auto model = std::make_shared<Model>();
+  EXPECT_THROW(angzarr::Server::start_with("127.0.0.1:0", ledger(model), ledger(model)), std::invalid_argument);
+  EXPECT_THROW(angzarr::Server::start_with("127.0.0.1:0", reserve_on_join(), wallet(), reserve_on_join()),
+               std::invalid_argument);
+  EXPECT_THROW(angzarr::Server::start_with("127.0.0.1:0", std::shared_ptr<const angzarr::Saga>()),
+               std::invalid_argument);
+  angzarr::Hosting hosting;
+  hosting.aggregates.push_back(std::make_shared<angzarr::Aggregate<examples::Currency>>(wallet()));
+  hosting.saga = std::make_shared<angzarr::Saga>(reserve_on_join());
+  auto server = angzarr::Server::start("127.0.0.1:0", std::move(hosting));
+  EXPECT_EQ(server->services(), (std::vector<std::string>{"angzarr.CommandHandlerService", "angzarr.SagaService"}));
+}
