@@ -64,7 +64,7 @@ pub async fn run(name: &str, path: &Path, to: Target) -> anyhow::Result<()> {
     let (log, total): (Arc<dyn Log>, u64) = match &config.log {
         LogConfig::Embedded { path: file, partitions, durability } => {
             let cfg = EmbeddedConfig { path: file.clone(), partitions: *partitions, durability: *durability };
-            let log = EmbeddedLog::open(&cfg, config.domains.keys().cloned())
+            let log = EmbeddedLog::open(&cfg, config.log_domains())
                 .context("opening the embedded log (is the projector's process still running? stop it first)")?;
             let offset = match to {
                 Target::Earliest => -1,

@@ -20,7 +20,7 @@ pub async fn run(action: TopologyAction, path: &Path) -> anyhow::Result<()> {
         client.set(key, v);
     }
     let admin = topo::admin(&client)?;
-    let domains: Vec<String> = config.domains.keys().cloned().collect();
+    let domains: Vec<String> = config.log_domains();
     let desired = topo::desired(&connector.topics, &domains, k.partitions, k.replication_factor);
     let steps = topo::plan(&admin, &desired, Duration::from_secs(10)).await?;
     for s in &steps {

@@ -176,6 +176,9 @@ pub struct TxBatch {
     pub snapshots: Vec<SnapshotRecord>,
     /// Replies to deliver after commit.
     pub replies: Vec<Reply>,
+    /// Commands for other domains' commands logs — a process manager's
+    /// reactions, committed with the events that record its progress.
+    pub commands: Vec<CommandEnvelope>,
     /// The offset of the last command consumed; the next poll starts after it.
     pub consumed_through: Option<i64>,
     /// Every event of the partition before this offset is covered by a
@@ -189,6 +192,7 @@ impl TxBatch {
         self.events.is_empty()
             && self.snapshots.is_empty()
             && self.replies.is_empty()
+            && self.commands.is_empty()
             && self.consumed_through.is_none()
             && self.restore_from.is_none()
     }

@@ -49,6 +49,11 @@ pub struct Config {
     /// Sagas, by name.
     #[serde(default)]
     pub sagas: BTreeMap<String, SagaConfig>,
+    /// Process managers, by name; each is also a domain of the log (its
+    /// own commands, events and snapshots), so the name must not be one of
+    /// `domains`.
+    #[serde(default)]
+    pub process_managers: BTreeMap<String, ProcessManagerConfig>,
     /// How deep CASCADE follows saga commands before refusing.
     #[serde(default = "default_cascade_depth")]
     pub max_cascade_depth: u32,
@@ -79,6 +84,20 @@ pub struct SagaConfig {
     pub handler: String,
     /// Domains whose events it reacts to.
     pub domains: Vec<String>,
+}
+
+/// A process manager: the user's `ProcessManagerService`, fed the events of
+/// `domains` that carry a correlation id, one process per correlation id.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessManagerConfig {
+    /// URL of its `ProcessManagerService`.
+    pub handler: String,
+    /// Domains whose events it reacts to.
+    pub domains: Vec<String>,
+    /// Store a snapshot of a process every this many process events (0 = never).
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every: u32,
 }
 
 /// Which log, and its settings.
@@ -217,6 +236,10 @@ pub struct DomainConfig {
     /// Store a snapshot every this many events (0 = never).
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u32,
+    /// URL of an `UpcasterService`: the domain's events are upcast on read,
+    /// before any aggregate, projector, saga or process manager sees them.
+    #[serde(default)]
+    pub upcaster: Option<String>,
 }
 
 fn default_snapshot_every() -> u32 {
@@ -295,6 +318,7 @@ impl Config {
             domains,
             projectors: BTreeMap::new(),
             sagas: BTreeMap::new(),
+            process_managers: BTreeMap::new(),
             max_cascade_depth: default_cascade_depth(),
         }
     }
@@ -303,7 +327,16 @@ impl Config {
 impl DomainConfig {
     /// A domain served by the handler at `url`.
     pub fn served_by(url: impl Into<String>, snapshot_every: u32) -> Self {
-        DomainConfig { handler: Some(url.into()), snapshot_every }
+        DomainConfig { handler: Some(url.into()), snapshot_every, upcaster: None }
+    }
+}
+
+impl Config {
+    /// Every domain of the log: the configured ones and one per process manager.
+    pub fn log_domains(&self) -> Vec<String> {
+        let mut d: Vec<String> = self.domains.keys().chain(self.process_managers.keys()).cloned().collect();
+        d.sort();
+        d
     }
 }
 
@@ -335,8 +368,13 @@ impl Config {
         if self.domains.is_empty() {
             return Err(ConfigError::Invalid("no domains configured".into()));
         }
-        let listened = self.projectors.iter().map(|(n, p)| ("projector", n, &p.domains));
-        for (kind, name, domains) in listened.chain(self.sagas.iter().map(|(n, s)| ("saga", n, &s.domains))) {
+        let listened = self
+            .projectors
+            .iter()
+            .map(|(n, p)| ("projector", n, &p.domains))
+            .chain(self.sagas.iter().map(|(n, s)| ("saga", n, &s.domains)))
+            .chain(self.process_managers.iter().map(|(n, p)| ("process manager", n, &p.domains)));
+        for (kind, name, domains) in listened {
             if domains.is_empty() {
                 return Err(ConfigError::Invalid(format!("{kind} `{name}` listens to no domain")));
             }
@@ -348,7 +386,14 @@ impl Config {
                 }
             }
         }
-        for name in self.domains.keys() {
+        for name in self.process_managers.keys() {
+            if self.domains.contains_key(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "process manager `{name}` has the name of a domain; its own logs need a domain of their own"
+                )));
+            }
+        }
+        for name in self.domains.keys().chain(self.process_managers.keys()) {
             if !angzarr_topology::names::valid_domain(name) {
                 return Err(ConfigError::Invalid(format!("domain name `{name}`: use letters, digits, `_` and `-`")));
             }

@@ -11,11 +11,18 @@ use angzarr_proto::angzarr::command_handler_service_client::CommandHandlerServic
 use tonic::transport::{Channel, Endpoint};
 
 use crate::CoordinatorError;
+use crate::process_manager::ProcessManager;
+use crate::upcast::Upcasters;
 
-/// Command-handler clients by domain.
+/// The business logic a command-handler worker calls: aggregates by
+/// domain, process managers (by their own domain), and the upcasters that
+/// bring restored events to their current shape.
 #[derive(Clone, Default)]
 pub struct Handlers {
     by_domain: Arc<HashMap<String, CommandHandlerServiceClient<Channel>>>,
+    process_managers: Arc<HashMap<String, Arc<ProcessManager>>>,
+    /// Upcasters applied to restored histories.
+    pub upcasters: Upcasters,
 }
 
 impl Handlers {
@@ -30,7 +37,24 @@ impl Handlers {
             let client = CommandHandlerServiceClient::new(endpoint.connect_lazy()).max_decoding_message_size(64 << 20);
             by_domain.insert(domain, client);
         }
-        Ok(Handlers { by_domain: Arc::new(by_domain) })
+        Ok(Handlers { by_domain: Arc::new(by_domain), ..Default::default() })
+    }
+
+    /// Adds process managers: their domains are served by this worker too.
+    pub fn with_process_managers(mut self, pms: impl IntoIterator<Item = ProcessManager>) -> Self {
+        self.process_managers = Arc::new(pms.into_iter().map(|pm| (pm.name.clone(), Arc::new(pm))).collect());
+        self
+    }
+
+    /// Sets the upcasters applied on restore.
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
+    }
+
+    /// The process manager whose domain is `domain`, if it is one.
+    pub fn process_manager(&self, domain: &str) -> Option<&Arc<ProcessManager>> {
+        self.process_managers.get(domain)
     }
 
     /// The client of `domain`'s business logic.
@@ -38,9 +62,9 @@ impl Handlers {
         self.by_domain.get(domain).cloned()
     }
 
-    /// Domains with a handler.
+    /// Domains with business logic here (aggregates and process managers).
     pub fn domains(&self) -> Vec<String> {
-        let mut d: Vec<_> = self.by_domain.keys().cloned().collect();
+        let mut d: Vec<_> = self.by_domain.keys().chain(self.process_managers.keys()).cloned().collect();
         d.sort();
         d
     }

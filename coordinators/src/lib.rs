@@ -17,11 +17,14 @@ pub mod event_stream;
 pub mod handlers;
 pub mod http;
 pub mod hub;
+pub mod outbound;
+pub mod process_manager;
 pub mod projector;
 pub mod runtime;
 pub mod saga;
 pub mod shutdown;
 pub mod telemetry;
+pub mod upcast;
 
 pub use error::CoordinatorError;
 pub use shutdown::Shutdown;

@@ -20,14 +20,16 @@ use crate::event_consumer::{EventWorker, Reactor};
 use crate::event_stream::EventStream;
 use crate::handlers::Handlers;
 use crate::hub::Hub;
+use crate::process_manager::{PmRouter, ProcessManager};
 use crate::projector::ProjectorReactor;
 use crate::saga::SagaReactor;
+use crate::upcast::Upcasters;
 use crate::{CoordinatorError, Shutdown};
 use angzarr_proto::angzarr::event_stream_service_server::EventStreamServiceServer;
 
 /// Opens the configured log for the configured domains.
 pub async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn Log>> {
-    let domains: Vec<String> = config.domains.keys().cloned().collect();
+    let domains = config.log_domains();
     match &config.log {
         LogConfig::Embedded { path, partitions, durability } => {
             let cfg = EmbeddedConfig { path: path.clone(), partitions: *partitions, durability: *durability };
@@ -102,14 +104,26 @@ pub async fn start(
     let mut grpc_addr = None;
     let mut http_addr = None;
     let hub = Hub::default();
+    let upcasters =
+        Upcasters::new(config.domains.iter().filter_map(|(d, c)| c.upcaster.clone().map(|u| (d.clone(), u))))?;
+    let targets: Vec<String> = config.domains.keys().cloned().collect();
 
     if roles.command_handler {
+        let mut process_managers = Vec::new();
+        for (name, pm) in &config.process_managers {
+            process_managers.push(ProcessManager::new(name, &pm.handler, targets.clone(), log.clone())?);
+        }
         let handlers =
-            Handlers::new(config.domains.iter().filter_map(|(d, c)| c.handler.clone().map(|h| (d.clone(), h))))?;
+            Handlers::new(config.domains.iter().filter_map(|(d, c)| c.handler.clone().map(|h| (d.clone(), h))))?
+                .with_process_managers(process_managers)
+                .with_upcasters(upcasters.clone());
+        let per_domain = config.domains.iter().map(|(d, c)| (d.clone(), c.snapshot_every));
         let task = TaskConfig {
             snapshots: SnapshotPolicy {
                 default_every: 100,
-                per_domain: config.domains.iter().map(|(d, c)| (d.clone(), c.snapshot_every)).collect(),
+                per_domain: per_domain
+                    .chain(config.process_managers.iter().map(|(n, p)| (n.clone(), p.snapshot_every)))
+                    .collect(),
             },
             hub: hub.clone(),
             ..TaskConfig::default()
@@ -120,7 +134,6 @@ pub async fn start(
     }
 
     if roles.downstream {
-        let domains: Vec<String> = config.domains.keys().cloned().collect();
         let mut reactors: Vec<Arc<dyn Reactor>> = Vec::new();
         for (name, p) in &config.projectors {
             reactors.push(Arc::new(ProjectorReactor::new(name, &p.handler, p.domains.clone(), hub.clone())?));
@@ -130,12 +143,15 @@ pub async fn start(
                 name,
                 &s.handler,
                 s.domains.clone(),
-                domains.clone(),
+                targets.clone(),
                 hub.clone(),
             )?));
         }
+        for (name, pm) in &config.process_managers {
+            reactors.push(Arc::new(PmRouter::new(name, pm.domains.clone())));
+        }
         for reactor in reactors {
-            let worker = EventWorker::new(log.clone(), reactor);
+            let worker = EventWorker::new(log.clone(), reactor).with_upcasters(upcasters.clone());
             let stop = shutdown.clone();
             parts.push(tokio::spawn(async move { worker.run(stop).await }));
         }
@@ -175,7 +191,8 @@ pub async fn start(
         }
         let gateway = CommandHandlerCoordinatorServiceServer::new(gateway_core).max_decoding_message_size(decode_limit);
         let stream = EventStreamServiceServer::new(events);
-        let query = EventQueryServiceServer::new(QueryService::new(log.clone())).max_encoding_message_size(64 << 20);
+        let query = EventQueryServiceServer::new(QueryService::new(log.clone()).with_upcasters(upcasters.clone()))
+            .max_encoding_message_size(64 << 20);
         let stop = shutdown.clone();
         tracing::info!(%addr, "gateway listening (gRPC)");
         parts.push(tokio::spawn(async move {

@@ -18,3 +18,9 @@ pub const SPAN_PROJECTOR_HANDLE: &str = "projector.handle";
 pub const SAGA_DURATION: &str = "angzarr.saga.duration";
 /// Histogram of projector calls, seconds.
 pub const PROJECTOR_DURATION: &str = "angzarr.projector.duration";
+/// Span around a process manager's whole reaction to one trigger.
+pub const SPAN_PM_ORCHESTRATE: &str = "pm.orchestrate";
+/// Span around the process manager's `Handle` call.
+pub const SPAN_ORCHESTRATION_EXECUTE: &str = "orchestration.execute";
+/// Histogram of process-manager reactions, seconds.
+pub const PM_DURATION: &str = "angzarr.pm.duration";

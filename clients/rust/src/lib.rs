@@ -17,15 +17,19 @@
 mod aggregate;
 mod error;
 mod events;
+mod process_manager;
 mod projector;
 mod saga;
 mod server;
 pub mod testing;
+mod upcaster;
 
 pub use aggregate::Aggregate;
 pub use angzarr_proto as proto;
 pub use error::{CommandRejected, ensure};
 pub use events::Events;
+pub use process_manager::{ProcessManager, Reaction, Trigger};
 pub use projector::Projector;
 pub use saga::{Saga, command};
 pub use server::{Server, ServerHandle};
+pub use upcaster::Upcaster;

@@ -12,11 +12,19 @@ use tokio::sync::oneshot;
 use tonic::{Request, Response, Status};
 
 use crate::aggregate::Aggregate;
+use crate::process_manager::ProcessManager;
 use crate::projector::Projector;
 use crate::saga::Saga;
+use crate::upcaster::Upcaster;
+use angzarr_proto::angzarr::process_manager_service_server::{ProcessManagerService, ProcessManagerServiceServer};
 use angzarr_proto::angzarr::projector_service_server::{ProjectorService, ProjectorServiceServer};
 use angzarr_proto::angzarr::saga_service_server::{SagaService, SagaServiceServer};
+use angzarr_proto::angzarr::upcaster_service_server::{UpcasterService, UpcasterServiceServer};
 use angzarr_proto::angzarr::{EventBook, Projection, SagaHandleRequest, SagaResponse};
+use angzarr_proto::angzarr::{
+    ProcessManagerHandleRequest, ProcessManagerHandleResponse, ProcessManagerPrepareRequest,
+    ProcessManagerPrepareResponse, UpcastRequest, UpcastResponse,
+};
 
 struct HostedProjector(Projector);
 
@@ -41,6 +49,53 @@ impl SagaService for HostedSaga {
     }
 }
 
+struct HostedUpcaster(Upcaster);
+
+#[tonic::async_trait]
+impl UpcasterService for HostedUpcaster {
+    async fn upcast(&self, request: Request<UpcastRequest>) -> Result<Response<UpcastResponse>, Status> {
+        self.0.upcast(request.get_ref()).map(Response::new)
+    }
+}
+
+/// A process manager with its state type erased.
+trait HostedPm: Send + Sync {
+    fn prepare(&self, req: &ProcessManagerPrepareRequest) -> Result<ProcessManagerPrepareResponse, Status>;
+    fn handle(&self, req: &ProcessManagerHandleRequest) -> Result<ProcessManagerHandleResponse, Status>;
+}
+
+impl<S> HostedPm for ProcessManager<S>
+where
+    S: Message + Name + Default + Clone + Send + Sync + 'static,
+{
+    fn prepare(&self, req: &ProcessManagerPrepareRequest) -> Result<ProcessManagerPrepareResponse, Status> {
+        self.handle_prepare(req)
+    }
+
+    fn handle(&self, req: &ProcessManagerHandleRequest) -> Result<ProcessManagerHandleResponse, Status> {
+        ProcessManager::handle(self, req)
+    }
+}
+
+struct PmService(Arc<dyn HostedPm>);
+
+#[tonic::async_trait]
+impl ProcessManagerService for PmService {
+    async fn prepare(
+        &self,
+        request: Request<ProcessManagerPrepareRequest>,
+    ) -> Result<Response<ProcessManagerPrepareResponse>, Status> {
+        self.0.prepare(request.get_ref()).map(Response::new)
+    }
+
+    async fn handle(
+        &self,
+        request: Request<ProcessManagerHandleRequest>,
+    ) -> Result<Response<ProcessManagerHandleResponse>, Status> {
+        self.0.handle(request.get_ref()).map(Response::new)
+    }
+}
+
 /// An aggregate with its state type erased, so one server can host several.
 trait Hosted: Send + Sync {
     fn execute(&self, cmd: &ContextualCommand) -> Result<BusinessResponse, Status>;
@@ -62,12 +117,15 @@ where
 }
 
 /// The business-logic server: aggregates by domain, and at most one
-/// projector and one saga (their services carry no name to route by).
+/// projector, saga, process manager and upcaster (their services carry no
+/// name to route by).
 #[derive(Clone, Default)]
 pub struct Server {
     aggregates: HashMap<String, Arc<dyn Hosted>>,
     projector: Option<Projector>,
     saga: Option<Saga>,
+    process_manager: Option<Arc<dyn HostedPm>>,
+    upcaster: Option<Upcaster>,
 }
 
 /// A running server: its address, and a way to stop it.
@@ -115,6 +173,21 @@ impl Server {
         self
     }
 
+    /// Hosts `pm` (one per server).
+    pub fn process_manager<S>(mut self, pm: ProcessManager<S>) -> Self
+    where
+        S: Message + Name + Default + Clone + Send + Sync + 'static,
+    {
+        self.process_manager = Some(Arc::new(pm));
+        self
+    }
+
+    /// Hosts `upcaster` (one per server).
+    pub fn upcaster(mut self, upcaster: Upcaster) -> Self {
+        self.upcaster = Some(upcaster);
+        self
+    }
+
     /// The tonic service of the aggregates, for embedding in another server.
     pub fn into_service(self) -> CommandHandlerServiceServer<Self> {
         CommandHandlerServiceServer::new(self)
@@ -123,10 +196,14 @@ impl Server {
     fn router(self) -> tonic::transport::server::Router {
         let projector = self.projector.clone().map(|p| ProjectorServiceServer::new(HostedProjector(p)));
         let saga = self.saga.clone().map(|s| SagaServiceServer::new(HostedSaga(s)));
+        let pm = self.process_manager.clone().map(|p| ProcessManagerServiceServer::new(PmService(p)));
+        let upcaster = self.upcaster.clone().map(|u| UpcasterServiceServer::new(HostedUpcaster(u)));
         tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_optional_service(projector)
             .add_optional_service(saga)
+            .add_optional_service(pm)
+            .add_optional_service(upcaster)
             .add_service(self.into_service())
     }
 

@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use angzarr_topology::partitioner::{partition_for, root_key};
-
 use super::EmbeddedLog;
 use crate::Result;
 use crate::log::EventPartition;
@@ -52,16 +50,8 @@ impl EventPartition for EmbeddedEventPartition {
     }
 
     async fn commit(&mut self, tx: EventTx) -> Result<()> {
-        for c in &tx.commands {
-            self.log.check_domain(&c.domain)?;
-        }
-        let partitions: Vec<u32> = tx
-            .commands
-            .iter()
-            .map(|c| partition_for(root_key(&c.root).as_bytes(), self.log.inner.partitions))
-            .collect();
-        let targets: Vec<PartitionId> =
-            tx.commands.iter().zip(&partitions).map(|(c, p)| PartitionId::new(&c.domain, *p)).collect();
+        let targets = self.log.route(&tx.commands)?;
+        let partitions: Vec<u32> = targets.iter().map(|t| t.partition).collect();
         let (group, domain, p) = (self.group.clone(), self.id.domain.to_string(), self.id.partition);
         let consumed = tx.consumed_through;
         match self.log.with_store(move |s| s.commit_events(&group, &domain, p, &tx, &partitions)).await {

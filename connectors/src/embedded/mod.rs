@@ -120,6 +120,17 @@ impl EmbeddedLog {
         if self.inner.domains.contains(domain) { Ok(()) } else { Err(LogError::UnknownDomain(domain.to_string())) }
     }
 
+    /// The commands partition each of `commands` goes to; refuses unknown domains.
+    fn route(&self, commands: &[CommandEnvelope]) -> Result<Vec<PartitionId>> {
+        commands
+            .iter()
+            .map(|c| {
+                self.check_domain(&c.domain)?;
+                Ok(PartitionId::new(&c.domain, self.partition_of(&c.root)))
+            })
+            .collect()
+    }
+
     fn partition_of(&self, root: &Uuid) -> u32 {
         partition_for(root_key(root).as_bytes(), self.inner.partitions)
     }

@@ -54,9 +54,15 @@ impl PartitionLog for EmbeddedPartition {
 
     async fn commit(&mut self, batch: TxBatch) -> Result<Vec<i64>> {
         let (group, domain, p) = (self.group.clone(), self.id.domain.to_string(), self.id.partition);
-        let TxBatch { events, snapshots, replies, consumed_through, restore_from: _ } = batch;
-        let stored = TxBatch { events, snapshots, replies: Vec::new(), consumed_through, restore_from: None };
-        match self.log.with_store(move |s| s.commit_batch(&group, &domain, p, &stored).map(|o| (o, stored))).await {
+        let TxBatch { events, snapshots, replies, commands, consumed_through, restore_from: _ } = batch;
+        let targets = self.log.route(&commands)?;
+        let stored = TxBatch { events, snapshots, replies: Vec::new(), commands, consumed_through, restore_from: None };
+        let partitions: Vec<u32> = targets.iter().map(|t| t.partition).collect();
+        match self
+            .log
+            .with_store(move |s| s.commit_batch(&group, &domain, p, &stored, &partitions).map(|o| (o, stored)))
+            .await
+        {
             Ok((offsets, stored)) => {
                 if let Some(c) = consumed_through {
                     self.committed = c;
@@ -78,6 +84,9 @@ impl PartitionLog for EmbeddedPartition {
                     .collect();
                 self.log.inner.bus.events_appended(&self.id, committed);
                 self.log.inner.bus.deliver(replies);
+                for t in targets {
+                    self.log.inner.bus.commands_appended(&t);
+                }
                 Ok(offsets)
             }
             Err(e) => {

@@ -275,8 +275,18 @@ impl Store {
     }
 
     /// Commits one task's batch in one SQLite transaction.
-    pub fn commit_batch(&mut self, group: &str, domain: &str, partition: u32, batch: &TxBatch) -> Result<Vec<i64>> {
+    pub fn commit_batch(
+        &mut self,
+        group: &str,
+        domain: &str,
+        partition: u32,
+        batch: &TxBatch,
+        command_partitions: &[u32],
+    ) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
+        for (cmd, p) in batch.commands.iter().zip(command_partitions) {
+            insert_command(&tx, *p, cmd)?;
+        }
         let mut offsets = Vec::with_capacity(batch.events.len());
         {
             let next: i64 = tx.query_row(

@@ -20,7 +20,6 @@ use uuid::Uuid;
 
 use angzarr_proto::angzarr::EventBook;
 use angzarr_topology::names::TopicKind;
-use angzarr_topology::partitioner::{partition_for, root_key};
 
 use super::group::{Control, Handed, ROUTE_CAPACITY};
 use super::txn::{self, Consumed, GroupMeta, Out};
@@ -155,20 +154,11 @@ impl EventPartition for KafkaEventPartition {
 
     async fn commit(&mut self, tx: EventTx) -> Result<()> {
         let producer = self.producer.clone().ok_or_else(|| LogError::Unavailable("commit before start".into()))?;
-        let mut out = Vec::with_capacity(tx.commands.len());
-        for cmd in &tx.commands {
-            let n =
-                *self.command_partitions.get(&cmd.domain).ok_or_else(|| LogError::UnknownDomain(cmd.domain.clone()))?;
-            let key = root_key(&cmd.root);
-            out.push(Out {
-                topic: self.config.topics.name(&cmd.domain, TopicKind::Commands),
-                partition: partition_for(key.as_bytes(), n) as i32,
-                key,
-                payload: cmd.book.clone(),
-                headers: Some(records::command_headers(cmd)),
-                tracked: false,
-            });
-        }
+        let out = tx
+            .commands
+            .iter()
+            .map(|cmd| Out::command(&self.config, &self.command_partitions, cmd))
+            .collect::<Result<Vec<_>>>()?;
         let (topic, p, group) = (self.events_topic(), self.id.partition as i32, self.group.clone());
         let consumed = tx.consumed_through;
         let timeout = self.config.transaction_timeout;

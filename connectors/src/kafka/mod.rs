@@ -236,8 +236,9 @@ impl Log for KafkaLog {
         let topics = self.topics_of(domains, TopicKind::Commands)?;
         let (config, group_name, replies) =
             (self.inner.config.clone(), group.to_string(), self.inner.replies_partitions);
+        let targets = Arc::new(self.inner.partitions.clone());
         let factory: group::Factory<dyn PartitionLog> = Arc::new(move |handed| {
-            Box::new(partition::KafkaPartition::new(config.clone(), &group_name, handed, replies))
+            Box::new(partition::KafkaPartition::new(config.clone(), &group_name, handed, replies, targets.clone()))
                 as Box<dyn PartitionLog>
         });
         let group_id = format!("{}.{}", self.inner.config.topics.prefix(), group);

@@ -37,12 +37,20 @@ pub(super) struct KafkaPartition {
     consumer: Arc<dyn GroupMeta>,
     producer: Option<Arc<FutureProducer>>,
     replies_partitions: u32,
+    /// Partition counts of the domains a process manager may command.
+    command_partitions: Arc<std::collections::HashMap<String, u32>>,
     /// Offset of the last command handed out; older ones are duplicates.
     last_offset: Option<i64>,
 }
 
 impl KafkaPartition {
-    pub(super) fn new(config: KafkaConfig, group: &str, handed: Handed, replies_partitions: u32) -> Self {
+    pub(super) fn new(
+        config: KafkaConfig,
+        group: &str,
+        handed: Handed,
+        replies_partitions: u32,
+        command_partitions: Arc<std::collections::HashMap<String, u32>>,
+    ) -> Self {
         let id = handed.id;
         let transactional_id = format!("{}.{}.{}.{}", config.topics.prefix(), group, id.domain, id.partition);
         KafkaPartition {
@@ -54,6 +62,7 @@ impl KafkaPartition {
             consumer: handed.group,
             producer: None,
             replies_partitions,
+            command_partitions,
             last_offset: None,
         }
     }
@@ -179,6 +188,9 @@ impl PartitionLog for KafkaPartition {
                 headers: Some(headers),
                 tracked: false,
             });
+        }
+        for cmd in &batch.commands {
+            out.push(Out::command(&self.config, &self.command_partitions, cmd)?);
         }
         let meta = self.consumer.clone();
         let consumed = batch.consumed_through;

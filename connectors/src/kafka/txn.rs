@@ -24,6 +24,29 @@ pub struct Out {
     pub tracked: bool,
 }
 
+impl Out {
+    /// A command for its domain's commands topic, partitioned by root like
+    /// every producer of that topic — what sagas and process managers emit.
+    pub fn command(
+        config: &super::KafkaConfig,
+        partitions: &std::collections::HashMap<String, u32>,
+        cmd: &crate::record::CommandEnvelope,
+    ) -> crate::Result<Out> {
+        use angzarr_topology::names::TopicKind;
+        use angzarr_topology::partitioner::{partition_for, root_key};
+        let n = *partitions.get(&cmd.domain).ok_or_else(|| crate::LogError::UnknownDomain(cmd.domain.clone()))?;
+        let key = root_key(&cmd.root);
+        Ok(Out {
+            topic: config.topics.name(&cmd.domain, TopicKind::Commands),
+            partition: partition_for(key.as_bytes(), n) as i32,
+            key,
+            payload: cmd.book.clone(),
+            headers: Some(super::records::command_headers(cmd)),
+            tracked: false,
+        })
+    }
+}
+
 /// Consumer offsets to commit with the transaction.
 pub struct Consumed<'a> {
     pub topic: &'a str,

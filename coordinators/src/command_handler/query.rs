@@ -12,11 +12,13 @@ use uuid::Uuid;
 
 use super::aggregate::Book;
 use crate::CoordinatorError;
+use crate::upcast::Upcasters;
 
 /// Serves reads of aggregates.
 #[derive(Clone)]
 pub struct QueryService {
     log: Arc<dyn Log>,
+    upcasters: Upcasters,
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -24,7 +26,13 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 impl QueryService {
     /// Reads from `log`.
     pub fn new(log: Arc<dyn Log>) -> Self {
-        QueryService { log }
+        QueryService { log, upcasters: Upcasters::default() }
+    }
+
+    /// Answers with events upcast by `upcasters` (what is stored is unchanged).
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
     }
 
     /// The book of the query's cover: latest snapshot, pages after it, next sequence.
@@ -41,7 +49,12 @@ impl QueryService {
                 "query selections (range, set, temporal) are not supported yet".into(),
             ));
         }
-        let history = self.log.read_book(&cover.domain, &root).await?;
+        let mut history = self.log.read_book(&cover.domain, &root).await?;
+        history.pages = self
+            .upcasters
+            .pages(&cover.domain, history.pages)
+            .await
+            .map_err(|s| CoordinatorError::Rejected { code: s.code(), message: s.message().to_string() })?;
         let mut cover = cover.clone();
         cover.correlation_id.clear();
         Ok(Book::from(history).to_event_book(cover))

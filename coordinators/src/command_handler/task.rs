@@ -91,6 +91,8 @@ impl Default for TaskConfig {
 struct Decided {
     events: Vec<EventRecord>,
     snapshot: Option<SnapshotRecord>,
+    /// Commands a process manager emitted with its events.
+    commands: Vec<CommandEnvelope>,
     outcome: CommandOutcome,
 }
 
@@ -139,13 +141,13 @@ pub async fn run(
 ) -> Result<(), LogError> {
     let id = log.id().clone();
     let started = Instant::now();
-    let restored = log.restore().await?;
+    let Some(restored) = restore(log.as_mut(), &handlers, &stop).await? else { return Ok(()) };
     let mut books = Books::restore(restored);
     tracing::info!(partition = %id, aggregates = books.len(), elapsed = ?started.elapsed(), "partition restored");
 
     let mut point = RestorePoint { head: None, written: None };
     let mut failures = 0u32;
-    loop {
+    'batches: loop {
         let commands = tokio::select! {
             _ = stop.wait() => break,
             polled = log.poll(config.max_batch, config.poll_wait) => polled?,
@@ -156,10 +158,13 @@ pub async fn run(
         let mut appended = Vec::new();
         let mut outcomes = Vec::with_capacity(commands.len());
         for cmd in &commands {
-            let decided = decide(cmd, &mut staged, &handlers, &config).await;
+            // `None`: stopped while a process manager was being retried —
+            // nothing of this batch is committed; the next owner redoes it.
+            let Some(decided) = decide(cmd, &mut staged, &handlers, &config, &stop).await else { break 'batches };
             appended.extend(decided.events.iter().map(|e| (e.root, e.sequence)));
             batch.events.extend(decided.events);
             batch.snapshots.extend(decided.snapshot);
+            batch.commands.extend(decided.commands);
             if let Some(reply_to) = &cmd.reply_to {
                 batch.replies.push(Reply {
                     reply_to: reply_to.clone(),
@@ -208,10 +213,42 @@ pub async fn run(
     Ok(())
 }
 
+/// Reads the partition's histories, upcast. An upcaster that fails is
+/// retried with backoff — the partition is not served meanwhile, and says
+/// why in the log; `None` if stopped first.
+async fn restore(
+    log: &mut dyn PartitionLog,
+    handlers: &Handlers,
+    stop: &Shutdown,
+) -> Result<Option<Vec<angzarr_connectors::AggregateHistory>>, LogError> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let restored = log.restore().await?;
+        match handlers.upcasters.histories(&log.id().domain, restored).await {
+            Ok(histories) => return Ok(Some(histories)),
+            Err(status) => {
+                tracing::error!(partition = %log.id(), code = ?status.code(), message = status.message(), ?backoff, "upcasting the restored history failed; retrying (the partition is not served meanwhile)");
+            }
+        }
+        tokio::select! {
+            _ = stop.wait() => return Ok(None),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
 /// Decides one command against the staged books. Never fails: every
-/// problem becomes a rejection the caller reads.
-async fn decide(cmd: &CommandEnvelope, staged: &mut Staged<'_>, handlers: &Handlers, config: &TaskConfig) -> Decided {
-    let nothing = |outcome| Decided { events: Vec::new(), snapshot: None, outcome };
+/// problem becomes a rejection the caller reads. `None` only when `stop`
+/// came while a process manager was being retried.
+async fn decide(
+    cmd: &CommandEnvelope,
+    staged: &mut Staged<'_>,
+    handlers: &Handlers,
+    config: &TaskConfig,
+    stop: &Shutdown,
+) -> Option<Decided> {
+    let nothing = |outcome| Some(Decided { events: Vec::new(), snapshot: None, commands: Vec::new(), outcome });
     let book = match CommandBook::decode(cmd.book.as_slice()) {
         Ok(b) => b,
         Err(e) => {
@@ -243,17 +280,22 @@ async fn decide(cmd: &CommandEnvelope, staged: &mut Staged<'_>, handlers: &Handl
         .get(&cmd.root)
         .map(|b| b.to_event_book(cover.clone()))
         .unwrap_or_else(|| EventBook { cover: Some(cover.clone()), ..Default::default() });
-    let request = ContextualCommand { events: Some(history), command: Some(book) };
-    let response = match execute(handlers, &cmd.domain, &cmd.correlation_id, request, &config.retry).await {
-        Ok(r) => r,
-        Err(status) => return nothing(rejected(status.code(), status.message())),
-    };
-    let produced = match response.result {
-        Some(business_response::Result::Events(b)) => b,
-        Some(business_response::Result::Revocation(r)) => {
-            return nothing(rejected(Code::FailedPrecondition, format!("revoked by business logic: {}", r.reason)));
+    let (produced, commands) = if let Some(pm) = handlers.process_manager(&cmd.domain) {
+        let reaction = pm.orchestrate_until_done(cmd, &book, history, stop).await?;
+        (reaction.events, reaction.commands)
+    } else {
+        let request = ContextualCommand { events: Some(history), command: Some(book) };
+        let response = match execute(handlers, &cmd.domain, &cmd.correlation_id, request, &config.retry).await {
+            Ok(r) => r,
+            Err(status) => return nothing(rejected(status.code(), status.message())),
+        };
+        match response.result {
+            Some(business_response::Result::Events(b)) => (b, Vec::new()),
+            Some(business_response::Result::Revocation(r)) => {
+                return nothing(rejected(Code::FailedPrecondition, format!("revoked by business logic: {}", r.reason)));
+            }
+            Some(business_response::Result::Notification(_)) | None => (EventBook::default(), Vec::new()),
         }
-        Some(business_response::Result::Notification(_)) | None => EventBook::default(),
     };
 
     let isolated = cmd.sync_mode == angzarr_proto::angzarr::SyncMode::Isolated as i32;
@@ -287,11 +329,12 @@ async fn decide(cmd: &CommandEnvelope, staged: &mut Staged<'_>, handlers: &Handl
         book.latest_state = latest_state;
     }
     let next_sequence = book.next_sequence();
-    Decided {
+    Some(Decided {
         events: records,
         snapshot: snapshot.map(|snapshot| SnapshotRecord { root: cmd.root, snapshot }),
+        commands,
         outcome: CommandOutcome::Accepted(EventBook { cover: Some(cover), snapshot: None, pages, next_sequence }),
-    }
+    })
 }
 
 /// Stamps what the coordinator owns on each new page — sequence, time — and

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::Reactor;
 use crate::Shutdown;
+use crate::upcast::Upcasters;
 
 const MAX_BATCH: usize = 512;
 
@@ -28,10 +29,42 @@ fn runs(events: &[StoredEvent], by_root: bool) -> Vec<(EventBook, Vec<StoredEven
     out
 }
 
+/// The batch upcast; an upcaster that fails is retried with backoff (the
+/// offset stays where it is). `None` if stopped first.
+async fn upcast(
+    upcasters: &Upcasters,
+    events: Vec<StoredEvent>,
+    group: &str,
+    id: &angzarr_connectors::PartitionId,
+    stop: &Shutdown,
+) -> Option<Vec<StoredEvent>> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match upcasters.events(events.clone()).await {
+            Ok(upcast) => return Some(upcast),
+            Err(status) => tracing::error!(
+                group,
+                partition = %id,
+                offset = events[0].offset,
+                code = ?status.code(),
+                message = status.message(),
+                ?backoff,
+                "upcasting failed; retrying (the offset does not move past it)"
+            ),
+        }
+        tokio::select! {
+            _ = stop.wait() => return None,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
 /// Runs until `stop`, or until the partition is lost.
 pub async fn run(
     mut partition: Box<dyn EventPartition>,
     reactor: Arc<dyn Reactor>,
+    upcasters: Upcasters,
     stop: Shutdown,
 ) -> Result<(), LogError> {
     let id = partition.id().clone();
@@ -46,6 +79,7 @@ pub async fn run(
             polled = partition.poll(MAX_BATCH, Duration::from_millis(250)) => polled?,
         };
         let Some(last) = events.last().map(|e| e.offset) else { continue };
+        let Some(events) = upcast(&upcasters, events, &reactor.group(), &id, &stop).await else { return Ok(()) };
         let fresh: Vec<StoredEvent> = events
             .into_iter()
             .filter(|e| !e.isolated && !e.root.is_nil() && applied.get(&e.root).is_none_or(|s| e.sequence > *s))

@@ -8,18 +8,26 @@ use angzarr_connectors::{Assignment, Log, PartitionId};
 use tokio::task::JoinHandle;
 
 use super::{Reactor, task};
+use crate::upcast::Upcasters;
 use crate::{CoordinatorError, Shutdown};
 
 /// Runs one reactor (projector or saga) over its domains.
 pub struct EventWorker {
     log: Arc<dyn Log>,
     reactor: Arc<dyn Reactor>,
+    upcasters: Upcasters,
 }
 
 impl EventWorker {
     /// A worker for `reactor` on `log`.
     pub fn new(log: Arc<dyn Log>, reactor: Arc<dyn Reactor>) -> Self {
-        EventWorker { log, reactor }
+        EventWorker { log, reactor, upcasters: Upcasters::default() }
+    }
+
+    /// Upcasts what it consumes with `upcasters` before the reactor sees it.
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
     }
 
     /// Joins the reactor's group and runs until `shutdown`.
@@ -38,8 +46,9 @@ impl EventWorker {
                     let id = partition.id().clone();
                     let stop = shutdown.child();
                     let (reactor, task_stop, task_id) = (self.reactor.clone(), stop.clone(), id.clone());
+                    let upcasters = self.upcasters.clone();
                     let handle = tokio::spawn(async move {
-                        if let Err(e) = task::run(partition, reactor, task_stop).await {
+                        if let Err(e) = task::run(partition, reactor, upcasters, task_stop).await {
                             tracing::error!(partition = %task_id, error = %e, "event task failed");
                         }
                     });

@@ -18,16 +18,14 @@ use std::time::{Duration, Instant};
 
 use angzarr_connectors::{CommandEnvelope, StoredEvent};
 use angzarr_proto::angzarr::saga_service_client::SagaServiceClient;
-use angzarr_proto::angzarr::{AngzarrDeferredSequence, EventBook, PageHeader, SagaHandleRequest, page_header};
-use angzarr_proto::pack;
-use prost::Message;
+use angzarr_proto::angzarr::{EventBook, SagaHandleRequest};
 use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
-use uuid::Uuid;
 
 use crate::event_consumer::Reactor;
 use crate::hub::{Hub, Signal};
+use crate::outbound::Emitter;
 use crate::telemetry::{SAGA_DURATION, SPAN_SAGA_ORCHESTRATE};
 
 /// A saga as the coordinator drives it.
@@ -84,59 +82,16 @@ impl Reactor for SagaReactor {
         let response = self.client.clone().handle(request).instrument(span).await?.into_inner();
         metrics::histogram!(SAGA_DURATION, "saga" => self.name.clone()).record(started.elapsed().as_secs_f64());
         let source_cover = source.cover.clone().unwrap_or_default();
-        let mut out = Vec::with_capacity(response.commands.len());
-        for (i, mut book) in response.commands.into_iter().enumerate() {
-            let cover = book.cover.as_mut().ok_or_else(|| {
-                Status::failed_precondition(format!("saga `{}` returned command #{i} without a cover", self.name))
-            })?;
-            if !self.targets.contains(&cover.domain) {
-                return Err(Status::failed_precondition(format!(
-                    "saga `{}` returned a command for unknown domain `{}` (reacting to {}/{} sequence {})",
-                    self.name, cover.domain, last.domain, last.root, last.sequence
-                )));
-            }
-            let root =
-                cover.root.as_ref().and_then(|r| Uuid::try_from(r).ok()).filter(|r| !r.is_nil()).ok_or_else(|| {
-                    Status::failed_precondition(format!(
-                        "saga `{}` returned command #{i} without a valid root",
-                        self.name
-                    ))
-                })?;
-            cover.correlation_id = last.correlation_id.clone();
-            cover.ext = Some(pack(&source_cover));
-            let domain = cover.domain.clone();
-            let [page] = book.pages.as_mut_slice() else {
-                return Err(Status::failed_precondition(format!(
-                    "saga `{}` returned command #{i} with {} pages; one is required",
-                    self.name,
-                    book.pages.len()
-                )));
-            };
-            if page.command().is_none() {
-                return Err(Status::failed_precondition(format!(
-                    "saga `{}` returned command #{i} without a payload",
-                    self.name
-                )));
-            }
-            if page.header.as_ref().and_then(|h| h.sequence_type.as_ref()).is_none() {
-                page.header = Some(PageHeader {
-                    sequence_type: Some(page_header::SequenceType::AngzarrDeferred(AngzarrDeferredSequence {
-                        source: Some(source_cover.clone()),
-                        source_seq: last.sequence,
-                    })),
-                });
-            }
-            out.push(CommandEnvelope {
-                domain: domain.clone(),
-                root,
-                correlation_id: last.correlation_id.clone(),
-                request_id: format!("saga:{}:{}:{}:{}:{i}", self.name, last.domain, last.root, last.sequence),
-                reply_to: None,
-                sync_mode: 0,
-                book: book.encode_to_vec(),
-                offset: -1,
-            });
+        let out = Emitter {
+            kind: "saga",
+            name: &self.name,
+            targets: &self.targets,
+            source: &source_cover,
+            source_seq: last.sequence,
+            correlation_id: &last.correlation_id,
+            request_prefix: format!("saga:{}:{}:{}:{}", self.name, last.domain, last.root, last.sequence),
         }
+        .envelopes(response.commands)?;
         self.hub.publish(Signal::SagaReacted {
             saga: self.name.clone(),
             domain: last.domain.clone(),
