@@ -1,8 +1,9 @@
 Feature: Sync modes and downstream reactions
   The five sync modes decide when a caller gets its answer; projectors and
   sagas react to committed events. The same scenarios run on the embedded
-  log and on Kafka. The platform is the poker example: the player and hand
-  aggregates, the bankroll projector (sync), the transfer-settlement saga
+  log and on Kafka. The platform is the poker example: the player, hand and
+  table aggregates (the player domain with its upcaster), the hand-flow
+  process manager, the bankroll projector (sync), the transfer-settlement saga
   (debits the payer of a transfer) and the hand-settlement saga (moves a
   hand's chips into the players' bankrolls).
 
@@ -58,3 +59,25 @@ Feature: Sync modes and downstream reactions
     And the pot of 40 is awarded to "Ada" with sync mode CASCADE
     Then "Ada" has a balance of $110
     And "Bob" has a balance of $90
+
+  Scenario: A process manager runs a table's hand across the table and hand domains
+    Given a player "Ada" with $100
+    And a player "Bob" with $100
+    And a table "Main" where "Ada" and "Bob" sit with 100 chips each
+    When the table "Main" starts a hand with correlation "hand-main-1"
+    Then eventually the hand is dealt to "Ada" and "Bob" by the process manager
+    And eventually the hand-flow process of "hand-main-1" is at phase "dealing" with 1 event
+    When "Bob" posts a blind of 10 with sync mode DECISION
+    And "Ada" bets 10 with sync mode DECISION
+    And the pot of 20 is awarded to "Ada" with sync mode DECISION
+    Then eventually the table "Main" has no hand in progress and "Ada" has 110 chips there
+    And eventually the hand-flow process of "hand-main-1" is at phase "ended" with 2 events
+    And "Bob" has a balance of $90
+
+  Scenario: Events stored by an earlier release are upcast on read, never rewritten
+    Given "Old" was registered by the first release of the player logic
+    Then the book of "Old" starts with a PlayerRegistered named "Old"
+    And the log still stores a PlayerRegisteredV1 for "Old"
+    When "Old" deposits $5 with sync mode SIMPLE
+    Then the answer carries the bankroll projection $5 for "Old"
+    And the audit projector saw sequences 0 and 1 of "Old"

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use angzarr_client::Projector;
 use angzarr_coordinators::Shutdown;
-use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig, ProjectorConfig, SagaConfig};
+use angzarr_coordinators::config::{
+    Config, DomainConfig, GatewayConfig, LogConfig, ProcessManagerConfig, ProjectorConfig, SagaConfig,
+};
 use angzarr_coordinators::runtime::{self, Roles};
 use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
 use angzarr_proto::angzarr::event_query_service_client::EventQueryServiceClient;
@@ -30,6 +32,7 @@ use uuid::Uuid;
 /// What the audit projector saw: (root, sequence).
 static AUDIT: OnceLock<Arc<Mutex<Vec<(Uuid, u32)>>>> = OnceLock::new();
 static GATEWAY: OnceLock<Channel> = OnceLock::new();
+static LOG: OnceLock<Arc<dyn angzarr_connectors::Log>> = OnceLock::new();
 
 fn audit() -> Arc<Mutex<Vec<(Uuid, u32)>>> {
     AUDIT.get_or_init(Arc::default).clone()
@@ -49,9 +52,14 @@ fn audit_projector() -> Projector {
         .on(|_: &FundsReleased, r, s| seen(r, s))
 }
 
+/// The root of "Old", registered by the first release before the coordinator started.
+static LEGACY_ROOT: OnceLock<Uuid> = OnceLock::new();
+
 #[derive(Debug, Default, World)]
 struct Downstream {
     roots: HashMap<String, Uuid>,
+    /// Correlation id of the hand being played (empty: the gateway picks one per command).
+    correlation: String,
     answer: Option<Result<CommandResponse, tonic::Status>>,
     stream: Option<tonic::Streaming<EventBook>>,
 }
@@ -201,7 +209,8 @@ async fn deal(w: &mut Downstream, a: String, b: String, chips: i64) {
 async fn blind(w: &mut Downstream, name: String, amount: i64, m: String) {
     use angzarr_proto::examples::PostBlind;
     let cmd = PostBlind { player_root: w.root(&name).as_bytes().to_vec(), blind_type: "small".into(), amount };
-    w.answer = Some(w.send_to("hand", "the hand", pack(&cmd), mode(&m), "").await);
+    let correlation = w.correlation.clone();
+    w.answer = Some(w.send_to("hand", "the hand", pack(&cmd), mode(&m), &correlation).await);
     w.answer();
 }
 
@@ -209,7 +218,8 @@ async fn blind(w: &mut Downstream, name: String, amount: i64, m: String) {
 async fn bet(w: &mut Downstream, name: String, amount: i64, m: String) {
     use angzarr_proto::examples::{ActionType, PlayerAction};
     let cmd = PlayerAction { player_root: w.root(&name).as_bytes().to_vec(), action: ActionType::Bet as i32, amount };
-    w.answer = Some(w.send_to("hand", "the hand", pack(&cmd), mode(&m), "").await);
+    let correlation = w.correlation.clone();
+    w.answer = Some(w.send_to("hand", "the hand", pack(&cmd), mode(&m), &correlation).await);
     w.answer();
 }
 
@@ -217,7 +227,9 @@ async fn bet(w: &mut Downstream, name: String, amount: i64, m: String) {
 async fn award(w: &mut Downstream, amount: i64, name: String, m: String) {
     use angzarr_proto::examples::{AwardPot, PotAward};
     let award = PotAward { player_root: w.root(&name).as_bytes().to_vec(), amount, pot_type: "main".into() };
-    w.answer = Some(w.send_to("hand", "the hand", pack(&AwardPot { awards: vec![award] }), mode(&m), "").await);
+    let correlation = w.correlation.clone();
+    let cmd = pack(&AwardPot { awards: vec![award] });
+    w.answer = Some(w.send_to("hand", "the hand", cmd, mode(&m), &correlation).await);
     w.answer();
 }
 
@@ -314,6 +326,165 @@ async fn received(w: &mut Downstream, n: usize, event: String, name: String) {
     assert_eq!(type_name(&b.pages[0].event().unwrap().type_url), format!("examples.{event}"));
 }
 
+#[given(regex = r#"^a table "(\w+)" where "(\w+)" and "(\w+)" sit with (\d+) chips each$"#)]
+async fn table_with(w: &mut Downstream, table: String, a: String, b: String, chips: i64) {
+    use angzarr_proto::examples::{CreateTable, JoinTable};
+    let create = CreateTable {
+        table_name: table.clone(),
+        small_blind: 5,
+        big_blind: 10,
+        min_buy_in: 50,
+        max_buy_in: 1000,
+        max_players: 6,
+        ..Default::default()
+    };
+    w.send_to("table", &table, pack(&create), SyncMode::Decision, "").await.expect("table created");
+    for (seat, name) in [&a, &b].into_iter().enumerate() {
+        let join = JoinTable {
+            player_root: w.root(name).as_bytes().to_vec(),
+            preferred_seat: seat as i32,
+            buy_in_amount: chips,
+        };
+        w.send_to("table", &table, pack(&join), SyncMode::Decision, "").await.expect("seated");
+    }
+}
+
+#[when(regex = r#"^the table "(\w+)" starts a hand with correlation "([^"]+)"$"#)]
+async fn start_hand(w: &mut Downstream, table: String, correlation: String) {
+    use angzarr_proto::examples::{HandStarted, StartHand};
+    let answer =
+        w.send_to("table", &table, pack(&StartHand {}), SyncMode::Decision, &correlation).await.expect("hand started");
+    let started: HandStarted = answer
+        .events
+        .as_ref()
+        .and_then(|b| b.pages.iter().find_map(|p| p.event().and_then(unpack::<HandStarted>)))
+        .expect("a HandStarted event")
+        .unwrap();
+    w.roots.insert("the hand".into(), Uuid::from_slice(&started.hand_root).unwrap());
+    w.correlation = correlation;
+}
+
+async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(t) = probe().await {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[then(regex = r#"^eventually the hand is dealt to "(\w+)" and "(\w+)" by the process manager$"#)]
+async fn hand_dealt(w: &mut Downstream, a: String, b: String) {
+    let hand = w.root("the hand");
+    let expected = [w.root(&a), w.root(&b)];
+    let state = eventually("the hand is dealt", async || {
+        let state = poker::hand::aggregate().state_of(&book_in("hand", hand).await).unwrap();
+        (state.status == "in_progress").then_some(state)
+    })
+    .await;
+    let mut players: Vec<Uuid> = state.players.iter().map(|p| Uuid::from_slice(&p.player_root).unwrap()).collect();
+    players.sort();
+    let mut expected = expected.to_vec();
+    expected.sort();
+    assert_eq!(players, expected);
+}
+
+#[then(regex = r#"^eventually the hand-flow process of "([^"]+)" is at phase "(\w+)" with (\d+) events?$"#)]
+async fn process_phase(_w: &mut Downstream, correlation: String, phase: String, n: u32) {
+    let root = angzarr_coordinators::process_manager::root_of(&correlation);
+    let pm = poker::hand_flow::process_manager();
+    eventually(&format!("the process of {correlation} reaches {phase}"), async || {
+        let book = book_in(poker::hand_flow::NAME, root).await;
+        let state = pm.state_of(&book).unwrap();
+        (state.phase == phase && book.next_sequence == n).then_some(())
+    })
+    .await;
+}
+
+#[then(regex = r#"^eventually the table "(\w+)" has no hand in progress and "(\w+)" has (\d+) chips there$"#)]
+async fn table_after(w: &mut Downstream, table: String, name: String, chips: i64) {
+    let (table, player) = (w.root(&table), w.root(&name));
+    eventually("the table ended the hand", async || {
+        let state = poker::table::aggregate().state_of(&book_in("table", table).await).unwrap();
+        let seat = state.seats.iter().find(|s| s.player_root == player.as_bytes())?;
+        (state.status == "open" && seat.stack.as_ref().map_or(0, |c| c.amount) == chips).then_some(())
+    })
+    .await;
+}
+
+#[given(regex = r#"^"(\w+)" was registered by the first release of the player logic$"#)]
+async fn legacy_player(w: &mut Downstream, name: String) {
+    w.roots.insert(name, *LEGACY_ROOT.get().expect("seeded before the coordinator started"));
+}
+
+#[then(regex = r#"^the book of "(\w+)" starts with a PlayerRegistered named "(\w+)"$"#)]
+async fn book_upcast(w: &mut Downstream, name: String, display: String) {
+    let root = w.root(&name);
+    let b = book(root).await;
+    let first = b.pages.first().and_then(|p| p.event()).expect("an event");
+    let registered: PlayerRegistered = unpack(first).expect("upcast to PlayerRegistered").unwrap();
+    assert_eq!(registered.display_name, display);
+}
+
+#[then(regex = r#"^the log still stores a PlayerRegisteredV1 for "(\w+)"$"#)]
+async fn stored_as_v1(w: &mut Downstream, name: String) {
+    let root = w.root(&name);
+    let log = LOG.get().expect("the coordinator runs");
+    let history = log.read_book("player", &root).await.unwrap();
+    let first = history.pages.first().and_then(|p| p.event()).expect("a stored event");
+    assert_eq!(type_name(&first.type_url), "examples.PlayerRegisteredV1");
+}
+
+#[then(regex = r#"^the audit projector saw sequences (\d+) and (\d+) of "(\w+)"$"#)]
+async fn audit_saw_both(w: &mut Downstream, a: u32, b: u32, name: String) {
+    let root = w.root(&name);
+    eventually(&format!("the audit projector sees {a} and {b} of {name}"), async || {
+        let seen: Vec<u32> = audit().lock().unwrap().iter().filter(|(r, _)| *r == root).map(|(_, s)| *s).collect();
+        (seen.contains(&a) && seen.contains(&b)).then_some(())
+    })
+    .await;
+}
+
+/// Stores "Old" the way the first release of the player logic did — a
+/// `PlayerRegisteredV1` — through a coordinator of its own, stopped before
+/// the one under test starts on the same log.
+async fn seed_legacy(log: &LogConfig) -> Uuid {
+    use angzarr_client::{Aggregate, Events};
+    use angzarr_proto::examples::{PlayerRegisteredV1, PlayerState};
+    let v1 = Aggregate::<PlayerState>::new("player").handle(|c: &RegisterPlayer, _: &PlayerState, _| {
+        Ok(Events::one(PlayerRegisteredV1 { name: c.display_name.clone(), email: c.email.clone() }))
+    });
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    let server = angzarr_client::Server::new().aggregate(v1).spawn(loopback).await.unwrap();
+    let gateway = GatewayConfig { listen: loopback, ..Default::default() };
+    let domains =
+        BTreeMap::from([("player".to_string(), DomainConfig::served_by(format!("http://{}", server.addr), 100))]);
+    let config = Config::new(log.clone(), gateway, domains);
+    let opened = runtime::open_log(&config).await.expect("log");
+    let roles = Roles { gateway: true, command_handler: true, downstream: false };
+    let running = runtime::start(&config, opened, roles, Shutdown::new()).await.expect("first release");
+    let channel =
+        Channel::from_shared(format!("http://{}", running.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
+    let root = Uuid::new_v4();
+    let request = CommandRequest {
+        command: Some(CommandBook {
+            cover: Some(Cover { root: Some(root.into()), domain: "player".into(), ..Default::default() }),
+            pages: vec![CommandPage {
+                header: Some(PageHeader::sequence(0)),
+                payload: Some(command_page::Payload::Command(register("Old"))),
+                ..Default::default()
+            }],
+        }),
+        sync_mode: SyncMode::Decision as i32,
+        ..Default::default()
+    };
+    CommandHandlerCoordinatorServiceClient::new(channel).handle_command(request).await.expect("v1 registration");
+    running.stop().await.expect("first release stops");
+    server.shutdown().await;
+    root
+}
+
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
@@ -337,15 +508,33 @@ async fn main() {
         }
         _ => LogConfig::Embedded { path: dir.path().join("events.db"), partitions: 3, durability: Default::default() },
     };
+    LEGACY_ROOT.set(seed_legacy(&log).await).unwrap();
     let gateway = GatewayConfig { listen: loopback, decision_timeout: Duration::from_secs(30), ..Default::default() };
     let handlers = format!("http://{}", aggregates.addr);
+    let upcaster = angzarr_client::Server::new().upcaster(poker::upcaster::upcaster()).spawn(loopback).await.unwrap();
+    let mut player_domain = DomainConfig::served_by(handlers.clone(), 100);
+    player_domain.upcaster = Some(format!("http://{}", upcaster.addr));
     let mut config = Config::new(
         log,
         gateway,
         BTreeMap::from([
-            ("player".to_string(), DomainConfig::served_by(handlers.clone(), 100)),
-            ("hand".to_string(), DomainConfig::served_by(handlers, 100)),
+            ("player".to_string(), player_domain),
+            ("hand".to_string(), DomainConfig::served_by(handlers.clone(), 100)),
+            ("table".to_string(), DomainConfig::served_by(handlers, 100)),
         ]),
+    );
+    let hand_flow = angzarr_client::Server::new()
+        .process_manager(poker::hand_flow::process_manager())
+        .spawn(loopback)
+        .await
+        .unwrap();
+    config.process_managers.insert(
+        poker::hand_flow::NAME.into(),
+        ProcessManagerConfig {
+            handler: format!("http://{}", hand_flow.addr),
+            domains: vec!["table".into(), "hand".into()],
+            snapshot_every: 100,
+        },
     );
     let player = vec!["player".to_string()];
     config.projectors.insert(
@@ -367,6 +556,7 @@ async fn main() {
     );
     let log = runtime::open_log(&config).await.expect("log");
     let running = runtime::start(&config, log, Roles::ALL, Shutdown::new()).await.expect("coordinator");
+    let _ = LOG.set(running.log.clone());
     let addr = running.grpc_addr.unwrap();
     GATEWAY.set(Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap()).unwrap();
     let features = concat!(env!("CARGO_MANIFEST_DIR"), "/downstream.feature");

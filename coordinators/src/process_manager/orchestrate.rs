@@ -87,7 +87,7 @@ impl ProcessManager {
             .pages
             .first()
             .and_then(|p| p.command())
-            .and_then(|any| unpack::<EventBook>(any))
+            .and_then(unpack::<EventBook>)
             .and_then(Result::ok)
             .ok_or_else(|| Status::invalid_argument("a process manager command must carry its trigger EventBook"))?;
         let source = trigger.cover.clone().unwrap_or_default();
