@@ -1,20 +1,26 @@
 //! Downstream coordinators when things go wrong, on the embedded log: a saga
-//! that commands an unknown domain, a projector that is down, a CASCADE
-//! cycle; and the Server-Sent Events stream read by a real HTTP exchange.
+//! or a process manager that commands an unknown domain, a projector that is
+//! down, an upcaster that fails, a CASCADE cycle; and the Server-Sent Events
+//! stream read by a real HTTP exchange.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use angzarr_client::{Projector, Saga, command};
+use angzarr_client::{ProcessManager, Projector, Reaction, Saga, command};
 use angzarr_connectors::embedded::{Durability, EmbeddedConfig, EmbeddedLog};
 use angzarr_coordinators::Shutdown;
-use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig, ProjectorConfig, SagaConfig};
+use angzarr_coordinators::config::{
+    Config, DomainConfig, GatewayConfig, LogConfig, ProcessManagerConfig, ProjectorConfig, SagaConfig,
+};
 use angzarr_coordinators::runtime::{self, Roles, Running};
 use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
+use angzarr_proto::angzarr::event_query_service_client::EventQueryServiceClient;
+use angzarr_proto::angzarr::upcaster_service_server::{UpcasterService, UpcasterServiceServer};
 use angzarr_proto::angzarr::{CommandBook, CommandPage, CommandRequest, Cover, PageHeader, SyncMode, command_page};
-use angzarr_proto::examples::{Currency, DepositFunds, FundsDeposited, PlayerRegistered, RegisterPlayer};
+use angzarr_proto::angzarr::{UpcastRequest, UpcastResponse};
+use angzarr_proto::examples::{Currency, DepositFunds, FundsDeposited, PlayerRegistered, PlayerState, RegisterPlayer};
 use angzarr_proto::pack;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::Channel;
@@ -41,7 +47,7 @@ async fn start(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> Ha
     std::mem::forget(aggregates);
     configure(&mut config);
     let cfg = EmbeddedConfig { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal };
-    let log = EmbeddedLog::open(&cfg, ["player".to_string()]).unwrap();
+    let log = EmbeddedLog::open(&cfg, config.log_domains()).unwrap();
     let running = runtime::start(&config, Arc::new(log.clone()), Roles::ALL, Shutdown::new()).await.unwrap();
     let channel =
         Channel::from_shared(format!("http://{}", running.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
@@ -227,5 +233,121 @@ async fn server_sent_events_carry_one_correlation_id_only() {
     assert_eq!(text.matches("event: event").count(), 2, "exactly my two events:\n{text}");
     assert!(text.contains("examples.PlayerRegistered") && text.contains("examples.FundsDeposited"), "{text}");
     assert!(!text.contains("theirs"), "another correlation id leaked:\n{text}");
+    h.running.stop().await.unwrap();
+}
+
+/// An upcaster that answers with no events until it is fixed, then maps
+/// nothing (the stored events are already current).
+struct FlakyUpcaster {
+    fixed: Arc<std::sync::atomic::AtomicBool>,
+    calls: Arc<AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl UpcasterService for FlakyUpcaster {
+    async fn upcast(
+        &self,
+        request: tonic::Request<UpcastRequest>,
+    ) -> Result<tonic::Response<UpcastResponse>, tonic::Status> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let events = if self.fixed.load(Ordering::SeqCst) { request.into_inner().events } else { Vec::new() };
+        Ok(tonic::Response::new(UpcastResponse { events }))
+    }
+}
+
+#[tokio::test]
+async fn an_upcaster_that_fails_holds_readers_back_and_rewrites_nothing() {
+    let fixed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upcaster_url = format!("http://{}", listener.local_addr().unwrap());
+    let service = UpcasterServiceServer::new(FlakyUpcaster { fixed: fixed.clone(), calls: calls.clone() });
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+
+    let seen: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let a = seen.clone();
+    let projector = Projector::new("audit").on(move |_: &PlayerRegistered, _, s| {
+        let _: () = a.lock().unwrap().push(s);
+        Ok(())
+    });
+    let server =
+        angzarr_client::Server::new().projector(projector).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), |c| {
+        c.domains.get_mut("player").unwrap().upcaster = Some(upcaster_url);
+        c.projectors.insert(
+            "audit".into(),
+            ProjectorConfig { handler: format!("http://{}", server.addr), domains: vec!["player".into()], sync: false },
+        );
+    })
+    .await;
+    let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
+    let root = Uuid::new_v4();
+    client.handle_command(request(root, 0, register(), SyncMode::Decision, "")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    assert!(calls.load(Ordering::SeqCst) >= 2, "the upcast is retried with backoff");
+    assert!(seen.lock().unwrap().is_empty(), "the projector saw nothing un-upcast");
+    let positions = h.log.group_position("projector.audit", "player").await.unwrap();
+    assert!(positions.iter().all(Option::is_none), "the offset did not move past the event: {positions:?}");
+    let query = angzarr_proto::angzarr::Query {
+        cover: Some(Cover { root: Some(root.into()), domain: "player".into(), ..Default::default() }),
+        selection: None,
+    };
+    let mut reads = EventQueryServiceClient::new(h.channel.clone());
+    let refused = reads.get_event_book(query.clone()).await.unwrap_err();
+    assert!(refused.message().contains("upcaster of `player` returned 0 events for 1"), "{}", refused.message());
+    assert_eq!(h.log.counts("player").await.unwrap(), (1, 1, 0), "nothing was written or rewritten");
+
+    fixed.store(true, Ordering::SeqCst);
+    for _ in 0..200 {
+        if !seen.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(*seen.lock().unwrap(), vec![0], "once fixed, the projector catches up");
+    assert_eq!(reads.get_event_book(query).await.unwrap().into_inner().pages.len(), 1);
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_process_manager_commanding_an_unknown_domain_is_retried_and_writes_nothing() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let pm = ProcessManager::<PlayerState>::new("onboarding").on(move |_: &PlayerRegistered, _, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Reaction::none().record(FundsDeposited::default()).send(command(
+            "casino",
+            Uuid::new_v4(),
+            &DepositFunds::default(),
+        ))
+    });
+    let server = angzarr_client::Server::new().process_manager(pm).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), |c| {
+        c.process_managers.insert(
+            "onboarding".into(),
+            ProcessManagerConfig {
+                handler: format!("http://{}", server.addr),
+                domains: vec!["player".into()],
+                snapshot_every: 100,
+            },
+        );
+    })
+    .await;
+    let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
+    client.handle_command(request(Uuid::new_v4(), 0, register(), SyncMode::Decision, "signup-1")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(calls.load(Ordering::SeqCst) >= 2, "the reaction is retried with backoff");
+    let (commands, events, _) = h.log.counts("onboarding").await.unwrap();
+    assert_eq!((commands, events), (1, 0), "the trigger was routed once; no process event was recorded");
+    assert_eq!(h.log.counts("player").await.unwrap().0, 1, "only the registration");
+    let positions = h.log.group_position(angzarr_coordinators::command_handler::GROUP, "onboarding").await.unwrap();
+    assert!(positions.iter().all(Option::is_none), "the trigger is not consumed: {positions:?}");
     h.running.stop().await.unwrap();
 }
