@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use angzarr_coordinators::Shutdown;
-use angzarr_coordinators::config::{Config, DomainConfig, GatewayConfig, LogConfig, ProjectorConfig, SagaConfig};
+use angzarr_coordinators::config::{
+    Config, DomainConfig, GatewayConfig, LogConfig, ProcessManagerConfig, ProjectorConfig, SagaConfig,
+};
 use angzarr_coordinators::runtime::{self, Roles};
 use anyhow::Context;
 
@@ -38,6 +40,10 @@ pub struct DevArgs {
     /// Partitions of topics created on Kafka (and of the embedded log).
     #[arg(long, default_value_t = 8)]
     partitions: u32,
+    /// Keep the bankroll read model in PostgreSQL (`postgres://user@host:port/db`)
+    /// instead of SQLite in the data folder.
+    #[arg(long, value_name = "URL")]
+    read_model: Option<String>,
 }
 
 fn parse_handler(s: &str) -> Result<(String, String), String> {
@@ -63,24 +69,35 @@ async fn terminated() {
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // The example's business logic runs in this process, on loopback ports:
-    // the aggregates, the bankroll projector (read model in the data folder)
-    // and the transfer-settlement saga.
+    // the player, hand and table aggregates, the bankroll projector (read
+    // model in the data folder, or PostgreSQL), the transfer- and
+    // hand-settlement sagas, the hand-flow process manager and the player
+    // upcaster.
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating {}", args.data.display()))?;
-    let read_model =
-        poker::bankroll::ReadModel::open(&args.data.join("bankroll.db")).context("opening the read model")?;
+    let read_model = match &args.read_model {
+        None => poker::bankroll::ReadModel::open(&args.data.join("bankroll.db")).context("opening the read model")?,
+        Some(url) => poker::bankroll::ReadModel::postgres(url, "poker")
+            .map_err(|e| anyhow::anyhow!("opening the read model in PostgreSQL: {e}"))?,
+    };
     let loopback: SocketAddr = "127.0.0.1:0".parse()?;
     let aggregates = poker::server().spawn(loopback).await.context("starting the example handlers")?;
     let projector =
         angzarr_client::Server::new().projector(poker::bankroll::projector(read_model)).spawn(loopback).await?;
     let saga = angzarr_client::Server::new().saga(poker::settlement::saga()).spawn(loopback).await?;
     let hand_saga = angzarr_client::Server::new().saga(poker::hand_settlement::saga()).spawn(loopback).await?;
+    let hand_flow =
+        angzarr_client::Server::new().process_manager(poker::hand_flow::process_manager()).spawn(loopback).await?;
+    let upcaster = angzarr_client::Server::new().upcaster(poker::upcaster::upcaster()).spawn(loopback).await?;
 
     let mut domains = BTreeMap::new();
-    for domain in [poker::player::DOMAIN, poker::hand::DOMAIN] {
+    for domain in [poker::player::DOMAIN, poker::hand::DOMAIN, poker::table::DOMAIN] {
         domains.insert(
             domain.to_string(),
             DomainConfig::served_by(format!("http://{}", aggregates.addr), args.snapshot_every),
         );
+    }
+    if let Some(player) = domains.get_mut(poker::player::DOMAIN) {
+        player.upcaster = Some(format!("http://{}", upcaster.addr));
     }
     for (domain, url) in &args.handlers {
         domains.insert(domain.clone(), DomainConfig::served_by(url.clone(), args.snapshot_every));
@@ -113,8 +130,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         poker::hand_settlement::NAME.into(),
         SagaConfig { handler: format!("http://{}", hand_saga.addr), domains: vec!["hand".into()] },
     );
+    config.process_managers.insert(
+        poker::hand_flow::NAME.into(),
+        ProcessManagerConfig {
+            handler: format!("http://{}", hand_flow.addr),
+            domains: vec![poker::table::DOMAIN.into(), poker::hand::DOMAIN.into()],
+            snapshot_every: args.snapshot_every,
+        },
+    );
     let result = serve(&config).await;
-    for server in [aggregates, projector, saga, hand_saga] {
+    for server in [aggregates, projector, saga, hand_saga, hand_flow, upcaster] {
         server.shutdown().await;
     }
     result
@@ -156,6 +181,7 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         .map(|(d, c)| format!("{d} → {}", c.handler.as_deref().unwrap_or("(another process)")))
         .chain(config.projectors.iter().map(|(n, p)| format!("projector {n} → {}", p.handler)))
         .chain(config.sagas.iter().map(|(n, s)| format!("saga {n} → {}", s.handler)))
+        .chain(config.process_managers.iter().map(|(n, p)| format!("process manager {n} → {}", p.handler)))
         .collect();
     eprintln!(
         "angzarr is up: gateway grpc://{addr}{http}, {where_}\n  domains: {}\n\nTry:\n  angzarr send player RegisterPlayer --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"displayName\":\"Ada\",\"email\":\"ada@example.com\"}}' --gateway http://{addr}\n  angzarr send player DepositFunds --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"amount\":{{\"amount\":\"100\",\"currencyCode\":\"USD\"}}}}' --gateway http://{addr}\n  angzarr book player --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --gateway http://{addr}\n\nCtrl-C stops.",

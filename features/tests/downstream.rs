@@ -489,7 +489,20 @@ async fn seed_legacy(log: &LogConfig) -> Uuid {
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let loopback = "127.0.0.1:0".parse().unwrap();
-    let read_model = poker::bankroll::ReadModel::open(&dir.path().join("bankroll.db")).unwrap();
+    // The bankroll read model: SQLite next to the embedded log, PostgreSQL
+    // (`DATABASE_URL`, started by `scripts/postgres start`) with Kafka — so
+    // each read model runs every scenario.
+    let read_model = match std::env::var("ANGZARR_LOG").as_deref() {
+        Ok("kafka") => {
+            let url = std::env::var("DATABASE_URL").expect(
+                "the Kafka run keeps its read model in PostgreSQL: export DATABASE_URL=$(scripts/postgres start)",
+            );
+            let schema = format!("downstream_{}", &Uuid::new_v4().simple().to_string()[..8]);
+            eprintln!("read model: PostgreSQL, schema {schema}");
+            poker::bankroll::ReadModel::postgres(&url, &schema).unwrap()
+        }
+        _ => poker::bankroll::ReadModel::open(&dir.path().join("bankroll.db")).unwrap(),
+    };
     let aggregates = poker::server().spawn(loopback).await.unwrap();
     let bankroll =
         angzarr_client::Server::new().projector(poker::bankroll::projector(read_model)).spawn(loopback).await.unwrap();

@@ -1,6 +1,7 @@
 //! `downstream.feature` through a real coordinator on a real Kafka broker
 //! (`KAFKA_BOOTSTRAP`, started by `scripts/kafka start`). The same binary as
-//! `downstream.rs`, with the Kafka log selected.
+//! `downstream.rs`, with the Kafka log selected and the bankroll read model
+//! in PostgreSQL (`DATABASE_URL`, started by `scripts/postgres start`).
 
 fn main() {
     let Ok(bootstrap) = std::env::var("KAFKA_BOOTSTRAP") else {
@@ -9,6 +10,10 @@ fn main() {
         );
         std::process::exit(1);
     };
+    if std::env::var("DATABASE_URL").is_err() {
+        eprintln!("DATABASE_URL is not set: run `export DATABASE_URL=$(scripts/postgres start)` (scripts/test does)");
+        std::process::exit(1);
+    }
     let exe = std::env::current_exe().unwrap();
     let coordinator = exe
         .parent()
