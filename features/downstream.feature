@@ -74,6 +74,16 @@ Feature: Sync modes and downstream reactions
     And eventually the hand-flow process of "hand-main-1" is at phase "ended" with 2 events
     And "Bob" has a balance of $90
 
+  Scenario: ISOLATED events reach no process manager
+    Given a player "Ada" with $100
+    And a player "Bob" with $100
+    And a table "Quiet" where "Ada" and "Bob" sit with 100 chips each
+    And a table "Busy" where "Ada" and "Bob" sit with 100 chips each
+    When the table "Quiet" starts a hand with correlation "hand-quiet" and sync mode ISOLATED
+    And the table "Busy" starts a hand with correlation "hand-busy"
+    Then eventually the hand-flow process of "hand-busy" is at phase "dealing" with 1 event
+    And the hand-flow process of "hand-quiet" has no events
+
   Scenario: Events stored by an earlier release are upcast on read, never rewritten
     Given "Old" was registered by the first release of the player logic
     Then the book of "Old" starts with a PlayerRegistered named "Old"

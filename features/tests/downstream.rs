@@ -349,11 +349,11 @@ async fn table_with(w: &mut Downstream, table: String, a: String, b: String, chi
     }
 }
 
-#[when(regex = r#"^the table "(\w+)" starts a hand with correlation "([^"]+)"$"#)]
-async fn start_hand(w: &mut Downstream, table: String, correlation: String) {
+#[when(regex = r#"^the table "(\w+)" starts a hand with correlation "([^"]+)"((?: and sync mode \w+)?)$"#)]
+async fn start_hand(w: &mut Downstream, table: String, correlation: String, m: String) {
     use angzarr_proto::examples::{HandStarted, StartHand};
-    let answer =
-        w.send_to("table", &table, pack(&StartHand {}), SyncMode::Decision, &correlation).await.expect("hand started");
+    let m = m.strip_prefix(" and sync mode ").map_or(SyncMode::Decision, mode);
+    let answer = w.send_to("table", &table, pack(&StartHand {}), m, &correlation).await.expect("hand started");
     let started: HandStarted = answer
         .events
         .as_ref()
@@ -400,6 +400,13 @@ async fn process_phase(_w: &mut Downstream, correlation: String, phase: String, 
         (state.phase == phase && book.next_sequence == n).then_some(())
     })
     .await;
+}
+
+#[then(regex = r#"^the hand-flow process of "([^"]+)" has no events$"#)]
+async fn process_untouched(_w: &mut Downstream, correlation: String) {
+    let root = angzarr_coordinators::process_manager::root_of(&correlation);
+    let book = book_in(poker::hand_flow::NAME, root).await;
+    assert_eq!(book.next_sequence, 0, "the process manager reacted to ISOLATED events: {book:?}");
 }
 
 #[then(regex = r#"^eventually the table "(\w+)" has no hand in progress and "(\w+)" has (\d+) chips there$"#)]
