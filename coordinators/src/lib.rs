@@ -6,6 +6,14 @@
 //! partition) → [`command_handler::task`] (sequence check, business logic,
 //! one atomic commit per batch).
 //!
+//! Downstream of committed events: [`event_consumer`] (a consumer-group
+//! member per role, one task per events partition) drives [`projector`],
+//! [`saga`] and the [`process_manager`] router; a process manager's own
+//! partition owner is the command path above with `Prepare`/`Handle` in
+//! place of the aggregate ([`process_manager::orchestrate`]). What sagas and
+//! process managers emit is checked in [`outbound`]; [`upcast`] brings old
+//! events to their current shape on every read.
+//!
 //! [`runtime`] assembles a process from a [`config::Config`]: a log, the
 //! workers, the gateway servers, and clean shutdown.
 
