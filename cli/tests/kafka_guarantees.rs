@@ -259,26 +259,29 @@ async fn kafka_scale_out_then_graceful_handoff_without_client_errors() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn kafka_kill_9_saga_worker_reacts_exactly_once() {
-    let _serial = SERIAL.lock().await;
-    let mut cluster = Cluster::with_saga("saga", poker::settlement::saga()).await;
-    cluster.start_role("command-handler");
-    cluster.start_role("downstream");
-    cluster.start_role("downstream");
+/// Payers with plenty of money and receivers, registered.
+async fn payers_and_receivers(cluster: &Cluster) -> (Vec<Uuid>, Vec<Uuid>) {
     let mut client = cluster.client();
-    // Payers with plenty of money, receivers credited by transfers.
     let payers = register_players(&mut client, 6).await;
     for p in &payers {
         client.handle_command(request(*p, 1, deposit(1_000_000))).await.unwrap();
     }
-    let receivers = register_players(&mut client, 6).await;
+    (payers, register_players(&mut client, 6).await)
+}
 
+/// Four clients transfer $1 from payers to receivers; 3 s in, `victims` are
+/// killed with SIGKILL; 8 s later the load stops. Returns the transfers accepted.
+async fn transfers_while_killing(
+    cluster: &mut Cluster,
+    payers: &[Uuid],
+    receivers: &[Uuid],
+    victims: &[usize],
+) -> usize {
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for c in 0..4 {
         let (channel, stop, payers, receivers) =
-            (cluster.channel.clone(), stop.clone(), payers.clone(), receivers.clone());
+            (cluster.channel.clone(), stop.clone(), payers.to_vec(), receivers.to_vec());
         tasks.push(tokio::spawn(async move {
             let mut client = angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient::new(channel);
             let mut next: BTreeMap<Uuid, u32> = receivers.iter().map(|r| (*r, 1)).collect();
@@ -300,46 +303,136 @@ async fn kafka_kill_9_saga_worker_reacts_exactly_once() {
         }));
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    cluster.workers[1].kill9();
+    for v in victims {
+        cluster.workers[*v].kill9();
+    }
     tokio::time::sleep(Duration::from_secs(8)).await;
     stop.store(true, Ordering::Relaxed);
     let mut transfers = 0;
     for t in tasks {
         transfers += t.await.unwrap();
     }
+    transfers
+}
 
-    // Every FundsTransferred event must produce exactly one saga command.
+/// Reads `topic` with an independent read_committed consumer until every
+/// `expected` request id is there (or 60 s passed), then asserts each is
+/// there exactly once and no other id with `prefix` is. Returns the count.
+fn assert_request_ids_exactly_once(topic: &str, prefix: &str, expected: &BTreeSet<String>, what: &str) -> usize {
     let bootstrap = support::bootstrap();
-    let commands_topic = format!("{}.player.commands", cluster.prefix);
-    let triggers: BTreeSet<String> = read_headers(&bootstrap, &cluster.events_topic(), PARTITIONS)
-        .into_iter()
-        .filter(|(_, _, h)| h.get("angzarr-type").map(String::as_str) == Some("examples.FundsTransferred"))
-        .map(|(_, _, h)| format!("saga:transfer-settlement:player:{}:{}:0", h["angzarr-root"], h["angzarr-sequence"]))
-        .collect();
-    assert_eq!(triggers.len(), transfers, "one FundsTransferred per accepted transfer");
     let mut produced: BTreeMap<String, usize> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         produced.clear();
-        for (_, _, h) in read_headers(&bootstrap, &commands_topic, PARTITIONS) {
-            if let Some(id) = h.get("angzarr-request-id").filter(|id| id.starts_with("saga:")) {
+        for (_, _, h) in read_headers(&bootstrap, topic, PARTITIONS) {
+            if let Some(id) = h.get("angzarr-request-id").filter(|id| id.starts_with(prefix)) {
                 *produced.entry(id.clone()).or_default() += 1;
             }
         }
-        if triggers.iter().all(|t| produced.contains_key(t)) || Instant::now() > deadline {
+        if expected.iter().all(|t| produced.contains_key(t)) || Instant::now() > deadline {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        std::thread::sleep(Duration::from_millis(500));
     }
     let duplicated: Vec<_> = produced.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(duplicated.is_empty(), "saga commands produced more than once: {duplicated:?}");
-    let missing: Vec<_> = triggers.iter().filter(|t| !produced.contains_key(*t)).collect();
-    assert!(missing.is_empty(), "{} triggering events produced no command, e.g. {:?}", missing.len(), missing.first());
-    let unexpected: Vec<_> = produced.keys().filter(|p| !triggers.contains(*p)).collect();
-    assert!(unexpected.is_empty(), "saga commands without a triggering event: {unexpected:?}");
+    assert!(duplicated.is_empty(), "{what} produced more than once: {duplicated:?}");
+    let missing: Vec<_> = expected.iter().filter(|t| !produced.contains_key(*t)).collect();
+    assert!(missing.is_empty(), "{} {what} missing, e.g. {:?}", missing.len(), missing.first());
+    let unexpected: Vec<_> = produced.keys().filter(|p| !expected.contains(*p)).collect();
+    assert!(unexpected.is_empty(), "{what} without a triggering event: {unexpected:?}");
+    produced.len()
+}
+
+/// `(root, sequence)` headers of the events of `topic` whose type is `type_name` (all when empty).
+fn events_of(topic: &str, type_name: &str) -> Vec<(String, String)> {
+    read_headers(&support::bootstrap(), topic, PARTITIONS)
+        .into_iter()
+        .filter(|(_, _, h)| type_name.is_empty() || h.get("angzarr-type").map(String::as_str) == Some(type_name))
+        .map(|(_, _, h)| (h["angzarr-root"].clone(), h["angzarr-sequence"].clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_kill_9_saga_worker_reacts_exactly_once() {
+    let _serial = SERIAL.lock().await;
+    let mut cluster = Cluster::with_saga("saga", poker::settlement::saga()).await;
+    cluster.start_role("command-handler");
+    cluster.start_role("downstream");
+    cluster.start_role("downstream");
+    let (payers, receivers) = payers_and_receivers(&cluster).await;
+    let transfers = transfers_while_killing(&mut cluster, &payers, &receivers, &[1]).await;
+
+    // Every FundsTransferred event must produce exactly one saga command.
+    let triggers: BTreeSet<String> = events_of(&cluster.events_topic(), "examples.FundsTransferred")
+        .into_iter()
+        .map(|(root, seq)| format!("saga:transfer-settlement:player:{root}:{seq}:0"))
+        .collect();
+    assert_eq!(triggers.len(), transfers, "one FundsTransferred per accepted transfer");
+    let commands_topic = format!("{}.player.commands", cluster.prefix);
+    let n = assert_request_ids_exactly_once(&commands_topic, "saga:", &triggers, "saga commands");
     eprintln!(
-        "saga kill -9: {} transfers, {} saga commands, each exactly once (counted by an independent read_committed consumer)",
-        triggers.len(),
-        produced.len()
+        "saga kill -9: {} transfers, {n} saga commands, each exactly once (counted by an independent read_committed consumer)",
+        triggers.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_kill_9_process_manager_workers_react_exactly_once() {
+    use angzarr_client::{ProcessManager, Reaction, command};
+    use angzarr_proto::examples::{FundsTransferred, PlayerState, WithdrawFunds};
+    let _serial = SERIAL.lock().await;
+    // A process per transfer (each command gets its own correlation id):
+    // records the transfer it settles and debits the payer.
+    let pm = ProcessManager::<PlayerState>::new("transfer-ledger")
+        .apply(|s: &mut PlayerState, e: &FundsTransferred| s.bankroll = e.amount.clone())
+        .on(|e: &FundsTransferred, s: &PlayerState, _| {
+            let Ok(payer) = Uuid::from_slice(&e.from_player_root) else { return Reaction::none() };
+            if s.bankroll.is_some() {
+                return Reaction::none();
+            }
+            Reaction::none().record(e.clone()).send(command(
+                "player",
+                payer,
+                &WithdrawFunds { amount: e.amount.clone() },
+            ))
+        });
+    let mut cluster = Cluster::with_process_manager("pm", pm).await;
+    let handler = cluster.start_role("command-handler");
+    cluster.start_role("command-handler");
+    let router = cluster.start_role("downstream");
+    cluster.start_role("downstream");
+    let (payers, receivers) = payers_and_receivers(&cluster).await;
+    // Kill one partition owner of the process manager and one router.
+    let transfers = transfers_while_killing(&mut cluster, &payers, &receivers, &[handler, router]).await;
+
+    // Every transfer produced exactly one debit of its payer.
+    let transfers_stored = events_of(&cluster.events_topic(), "examples.FundsTransferred");
+    assert_eq!(transfers_stored.len(), transfers, "one FundsTransferred per accepted transfer");
+    let debits: BTreeSet<String> =
+        transfers_stored.iter().map(|(root, seq)| format!("pm:transfer-ledger:player:{root}:{seq}:cmd:0")).collect();
+    let player_commands = format!("{}.player.commands", cluster.prefix);
+    let n_debits = assert_request_ids_exactly_once(&player_commands, "pm:", &debits, "process manager commands");
+    // Once every debit is decided, no more player events come: every one of
+    // them (all carry a correlation id) was routed to its process exactly once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while events_of(&cluster.events_topic(), "examples.FundsWithdrawn").len() < transfers {
+        assert!(Instant::now() < deadline, "the debits were not all decided");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let routed: BTreeSet<String> = events_of(&cluster.events_topic(), "")
+        .into_iter()
+        .map(|(root, seq)| format!("pm:transfer-ledger:player:{root}:{seq}"))
+        .collect();
+    let pm_commands = format!("{}.transfer-ledger.commands", cluster.prefix);
+    let n_routed = assert_request_ids_exactly_once(&pm_commands, "pm:", &routed, "routed triggers");
+    // And each process recorded its transfer once, at sequence 0.
+    let process_events = events_of(&format!("{}.transfer-ledger.events", cluster.prefix), "");
+    let processes: BTreeSet<&String> = process_events.iter().map(|(root, _)| root).collect();
+    assert_eq!(process_events.len(), transfers, "one process event per transfer");
+    assert_eq!(processes.len(), transfers, "one process per transfer's correlation id");
+    assert!(process_events.iter().all(|(_, seq)| seq == "0"), "a process recorded its step twice");
+    eprintln!(
+        "process manager kill -9 (a partition owner and a router): {transfers} transfers, {n_routed} triggers routed, {n_debits} commands emitted, {} process events, each exactly once",
+        process_events.len()
     );
 }

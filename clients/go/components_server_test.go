@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	angzarr "github.com/angzarr-kafka/angzarr/clients/go"
@@ -143,6 +144,10 @@ func TestComponentsRefused(t *testing.T) {
 		"not a component": {[]angzarr.Component{p, "player"}, "component #1 is a string"},
 		"nil projector":   {[]angzarr.Component{(*angzarr.Projector)(nil)}, "component #0 is a nil projector"},
 		"nil":             {[]angzarr.Component{nil}, "component #0 is a <nil>"},
+		"two pms":         {[]angzarr.Component{handFlow(), angzarr.NewProcessManager("other", flowStates)}, `two process managers ("hand-flow", "other")`},
+		"two upcasters":   {[]angzarr.Component{angzarr.NewUpcaster(), p, angzarr.NewUpcaster()}, "two upcasters"},
+		"nil pm":          {[]angzarr.Component{(*angzarr.ProcessManager[*examplespb.HandFlowState])(nil)}, "component #0 is a nil process manager"},
+		"nil upcaster":    {[]angzarr.Component{(*angzarr.Upcaster)(nil)}, "component #0 is a nil upcaster"},
 	} {
 		err := angzarr.Register(grpc.NewServer(), tc.components...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -161,7 +166,102 @@ func TestComponentsRefused(t *testing.T) {
 		}()
 	}
 	// Register on an existing server.
-	if err := angzarr.Register(grpc.NewServer(), wallet(), p, s); err != nil {
+	if err := angzarr.Register(grpc.NewServer(), wallet(), p, s, handFlow(), angzarr.NewUpcaster()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A process manager and an upcaster over gRPC, next to an aggregate.
+func TestProcessManagerAndUpcasterOverGRPC(t *testing.T) {
+	conn := serveComponents(t, handFlow(), playerUpcaster(), wallet())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	pm := angzarrpb.NewProcessManagerServiceClient(conn)
+	trigger := tableBook(page(3, handStarted()))
+	prep, err := pm.Prepare(ctx, &angzarrpb.ProcessManagerPrepareRequest{Trigger: trigger})
+	if err != nil || len(prep.GetDestinations()) != 1 || prep.GetDestinations()[0].GetDomain() != "hand" {
+		t.Fatalf("prepare: %v %v", prep, err)
+	}
+	dealt, err := pm.Handle(ctx, &angzarrpb.ProcessManagerHandleRequest{Trigger: trigger, ProcessState: &angzarrpb.EventBook{Cover: flowCover},
+		DestinationSequences: map[string]uint32{"hand": 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dealt.GetCommands()) != 1 || !angzarr.Is(dealt.GetCommands()[0].GetPages()[0].GetCommand(), &examplespb.DealCards{}) ||
+		len(dealt.GetProcessEvents().GetPages()) != 1 || !proto.Equal(dealt.GetProcessEvents().GetCover(), flowCover) {
+		t.Fatalf("dealt %v", dealt)
+	}
+	ended, err := pm.Handle(ctx, &angzarrpb.ProcessManagerHandleRequest{
+		Trigger:      book(handCover, page(9, &examplespb.HandComplete{})),
+		ProcessState: dealt.GetProcessEvents(),
+	})
+	if err != nil || len(ended.GetCommands()) != 1 || ended.GetCommands()[0].GetCover().GetDomain() != "table" ||
+		ended.GetProcessEvents().GetPages()[0].GetHeader().GetSequence() != 1 || stateIn(t, ended.GetProcessEvents()).GetPhase() != "ended" {
+		t.Fatalf("ended: %v %v", ended, err)
+	}
+	_, err = pm.Handle(ctx, &angzarrpb.ProcessManagerHandleRequest{Trigger: tableBook(page(0, &examplespb.PlayerJoined{SeatPosition: 999}))})
+	wantCode(t, err, codes.Internal, "panicked")
+	_, err = pm.Handle(ctx, &angzarrpb.ProcessManagerHandleRequest{})
+	wantCode(t, err, codes.InvalidArgument, "no trigger")
+
+	upcaster := angzarrpb.NewUpcasterServiceClient(conn)
+	up, err := upcaster.Upcast(ctx, &angzarrpb.UpcastRequest{Domain: "player", Events: []*angzarrpb.EventPage{
+		page(0, &examplespb.PlayerRegisteredV1{Name: "ann", Email: "a@x"}), page(1, &examplespb.FundsDeposited{Amount: usd(5)}),
+	}})
+	if err != nil || len(up.GetEvents()) != 2 ||
+		!proto.Equal(up.GetEvents()[0], page(0, &examplespb.PlayerRegistered{DisplayName: "ann", Email: "a@x"})) ||
+		!proto.Equal(up.GetEvents()[1], page(1, &examplespb.FundsDeposited{Amount: usd(5)})) {
+		t.Fatalf("upcast: %v %v", up, err)
+	}
+	_, err = upcaster.Upcast(ctx, &angzarrpb.UpcastRequest{Events: []*angzarrpb.EventPage{{Payload: &angzarrpb.EventPage_Event{
+		Event: &anypb.Any{TypeUrl: angzarr.TypeURL(&examplespb.PlayerRegisteredV1{}), Value: []byte{0xff}}}}}})
+	wantCode(t, err, codes.InvalidArgument, "malformed examples.PlayerRegisteredV1")
+	_, err = upcaster.Upcast(ctx, &angzarrpb.UpcastRequest{Events: []*angzarrpb.EventPage{page(0, &examplespb.PlayerRegisteredV1{Name: "panic"})}})
+	wantCode(t, err, codes.Internal, "panicked")
+
+	// The aggregate still serves; nothing else is registered.
+	if _, err := angzarrpb.NewCommandHandlerServiceClient(conn).Handle(ctx, request(testCover, nil, angzarr.MustPack(&examplespb.SitIn{}))); err != nil {
+		t.Fatalf("aggregate: %v", err)
+	}
+	if _, err := angzarrpb.NewSagaServiceClient(conn).Handle(ctx, sagaRequest()); status.Code(err) != codes.Unimplemented {
+		t.Fatalf("SagaService without a saga: %v", err)
+	}
+}
+
+// A server hosting only a process manager, or only an upcaster, registers
+// only its service.
+func TestProcessManagerOrUpcasterOnlyServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pmOnly := serveComponents(t, handFlow())
+	if _, err := angzarrpb.NewProcessManagerServiceClient(pmOnly).Prepare(ctx, &angzarrpb.ProcessManagerPrepareRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	upOnly := serveComponents(t, angzarr.NewUpcaster())
+	if _, err := angzarrpb.NewUpcasterServiceClient(upOnly).Upcast(ctx, &angzarrpb.UpcastRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"upcaster on pm server": func() error {
+			_, err := angzarrpb.NewUpcasterServiceClient(pmOnly).Upcast(ctx, &angzarrpb.UpcastRequest{})
+			return err
+		}(),
+		"aggregate on pm server": func() error {
+			_, err := angzarrpb.NewCommandHandlerServiceClient(pmOnly).Replay(ctx, &angzarrpb.ReplayRequest{})
+			return err
+		}(),
+		"pm on upcaster server": func() error {
+			_, err := angzarrpb.NewProcessManagerServiceClient(upOnly).Handle(ctx, &angzarrpb.ProcessManagerHandleRequest{})
+			return err
+		}(),
+		"aggregate on upcaster server": func() error {
+			_, err := angzarrpb.NewCommandHandlerServiceClient(upOnly).Replay(ctx, &angzarrpb.ReplayRequest{})
+			return err
+		}(),
+	} {
+		if status.Code(err) != codes.Unimplemented || !strings.Contains(status.Convert(err).Message(), "unknown service") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

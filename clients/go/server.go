@@ -139,6 +139,61 @@ func (s *SagaService) Handle(_ context.Context, req *angzarrpb.SagaHandleRequest
 	return out, err
 }
 
+// ProcessManagerService is angzarr.ProcessManagerService over one process
+// manager (the service carries no name to route by, so a server hosts at
+// most one).
+type ProcessManagerService struct {
+	angzarrpb.UnimplementedProcessManagerServiceServer
+	pm ProcessManagerHandler
+}
+
+var _ angzarrpb.ProcessManagerServiceServer = (*ProcessManagerService)(nil)
+
+// NewProcessManagerService serves pm (e.g. a *[ProcessManager]).
+func NewProcessManagerService(pm ProcessManagerHandler) *ProcessManagerService {
+	if pm == nil || isNilPointer(pm) {
+		panic("angzarr: nil process manager")
+	}
+	return &ProcessManagerService{pm: pm}
+}
+
+// Prepare names the destinations: ProcessManagerService.Prepare.
+func (s *ProcessManagerService) Prepare(_ context.Context, req *angzarrpb.ProcessManagerPrepareRequest) (*angzarrpb.ProcessManagerPrepareResponse, error) {
+	out, err := s.pm.ExecutePrepare(req)
+	logFailure(err, "process manager prepare failed", "process_manager", s.pm.Name())
+	return out, err
+}
+
+// Handle reacts to the trigger: ProcessManagerService.Handle.
+func (s *ProcessManagerService) Handle(_ context.Context, req *angzarrpb.ProcessManagerHandleRequest) (*angzarrpb.ProcessManagerHandleResponse, error) {
+	out, err := s.pm.Execute(req)
+	logFailure(err, "process manager reaction failed", "process_manager", s.pm.Name())
+	return out, err
+}
+
+// UpcasterService is angzarr.UpcasterService over one [Upcaster].
+type UpcasterService struct {
+	angzarrpb.UnimplementedUpcasterServiceServer
+	upcaster *Upcaster
+}
+
+var _ angzarrpb.UpcasterServiceServer = (*UpcasterService)(nil)
+
+// NewUpcasterService serves u.
+func NewUpcasterService(u *Upcaster) *UpcasterService {
+	if u == nil {
+		panic("angzarr: nil upcaster")
+	}
+	return &UpcasterService{upcaster: u}
+}
+
+// Upcast rewrites old events: UpcasterService.Upcast.
+func (s *UpcasterService) Upcast(_ context.Context, req *angzarrpb.UpcastRequest) (*angzarrpb.UpcastResponse, error) {
+	out, err := s.upcaster.Execute(req)
+	logFailure(err, "upcast failed", "domain", req.GetDomain())
+	return out, err
+}
+
 func logFailure(err error, msg string, args ...any) {
 	if err != nil {
 		st := status.Convert(err)
@@ -158,9 +213,10 @@ func RecoverPanics(ctx context.Context, req any, info *grpc.UnaryServerInfo, nex
 }
 
 // Component is what a server hosts: a [CommandHandler] (such as an
-// *[Aggregate]), a *[Projector] or a *[Saga]. A server hosts any number of
-// command handlers (one per domain), at most one projector and at most one
-// saga; anything else is an error.
+// *[Aggregate]), a *[Projector], a *[Saga], a [ProcessManagerHandler] (such
+// as a *[ProcessManager]) or an *[Upcaster]. A server hosts any number of
+// command handlers (one per domain) and at most one of each of the others;
+// anything else is an error.
 type Component = any
 
 // hosted are components sorted by kind.
@@ -168,6 +224,8 @@ type hosted struct {
 	handlers  []CommandHandler
 	projector *Projector
 	saga      *Saga
+	pm        ProcessManagerHandler
+	upcaster  *Upcaster
 }
 
 func sortComponents[C Component](components []C) (hosted, error) {
@@ -191,6 +249,22 @@ func sortComponents[C Component](components []C) (hosted, error) {
 				return h, fmt.Errorf("angzarr: two sagas (%q, %q): a server hosts at most one", h.saga.Name(), c.Name())
 			}
 			h.saga = c
+		case *Upcaster:
+			if c == nil {
+				return h, fmt.Errorf("angzarr: component #%d is a nil upcaster", i)
+			}
+			if h.upcaster != nil {
+				return h, fmt.Errorf("angzarr: two upcasters: a server hosts at most one")
+			}
+			h.upcaster = c
+		case ProcessManagerHandler:
+			if isNilPointer(c) {
+				return h, fmt.Errorf("angzarr: component #%d is a nil process manager", i)
+			}
+			if h.pm != nil {
+				return h, fmt.Errorf("angzarr: two process managers (%q, %q): a server hosts at most one", h.pm.Name(), c.Name())
+			}
+			h.pm = c
 		case CommandHandler:
 			if domains[c.Domain()] {
 				return h, fmt.Errorf("angzarr: domain %q hosted twice", c.Domain())
@@ -198,7 +272,7 @@ func sortComponents[C Component](components []C) (hosted, error) {
 			domains[c.Domain()] = true
 			h.handlers = append(h.handlers, c)
 		default:
-			return h, fmt.Errorf("angzarr: component #%d is a %T, not a CommandHandler, *Projector or *Saga", i, c)
+			return h, fmt.Errorf("angzarr: component #%d is a %T, not a CommandHandler, *Projector, *Saga, process manager or *Upcaster", i, c)
 		}
 	}
 	return h, nil
@@ -206,8 +280,8 @@ func sortComponents[C Component](components []C) (hosted, error) {
 
 func (h hosted) register(srv grpc.ServiceRegistrar) {
 	// CommandHandlerService also when nothing at all is hosted, as before
-	// projectors and sagas existed.
-	if len(h.handlers) > 0 || (h.projector == nil && h.saga == nil) {
+	// the other components existed.
+	if len(h.handlers) > 0 || (h.projector == nil && h.saga == nil && h.pm == nil && h.upcaster == nil) {
 		angzarrpb.RegisterCommandHandlerServiceServer(srv, NewService(h.handlers...))
 	}
 	if h.projector != nil {
@@ -215,6 +289,12 @@ func (h hosted) register(srv grpc.ServiceRegistrar) {
 	}
 	if h.saga != nil {
 		angzarrpb.RegisterSagaServiceServer(srv, NewSagaService(h.saga))
+	}
+	if h.pm != nil {
+		angzarrpb.RegisterProcessManagerServiceServer(srv, NewProcessManagerService(h.pm))
+	}
+	if h.upcaster != nil {
+		angzarrpb.RegisterUpcasterServiceServer(srv, NewUpcasterService(h.upcaster))
 	}
 }
 
@@ -226,14 +306,21 @@ func (h hosted) logAttrs() []any {
 	if h.saga != nil {
 		attrs = append(attrs, "saga", h.saga.Name())
 	}
+	if h.pm != nil {
+		attrs = append(attrs, "process_manager", h.pm.Name())
+	}
+	if h.upcaster != nil {
+		attrs = append(attrs, "upcaster", h.upcaster.OldTypes())
+	}
 	return attrs
 }
 
 // Register registers the services of components on srv (an existing
 // grpc.Server): CommandHandlerService for the command handlers,
-// ProjectorService for a projector, SagaService for a saga. It fails on a
-// component that is none of these, a domain hosted twice, or two projectors
-// or sagas. Add [RecoverPanics] to srv's interceptors.
+// ProjectorService for a projector, SagaService for a saga,
+// ProcessManagerService for a process manager, UpcasterService for an
+// upcaster. It fails on a component that is none of these, a domain hosted
+// twice, or two projectors, sagas, process managers or upcasters. Add [RecoverPanics] to srv's interceptors.
 func Register(srv grpc.ServiceRegistrar, components ...Component) error {
 	h, err := sortComponents(components)
 	if err != nil {
@@ -247,7 +334,7 @@ func Register(srv grpc.ServiceRegistrar, components ...Component) error {
 // [Register]), with panics recovered; opts are added to the server's
 // options. Both []CommandHandler and []Component are accepted:
 //
-//	angzarr.NewServer([]angzarr.Component{agg, projector, saga})
+//	angzarr.NewServer([]angzarr.Component{agg, projector, saga, pm, upcaster})
 //
 // It panics on components [Register] would refuse.
 func NewServer[C Component](components []C, opts ...grpc.ServerOption) *grpc.Server {
@@ -262,7 +349,8 @@ func NewServer[C Component](components []C, opts ...grpc.ServerOption) *grpc.Ser
 }
 
 // Serve listens on addr (e.g. "127.0.0.1:50051") and serves components
-// (command handlers such as aggregates, a projector, a saga) until the
+// (command handlers such as aggregates, a projector, a saga, a process
+// manager, an upcaster) until the
 // listener fails or the process ends.
 func Serve(addr string, components ...Component) error {
 	if _, err := sortComponents(components); err != nil {

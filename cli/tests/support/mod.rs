@@ -138,16 +138,40 @@ impl Cluster {
 
     /// Topics, handler, a saga server and an in-process gateway; no workers yet.
     pub async fn with_saga(name: &str, saga: angzarr_client::Saga) -> Cluster {
+        let saga_name = saga.name().to_string();
+        Self::with_downstream(name, angzarr_client::Server::new().saga(saga), |addr| {
+            format!("sagas:\n  {saga_name}:\n    handler: 'http://{addr}'\n    domains: [player]\n")
+        })
+        .await
+    }
+
+    /// Topics, handler, a process manager server and an in-process gateway; no workers yet.
+    pub async fn with_process_manager<S>(name: &str, pm: angzarr_client::ProcessManager<S>) -> Cluster
+    where
+        S: prost::Message + prost::Name + Default + Clone + Send + Sync + 'static,
+    {
+        let pm_name = pm.name().to_string();
+        Self::with_downstream(name, angzarr_client::Server::new().process_manager(pm), |addr| {
+            format!("process_managers:\n  {pm_name}:\n    handler: 'http://{addr}'\n    domains: [player]\n")
+        })
+        .await
+    }
+
+    /// Topics, handler, `server` (a downstream role, configured by `extra`
+    /// given its address) and an in-process gateway; no workers yet.
+    async fn with_downstream(
+        name: &str,
+        server: angzarr_client::Server,
+        extra: impl FnOnce(std::net::SocketAddr) -> String,
+    ) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let handler = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let saga_server =
-            angzarr_client::Server::new().saga(saga.clone()).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let downstream = server.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let prefix = prefix(name);
-        let extra =
-            format!("sagas:\n  {}:\n    handler: 'http://{}'\n    domains: [player]\n", saga.name(), saga_server.addr);
+        let extra = extra(downstream.addr);
         let (config_path, config) =
             write_config_with(dir.path(), &prefix, &format!("http://{}", handler.addr), 100, &extra);
-        std::mem::forget(saga_server);
+        std::mem::forget(downstream);
         let log = runtime::open_log(&config).await.expect("kafka log");
         let gateway = runtime::start(
             &config,

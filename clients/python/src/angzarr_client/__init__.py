@@ -23,8 +23,9 @@ The coordinator does everything else (history, sequences, persistence,
 snapshots). Handlers are plain functions, so a test needs no framework
 running: see :class:`angzarr_client.testing.Scenario`.
 
-Projectors fold events into read models (at-least-once delivery deduplicated
-per stream) and sagas turn events into commands for other domains::
+Projectors fold events into read models (delivery is at-least-once: the read
+model keeps the last sequence it applied) and sagas turn events into commands
+for other domains::
 
     balances = Projector("balances")
 
@@ -38,14 +39,37 @@ per stream) and sagas turn events into commands for other domains::
         return [command("player", event.player_root, player_pb2.ReserveFunds(...))]
 
     serve("127.0.0.1:50051", player, balances, reserve)   # one server, three services
+
+A process manager is a saga with event-sourced state (one process per
+correlation id); an upcaster rewrites old event shapes on read::
+
+    flow = ProcessManager("hand-flow", orchestration_pb2.HandFlowState)
+
+    @flow.on(table_pb2.HandStarted)
+    def started(event, state, trigger):
+        return Reaction.none().record(HandFlowStarted(...)).send(command("hand", ...))
+
+    upcaster = Upcaster().map(PlayerRegisteredV1, PlayerRegistered, lambda old: PlayerRegistered(...))
 """
 
 from .aggregate import Aggregate, next_sequence
 from .anys import TYPE_URL_PREFIX, full_name, pack, type_name, unpack, unpack_as
 from .errors import CommandRejectedError, InternalError, InvalidArgumentError, StatusError, ensure
+from .process_manager import ProcessManager, Reaction, Trigger
 from .projector import Projector, stream_key
 from .saga import Saga, command, root_bytes
-from .server import CommandHandlerServicer, ProjectorServicer, RunningServer, SagaServicer, add_to_server, serve, start
+from .server import (
+    CommandHandlerServicer,
+    ProcessManagerServicer,
+    ProjectorServicer,
+    RunningServer,
+    SagaServicer,
+    UpcasterServicer,
+    add_to_server,
+    serve,
+    start,
+)
+from .upcaster import Upcaster
 
 __version__ = "0.1.0"
 
@@ -56,12 +80,18 @@ __all__ = [
     "CommandRejectedError",
     "InternalError",
     "InvalidArgumentError",
+    "ProcessManager",
+    "ProcessManagerServicer",
     "Projector",
     "ProjectorServicer",
+    "Reaction",
     "RunningServer",
     "Saga",
     "SagaServicer",
     "StatusError",
+    "Trigger",
+    "Upcaster",
+    "UpcasterServicer",
     "add_to_server",
     "command",
     "ensure",

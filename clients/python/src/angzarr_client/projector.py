@@ -1,5 +1,4 @@
-"""A projector: handlers that fold events into a read model, with
-at-least-once delivery made idempotent.
+"""A projector: handlers that fold events into a read model.
 
 .. code-block:: python
 
@@ -8,19 +7,26 @@ at-least-once delivery made idempotent.
 
     @projector.on(player_pb2.FundsDeposited)
     def deposited(event, cover, sequence):
-        balances[cover.root.value] = event.new_balance.amount
+        row = balances.get(cover.root.value)
+        if row is None or sequence > row.last_sequence:   # idempotent: see below
+            balances[cover.root.value] = Row(event.new_balance.amount, last_sequence=sequence)
 
     @projector.view
     def view(cover):                       # optional: Projection.projection
-        return wrappers_pb2.Int64Value(value=balances.get(cover.root.value, 0))
+        row = balances.get(cover.root.value)
+        return wrappers_pb2.Int64Value(value=row.amount if row else 0)
 
 The coordinator sends ``angzarr.ProjectorService.Handle(EventBook)``: one or
-more consecutive events of one root. Delivery is at-least-once, so the
-projector remembers the last sequence it applied for each stream (domain,
-edition, root) and skips pages at or below it: a handler sees each event once
-per process. Event types without a handler are ignored; a failure is
-``INTERNAL`` and the coordinator retries the book (pages applied before the
-failure are then skipped).
+more consecutive events of one root. Delivery is at-least-once: a coordinator
+that crashed before committing its offset delivers again, and a replay
+(rewinding the consumer group) delivers everything again on purpose, into a
+read model that may have been wiped. So every page of every book reaches its
+handler, and idempotence belongs with the read model: store the last
+sequence applied next to the data (per stream, see :func:`stream_key`), in
+the same write, and skip what is at or below it. This process keeps no
+positions of its own, which a replay into a wiped read model would wrongly
+trust. Event types without a handler are ignored; a failure is ``INTERNAL``
+and the coordinator retries the whole book.
 
 Books are applied one at a time (a lock around each), so handlers and the
 view need no locking of their own against each other.
@@ -30,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any as AnyType
 
 import grpc
@@ -47,12 +53,13 @@ log = logging.getLogger("angzarr_client")
 ProjectorHandler = Callable[[AnyType, types_pb2.Cover, int], None]
 #: ``def view(cover) -> message | None``: what goes in ``Projection.projection``.
 View = Callable[[types_pb2.Cover], "message.Message | None"]
-#: A stream's identity for deduplication: ``(domain, edition name, root bytes)``.
+#: A stream's identity: ``(domain, edition name, root bytes)``.
 StreamKey = tuple[str, str, bytes]
 
 
 def stream_key(cover: types_pb2.Cover) -> StreamKey:
-    """The stream a cover names: ``(domain, edition name, root bytes)``."""
+    """The stream a cover names: ``(domain, edition name, root bytes)``; a
+    read model keeping its last applied sequence per stream can key it so."""
     return (cover.domain, cover.edition.name, bytes(cover.root.value))
 
 
@@ -75,7 +82,6 @@ class Projector:
         self._restore: Callable[[AnyType], None] | None = None
         self._checkpoint: Callable[[], None] | None = None
         self._dirty = False
-        self._positions: dict[StreamKey, int] = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -109,10 +115,11 @@ class Projector:
 
     def checkpoint(self, fn: Callable[[], None]) -> Callable[[], None]:
         """Decorator registering ``def checkpoint() -> None``, called after a
-        book applied new pages (never for a speculative one), before the
-        projection is returned: the place to persist the read model together
-        with :attr:`positions`. If it raises, the call fails (``INTERNAL``)
-        and it is called again after the next book, retries included."""
+        book in which a handler ran (never for a speculative one), before the
+        projection is returned: the place to persist the read model (with
+        the sequences it applied). If it raises, the call fails
+        (``INTERNAL``) and it is called again after the next book, retries
+        included."""
         if not callable(fn):
             raise TypeError(f"a checkpoint must be callable, not {fn!r}")
         if self._checkpoint is not None:
@@ -125,30 +132,11 @@ class Projector:
         """Full names of the event types this projector handles."""
         return self._handlers.event_types
 
-    # -- positions (deduplication) ----------------------------------------
-
-    def last_sequence(self, cover: types_pb2.Cover) -> int | None:
-        """The last sequence applied for the cover's stream, ``None`` if none."""
-        with self._lock:
-            return self._positions.get(stream_key(cover))
-
-    @property
-    def positions(self) -> dict[StreamKey, int]:
-        """A copy of the last applied sequence of every stream; persist it
-        together with the read model to stay idempotent across restarts."""
-        with self._lock:
-            return dict(self._positions)
-
-    def load_positions(self, positions: Mapping[StreamKey, int]) -> None:
-        """Replaces the positions (e.g. with the ones saved with the read model)."""
-        with self._lock:
-            self._positions = {(str(d), str(e), bytes(r)): int(s) for (d, e, r), s in positions.items()}
-
     # -- the contract -----------------------------------------------------
 
     def execute(self, book: types_pb2.EventBook) -> types_pb2.Projection:
-        """``ProjectorService.Handle`` without any network: applies the pages
-        not applied yet and returns the ``Projection``. Raises only
+        """``ProjectorService.Handle`` without any network: hands every page
+        to its handler, in order, and returns the ``Projection``. Raises only
         :class:`StatusError` (:class:`InternalError` for any failure)."""
         with self._lock:
             out = self._project(book)
@@ -165,7 +153,7 @@ class Projector:
 
     def execute_speculative(self, book: types_pb2.EventBook) -> types_pb2.Projection:
         """``ProjectorService.HandleSpeculative``: the projection the book
-        would give, with the read model and positions left as they were."""
+        would give, with the read model left as it was."""
         with self._lock:
             if self._save is None or self._restore is None:
                 raise StatusError(
@@ -177,11 +165,11 @@ class Projector:
             except Exception as e:  # noqa: BLE001
                 log.exception("projector %s: save failed", self.name)
                 raise InternalError(f"projector {self.name}: save failed: {type(e).__name__}: {e}") from e
-            positions, dirty = dict(self._positions), self._dirty
+            dirty = self._dirty
             try:
                 return self._project(book)
             finally:
-                self._positions, self._dirty = positions, dirty
+                self._dirty = dirty
                 try:
                     self._restore(saved)
                 except Exception as e:  # noqa: BLE001
@@ -190,23 +178,15 @@ class Projector:
 
     def _project(self, book: types_pb2.EventBook) -> types_pb2.Projection:
         cover = book.cover
-        key = stream_key(cover)
         for delivered in self._handlers.pages(book):
-            last = self._positions.get(key)
-            if last is not None and delivered.sequence <= last:
-                log.debug("projector %s: %s seq %d already applied", self.name, key, delivered.sequence)
-                continue
-            self._handlers.call(delivered, cover, delivered.sequence)
-            # Per page: after a failure, the retried book skips what was applied.
-            self._positions[key] = delivered.sequence
-            self._dirty = True
+            handled, _ = self._handlers.call(delivered, cover, delivered.sequence)
+            if handled:
+                self._dirty = True
         out = types_pb2.Projection(projector=self.name)
         if book.HasField("cover"):
             out.cover.CopyFrom(cover)
         if book.pages:
             out.sequence = book.pages[-1].header.sequence
-        else:
-            out.sequence = self._positions.get(key, 0)
         if self._view is not None:
             try:
                 result = self._view(cover)

@@ -1,6 +1,8 @@
 """Serving business logic over gRPC: aggregates as
-``angzarr.CommandHandlerService``, projectors as ``angzarr.ProjectorService``
-and sagas as ``angzarr.SagaService``, any mix of them in one server."""
+``angzarr.CommandHandlerService``, projectors as ``angzarr.ProjectorService``,
+sagas as ``angzarr.SagaService``, a process manager as
+``angzarr.ProcessManagerService`` and an upcaster as
+``angzarr.UpcasterService``, any mix of them in one server."""
 
 from __future__ import annotations
 
@@ -14,14 +16,18 @@ import grpc
 
 from .aggregate import Aggregate
 from .errors import InternalError, StatusError
+from .process_manager import ProcessManager
 from .projector import Projector
 from .proto.angzarr import (
     command_handler_pb2_grpc,
+    process_manager_pb2_grpc,
     projector_pb2_grpc,
     saga_pb2_grpc,
     types_pb2,
+    upcaster_pb2_grpc,
 )
 from .saga import Saga
+from .upcaster import Upcaster
 
 log = logging.getLogger("angzarr_client")
 
@@ -154,6 +160,32 @@ class SagaServicer(saga_pb2_grpc.SagaServiceServicer):
         return _abort(context, "SagaService.Handle", lambda: self.router.route(request.source.cover.domain).execute(request))
 
 
+class ProcessManagerServicer(process_manager_pb2_grpc.ProcessManagerServiceServicer):
+    """``angzarr.ProcessManagerService``: one process manager (the requests
+    carry no name to route by). Failures are statuses (``INVALID_ARGUMENT``
+    for an unreadable request, ``INTERNAL`` for a handler failure)."""
+
+    def __init__(self, pm: ProcessManager):
+        self.pm = pm
+
+    def Prepare(self, request, context):  # noqa: N802 - gRPC method name
+        return _abort(context, "ProcessManagerService.Prepare", lambda: self.pm.handle_prepare(request))
+
+    def Handle(self, request, context):  # noqa: N802 - gRPC method name
+        return _abort(context, "ProcessManagerService.Handle", lambda: self.pm.handle(request))
+
+
+class UpcasterServicer(upcaster_pb2_grpc.UpcasterServiceServicer):
+    """``angzarr.UpcasterService``: one upcaster. A malformed old payload is
+    ``INVALID_ARGUMENT``, a failing map ``INTERNAL``."""
+
+    def __init__(self, upcaster: Upcaster):
+        self.upcaster = upcaster
+
+    def Upcast(self, request, context):  # noqa: N802 - gRPC method name
+        return _abort(context, "UpcasterService.Upcast", lambda: self.upcaster.upcast(request))
+
+
 @dataclass
 class RunningServer:
     """A started server: its bound address (useful with port 0), and a way to stop it."""
@@ -177,21 +209,30 @@ class RunningServer:
         self.stop()
 
 
-Component = Aggregate | Projector | Saga
+Component = Aggregate | Projector | Saga | ProcessManager | Upcaster
+_KINDS = (Aggregate, Projector, Saga, ProcessManager, Upcaster)
 
 
 def add_to_server(server: grpc.Server, *components: Component) -> list[str]:
     """Adds the services ``components`` need to ``server``:
     ``CommandHandlerService`` for aggregates, ``ProjectorService`` for
-    projectors, ``SagaService`` for sagas. Returns the services' names."""
+    projectors, ``SagaService`` for sagas, ``ProcessManagerService`` for a
+    process manager, ``UpcasterService`` for an upcaster (at most one of
+    each of the last two). Returns the services' names."""
     if not components:
-        raise ValueError("nothing to serve: pass aggregates, projectors and/or sagas")
+        raise ValueError("nothing to serve: pass aggregates, projectors, sagas, a process manager and/or an upcaster")
     aggregates = [c for c in components if isinstance(c, Aggregate)]
     projectors = [c for c in components if isinstance(c, Projector)]
     sagas = [c for c in components if isinstance(c, Saga)]
-    others = [c for c in components if not isinstance(c, (Aggregate, Projector, Saga))]
+    pms = [c for c in components if isinstance(c, ProcessManager)]
+    upcasters = [c for c in components if isinstance(c, Upcaster)]
+    others = [c for c in components if not isinstance(c, _KINDS)]
     if others:
-        raise TypeError(f"cannot serve {others!r}: expected Aggregate, Projector or Saga")
+        raise TypeError(f"cannot serve {others!r}: expected Aggregate, Projector, Saga, ProcessManager or Upcaster")
+    if len(pms) > 1:
+        raise ValueError(f"one process manager per server (its service carries no name to route by), got {pms!r}")
+    if len(upcasters) > 1:
+        raise ValueError(f"one upcaster per server, got {len(upcasters)}")
     services = []
     if aggregates:
         command_handler_pb2_grpc.add_CommandHandlerServiceServicer_to_server(CommandHandlerServicer(*aggregates), server)
@@ -202,6 +243,12 @@ def add_to_server(server: grpc.Server, *components: Component) -> list[str]:
     if sagas:
         saga_pb2_grpc.add_SagaServiceServicer_to_server(SagaServicer(*sagas), server)
         services.append("angzarr.SagaService")
+    if pms:
+        process_manager_pb2_grpc.add_ProcessManagerServiceServicer_to_server(ProcessManagerServicer(pms[0]), server)
+        services.append("angzarr.ProcessManagerService")
+    if upcasters:
+        upcaster_pb2_grpc.add_UpcasterServiceServicer_to_server(UpcasterServicer(upcasters[0]), server)
+        services.append("angzarr.UpcasterService")
     return services
 
 
@@ -211,7 +258,8 @@ def _describe(c: Component) -> str:
 
 def start(address: str, *components: Component, max_workers: int = 8) -> RunningServer:
     """Binds ``address`` (``host:port``; port 0 picks one) and serves
-    ``components`` (aggregates, projectors, sagas) in background threads."""
+    ``components`` (aggregates, projectors, sagas, a process manager, an
+    upcaster) in background threads."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="angzarr"))
     add_to_server(server, *components)
     try:
@@ -228,7 +276,8 @@ def start(address: str, *components: Component, max_workers: int = 8) -> Running
 
 
 def serve(address: str, *components: Component, max_workers: int = 8, on_start=None) -> None:
-    """Serves ``components`` (aggregates, projectors, sagas) on ``address``
+    """Serves ``components`` (aggregates, projectors, sagas, a process
+    manager, an upcaster) on ``address``
     until SIGINT/SIGTERM (graceful stop).
 
     ``on_start(running)`` is called once bound, e.g. to print the address."""
@@ -252,9 +301,11 @@ def serve(address: str, *components: Component, max_workers: int = 8, on_start=N
 __all__ = [
     "CommandHandlerServicer",
     "Component",
+    "ProcessManagerServicer",
     "ProjectorServicer",
     "RunningServer",
     "SagaServicer",
+    "UpcasterServicer",
     "add_to_server",
     "serve",
     "start",

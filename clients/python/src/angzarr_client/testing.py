@@ -11,7 +11,7 @@ command, then events or a rejection.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -21,7 +21,7 @@ from google.protobuf import any_pb2, message
 from .aggregate import Aggregate
 from .anys import full_name, pack, type_name, unpack, unpack_as
 from .errors import StatusError
-from .proto.angzarr import saga_pb2, types_pb2
+from .proto.angzarr import process_manager_pb2, saga_pb2, types_pb2, upcaster_pb2
 
 S = TypeVar("S", bound=message.Message)
 E = TypeVar("E", bound=message.Message)
@@ -51,6 +51,37 @@ def event_book(
 def saga_request(source: types_pb2.EventBook) -> saga_pb2.SagaHandleRequest:
     """What the coordinator sends a saga: ``source``, the events to react to."""
     return saga_pb2.SagaHandleRequest(source=source)
+
+
+def pm_prepare_request(
+    trigger: types_pb2.EventBook, process_state: types_pb2.EventBook | None = None
+) -> process_manager_pb2.ProcessManagerPrepareRequest:
+    """What the coordinator sends a process manager's ``Prepare``."""
+    out = process_manager_pb2.ProcessManagerPrepareRequest(trigger=trigger)
+    if process_state is not None:
+        out.process_state.CopyFrom(process_state)
+    return out
+
+
+def pm_handle_request(
+    trigger: types_pb2.EventBook,
+    process_state: types_pb2.EventBook | None = None,
+    destinations: Mapping[str, int] | None = None,
+) -> process_manager_pb2.ProcessManagerHandleRequest:
+    """What the coordinator sends a process manager's ``Handle``: the
+    trigger, the process's stored book (``None``: a new process) and the
+    next sequence of each prepared destination, by domain."""
+    out = process_manager_pb2.ProcessManagerHandleRequest(trigger=trigger, destination_sequences=dict(destinations or {}))
+    if process_state is not None:
+        out.process_state.CopyFrom(process_state)
+    return out
+
+
+def upcast_request(domain: str, events: Iterable[message.Message | any_pb2.Any], first_sequence: int = 0) -> upcaster_pb2.UpcastRequest:
+    """What the coordinator sends an upcaster: ``events`` of ``domain`` at
+    sequences ``first_sequence``.."""
+    book = event_book(types_pb2.Cover(domain=domain), events, first_sequence)
+    return upcaster_pb2.UpcastRequest(domain=domain, events=book.pages)
 
 
 def contextual_command(

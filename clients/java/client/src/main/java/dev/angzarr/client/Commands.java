@@ -10,7 +10,7 @@ import dev.angzarr.proto.UUID;
 import java.util.Objects;
 
 /**
- * Commands a {@link Saga} issues: a {@link CommandBook} for one aggregate with one command.
+ * Commands a {@link Saga} or {@link ProcessManager} issues: a {@link CommandBook} for one aggregate with one command.
  *
  * <pre>{@code
  * return List.of(Commands.to("player", cover.getRoot(), DepositFunds.newBuilder().setAmount(a).build()));
@@ -74,5 +74,27 @@ public final class Commands {
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalArgumentException("malformed " + want + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Checks a command book a saga or process manager returned: a target domain, a 16-byte root and
+   * exactly one page with an inline command; anything else is {@code INTERNAL}.
+   */
+  static CommandBook checked(CommandBook command, String where) {
+    if (command == null) {
+      throw Rpc.internal(where + "returned a null command book", null);
+    }
+    if (command.getCover().getDomain().isEmpty()) {
+      throw Rpc.internal(where + "a command book without a target domain", null);
+    }
+    if (!Uuids.isValid(command.getCover().getRoot())) {
+      throw Rpc.internal(where + "a command book for `" + command.getCover().getDomain()
+          + "` whose root is not 16 bytes", null);
+    }
+    if (command.getPagesCount() != 1 || !command.getPages(0).hasCommand()) {
+      throw Rpc.internal(where + "a command book must hold exactly one page with an inline command, this one has "
+          + command.getPagesCount() + " page(s)", null);
+    }
+    return command;
   }
 }

@@ -185,21 +185,7 @@ public final class Saga implements Component {
   }
 
   private CommandBook checked(CommandBook command, String eventType) {
-    String where = "saga `" + name + "` on " + eventType + ": ";
-    if (command == null) {
-      throw Rpc.internal(where + "returned a null command book", null);
-    }
-    if (command.getCover().getDomain().isEmpty()) {
-      throw Rpc.internal(where + "a command book without a target domain", null);
-    }
-    if (!Uuids.isValid(command.getCover().getRoot())) {
-      throw Rpc.internal(where + "a command book for `" + command.getCover().getDomain()
-          + "` whose root is not 16 bytes", null);
-    }
-    if (command.getPagesCount() != 1 || !command.getPages(0).hasCommand()) {
-      throw Rpc.internal(where + "a command book must hold exactly one page with an inline command, this one has "
-          + command.getPagesCount() + " page(s)", null);
-    }
+    Commands.checked(command, "saga `" + name + "` on " + eventType + ": ");
     CommandPage page = command.getPages(0);
     return page.hasHeader() ? command.toBuilder().setPages(0, page.toBuilder().clearHeader()).build() : command;
   }
