@@ -436,3 +436,70 @@ async fn kafka_kill_9_process_manager_workers_react_exactly_once() {
         process_events.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_simple_and_cascade_answer_from_other_processes() {
+    use angzarr_proto::angzarr::SyncMode;
+    use angzarr_proto::examples::{Currency, TransferFunds};
+    let _serial = SERIAL.lock().await;
+    // The gateway runs here; the partition owners and the projector and
+    // saga coordinators are other processes: every SIMPLE/CASCADE signal
+    // crosses the log.
+    let dir = tempfile::tempdir().unwrap();
+    let model = poker::bankroll::ReadModel::open(&dir.path().join("bankroll.db")).unwrap();
+    let server =
+        angzarr_client::Server::new().projector(poker::bankroll::projector(model)).saga(poker::settlement::saga());
+    let mut cluster = Cluster::with_downstream("remote", server, |addr| {
+        format!(
+            "projectors:\n  bankroll:\n    handler: 'http://{addr}'\n    domains: [player]\n    sync: true\n\
+             sagas:\n  transfer-settlement:\n    handler: 'http://{addr}'\n    domains: [player]\n"
+        )
+    })
+    .await;
+    cluster.start_role("command-handler");
+    cluster.start_role("downstream");
+    let mut client = cluster.client();
+    let [payer, payee] = [Uuid::new_v4(), Uuid::new_v4()];
+    for root in [payer, payee] {
+        client.handle_command(request(root, 0, register())).await.expect("registration");
+    }
+    let mut simple = request(payer, 1, deposit(100));
+    simple.sync_mode = SyncMode::Simple as i32;
+    let started = Instant::now();
+    let answer = client.handle_command(simple).await.expect("SIMPLE answered").into_inner();
+    let simple_took = started.elapsed();
+    let projection = answer.projections.iter().find(|p| p.projector == "bankroll").expect("the bankroll projection");
+    let balance: Currency = angzarr_proto::unpack(projection.projection.as_ref().unwrap()).unwrap().unwrap();
+    assert_eq!(balance.amount, 100, "projected by the other process");
+
+    let transfer = angzarr_proto::pack(&TransferFunds {
+        from_player_root: payer.as_bytes().to_vec(),
+        amount: Some(Currency { amount: 30, currency_code: "USD".into() }),
+        hand_root: vec![],
+        reason: "pot".into(),
+    });
+    let mut cascade = request(payee, 1, transfer);
+    cascade.sync_mode = SyncMode::Cascade as i32;
+    let started = Instant::now();
+    let answer = client.handle_command(cascade).await.expect("CASCADE answered").into_inner();
+    let cascade_took = started.elapsed();
+    assert!(answer.cascade_errors.is_empty(), "{:?}", answer.cascade_errors);
+    let types: Vec<&str> = answer
+        .events
+        .iter()
+        .flat_map(|b| &b.pages)
+        .filter_map(|p| p.event().map(|e| angzarr_proto::type_name(&e.type_url)))
+        .collect();
+    assert!(types.contains(&"examples.FundsTransferred"), "{types:?}");
+    let payer_view = answer
+        .projections
+        .iter()
+        .find(|p| p.cover.as_ref().and_then(|c| c.root.as_ref()).and_then(|r| Uuid::try_from(r).ok()) == Some(payer))
+        .expect("the saga's debit of the payer, projected, is in the CASCADE answer");
+    let payer_balance: Currency = angzarr_proto::unpack(payer_view.projection.as_ref().unwrap()).unwrap().unwrap();
+    assert_eq!(payer_balance.amount, 70);
+    eprintln!(
+        "across processes: SIMPLE answered in {simple_took:.2?} with the projection; CASCADE in {cascade_took:.2?} with {} projections, the saga's debit included",
+        answer.projections.len()
+    );
+}

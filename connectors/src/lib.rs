@@ -25,6 +25,6 @@ pub mod record;
 pub use error::{LogError, Result};
 pub use log::{Assignment, EventPartition, Log, Membership, PartitionLog, Submitted};
 pub use record::{
-    AggregateHistory, CommandEnvelope, CommandOutcome, EventRecord, EventTx, PartitionId, Reply, SnapshotRecord,
-    StoredEvent, TxBatch,
+    AggregateHistory, CommandEnvelope, CommandOutcome, EventRecord, EventTx, Notice, PartitionId, Reply,
+    SnapshotRecord, StoredEvent, TxBatch,
 };

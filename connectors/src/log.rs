@@ -47,6 +47,11 @@ pub trait Log: Send + Sync + 'static {
     /// told so by the channel.
     fn tail(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<StoredEvent>>;
 
+    /// Notices addressed to this gateway instance by downstream
+    /// coordinators (in any process), and decisions of commands it did not
+    /// wait for itself — what SIMPLE and CASCADE wait on.
+    fn notices(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<crate::record::Notice>>;
+
     /// Reads an aggregate's committed history: latest snapshot and pages after it.
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory>;
 }

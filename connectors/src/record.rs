@@ -23,6 +23,10 @@ pub mod headers {
     pub const EDITION: &str = "angzarr-edition";
     /// Set to `true` on events of an ISOLATED command: nothing downstream reacts.
     pub const ISOLATED: &str = "angzarr-isolated";
+    /// On a notice for a gateway: `projected` or `reacted`.
+    pub const NOTICE: &str = "angzarr-notice";
+    /// On a notice: the projector or saga that sends it.
+    pub const COMPONENT: &str = "angzarr-component";
     /// The request id a reply answers.
     pub const REQUEST_ID: &str = "angzarr-request-id";
     /// The gateway instance waiting for the reply.
@@ -108,6 +112,9 @@ pub struct EventRecord {
     pub edition: String,
     /// Whether downstream must never react (ISOLATED).
     pub isolated: bool,
+    /// The gateway instance waiting on this event's SIMPLE or CASCADE
+    /// command: downstream coordinators send it their notices.
+    pub reply_to: Option<String>,
     /// Cover + the single page, as stored.
     pub book: EventBook,
 }
@@ -125,6 +132,9 @@ impl EventRecord {
         ];
         if self.isolated {
             h.push((headers::ISOLATED, "true".to_string()));
+        }
+        if let Some(r) = &self.reply_to {
+            h.push((headers::REPLY_TO, r.clone()));
         }
         h
     }
@@ -215,6 +225,8 @@ pub struct StoredEvent {
     pub correlation_id: String,
     /// Whether it came from an ISOLATED command: no downstream reaction.
     pub isolated: bool,
+    /// The gateway instance waiting on its SIMPLE or CASCADE command.
+    pub reply_to: Option<String>,
     /// Cover + the one page, as stored.
     pub book: EventBook,
 }
@@ -226,12 +238,57 @@ impl StoredEvent {
     }
 }
 
+/// What a downstream coordinator tells the gateway instance waiting on a
+/// SIMPLE or CASCADE command. It travels like a reply (the replies topic,
+/// keyed by the gateway), committed with the reaction it reports, because
+/// the gateway may run in another process than the projectors and sagas.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // as CommandOutcome
+pub enum Notice {
+    /// A projector applied a root's events up to `sequence`.
+    Projected {
+        /// The projector.
+        projector: String,
+        /// The events' domain.
+        domain: String,
+        /// Their root.
+        root: Uuid,
+        /// The last sequence applied.
+        sequence: u32,
+        /// What the projector answered.
+        projection: angzarr_proto::angzarr::Projection,
+    },
+    /// A saga reacted to a root's event at `sequence` with these commands.
+    Reacted {
+        /// The saga.
+        saga: String,
+        /// The event's domain.
+        domain: String,
+        /// Its root.
+        root: Uuid,
+        /// Its sequence.
+        sequence: u32,
+        /// Request ids of the commands it produced.
+        commands: Vec<String>,
+    },
+    /// A command this gateway did not wait for itself was decided — a
+    /// saga's command in a CASCADE.
+    Decided {
+        /// The command.
+        request_id: String,
+        /// What happened.
+        outcome: CommandOutcome,
+    },
+}
+
 /// What a downstream task commits at once: commands it produced and how far
 /// it consumed.
 #[derive(Debug, Default)]
 pub struct EventTx {
     /// Commands to append, each to its domain's commands log.
     pub commands: Vec<CommandEnvelope>,
+    /// Notices for waiting gateways, as `(gateway instance, notice)`.
+    pub notices: Vec<(String, Notice)>,
     /// Offset of the last event consumed.
     pub consumed_through: Option<i64>,
 }

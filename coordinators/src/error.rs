@@ -27,6 +27,10 @@ pub enum CoordinatorError {
     /// The answer did not come in time; the command may still be processed.
     #[error("no decision within {0:?}; the command is in the log and may still be processed")]
     Timeout(std::time::Duration),
+    /// SIMPLE or CASCADE: the command was decided, but what it waits for
+    /// downstream did not report in time.
+    #[error("{0}")]
+    DownstreamTimeout(String),
     /// The log failed.
     #[error(transparent)]
     Log(#[from] LogError),
@@ -49,6 +53,7 @@ impl From<CoordinatorError> for Status {
             CoordinatorError::TooLarge { .. } => Status::resource_exhausted(msg),
             CoordinatorError::Unimplemented(_) => Status::unimplemented(msg),
             CoordinatorError::Timeout(_) => Status::deadline_exceeded(msg),
+            CoordinatorError::DownstreamTimeout(_) => Status::deadline_exceeded(msg),
             CoordinatorError::Log(LogError::UnknownDomain(_)) => Status::not_found(msg),
             CoordinatorError::Log(LogError::Unavailable(_)) => Status::unavailable(msg),
             CoordinatorError::Log(LogError::Shutdown) => Status::unavailable(msg),

@@ -9,7 +9,7 @@
 //! reaction, which is then retried: nothing half-done is committed.
 
 use angzarr_connectors::CommandEnvelope;
-use angzarr_proto::angzarr::{AngzarrDeferredSequence, CommandBook, Cover, PageHeader, page_header};
+use angzarr_proto::angzarr::{AngzarrDeferredSequence, CommandBook, Cover, PageHeader, SyncMode, page_header};
 use angzarr_proto::pack;
 use prost::Message;
 use tonic::Status;
@@ -32,6 +32,9 @@ pub struct Emitter<'a> {
     /// Prefix of the request ids; `:{i}` is appended. Derived from the
     /// trigger, so a retried reaction produces the same ids.
     pub request_prefix: String,
+    /// The gateway waiting on the trigger's CASCADE: the commands are
+    /// answered to it and their events notify it in turn.
+    pub reply_to: Option<String>,
 }
 
 impl Emitter<'_> {
@@ -84,8 +87,8 @@ impl Emitter<'_> {
                 root,
                 correlation_id: self.correlation_id.to_string(),
                 request_id: format!("{}:{i}", self.request_prefix),
-                reply_to: None,
-                sync_mode: 0,
+                reply_to: self.reply_to.clone(),
+                sync_mode: if self.reply_to.is_some() { SyncMode::Cascade as i32 } else { SyncMode::Async as i32 },
                 book: book.encode_to_vec(),
                 offset: -1,
             });

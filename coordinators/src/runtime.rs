@@ -180,6 +180,8 @@ pub async fn start(
             }
         }
         let gateway_core = Gateway::new(log.clone(), limits, g.decision_timeout).with_downstream(downstream);
+        let (bridged, bridge_hub, stop) = (log.clone(), hub.clone(), shutdown.clone());
+        parts.push(tokio::spawn(async move { crate::hub::bridge(bridged, bridge_hub, stop).await }));
         let events = EventStream::new(log.clone(), shutdown.clone());
         if let Some(http) = g.http_listen {
             let listener = tokio::net::TcpListener::bind(http)

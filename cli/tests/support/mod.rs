@@ -159,7 +159,7 @@ impl Cluster {
 
     /// Topics, handler, `server` (a downstream role, configured by `extra`
     /// given its address) and an in-process gateway; no workers yet.
-    async fn with_downstream(
+    pub async fn with_downstream(
         name: &str,
         server: angzarr_client::Server,
         extra: impl FnOnce(std::net::SocketAddr) -> String,

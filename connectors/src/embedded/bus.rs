@@ -6,13 +6,14 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use tokio::sync::{Notify, oneshot};
 
-use crate::record::{CommandOutcome, PartitionId, Reply, StoredEvent};
+use crate::record::{CommandOutcome, Notice, PartitionId, Reply, StoredEvent};
 
 pub(super) struct Bus {
     wakeups: DashMap<PartitionId, Arc<Notify>>,
     event_wakeups: DashMap<(String, PartitionId), Arc<Notify>>,
     waiting: DashMap<String, oneshot::Sender<CommandOutcome>>,
     pub(super) tail: tokio::sync::broadcast::Sender<Arc<StoredEvent>>,
+    pub(super) notices: tokio::sync::broadcast::Sender<Arc<Notice>>,
 }
 
 impl Default for Bus {
@@ -22,6 +23,7 @@ impl Default for Bus {
             event_wakeups: DashMap::new(),
             waiting: DashMap::new(),
             tail: tokio::sync::broadcast::channel(4096).0,
+            notices: tokio::sync::broadcast::channel(16 * 1024).0,
         }
     }
 }
@@ -65,10 +67,29 @@ impl Bus {
     }
 
     /// Delivers committed replies; a caller that gave up is simply gone.
-    pub(super) fn deliver(&self, replies: Vec<Reply>) {
+    /// A reply to this process nobody waits for (a saga's command in a
+    /// CASCADE) becomes a `Decided` notice.
+    pub(super) fn deliver(&self, replies: Vec<Reply>, instance: &str) {
         for reply in replies {
-            if let Some((_, tx)) = self.waiting.remove(&reply.request_id) {
-                let _ = tx.send(reply.outcome);
+            match self.waiting.remove(&reply.request_id) {
+                Some((_, tx)) => {
+                    let _ = tx.send(reply.outcome);
+                }
+                None if reply.reply_to == instance => {
+                    let _ = self
+                        .notices
+                        .send(Arc::new(Notice::Decided { request_id: reply.request_id, outcome: reply.outcome }));
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Delivers committed notices addressed to this process.
+    pub(super) fn notify(&self, notices: Vec<(String, Notice)>, instance: &str) {
+        for (to, notice) in notices {
+            if to == instance {
+                let _ = self.notices.send(Arc::new(notice));
             }
         }
     }

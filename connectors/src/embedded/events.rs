@@ -49,7 +49,8 @@ impl EventPartition for EmbeddedEventPartition {
         }
     }
 
-    async fn commit(&mut self, tx: EventTx) -> Result<()> {
+    async fn commit(&mut self, mut tx: EventTx) -> Result<()> {
+        let notices = std::mem::take(&mut tx.notices);
         let targets = self.log.route(&tx.commands)?;
         let partitions: Vec<u32> = targets.iter().map(|t| t.partition).collect();
         let (group, domain, p) = (self.group.clone(), self.id.domain.to_string(), self.id.partition);
@@ -62,6 +63,7 @@ impl EventPartition for EmbeddedEventPartition {
                 for t in targets {
                     self.log.inner.bus.commands_appended(&t);
                 }
+                self.log.inner.bus.notify(notices, &self.log.inner.instance_id);
                 Ok(())
             }
             Err(e) => {

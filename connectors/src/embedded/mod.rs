@@ -207,6 +207,10 @@ impl Log for EmbeddedLog {
         self.inner.bus.tail.subscribe()
     }
 
+    fn notices(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<crate::record::Notice>> {
+        self.inner.bus.notices.subscribe()
+    }
+
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
         self.check_domain(domain)?;
         let (domain, root) = (domain.to_string(), *root);

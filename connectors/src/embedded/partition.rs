@@ -79,11 +79,12 @@ impl PartitionLog for EmbeddedPartition {
                         sequence: e.sequence,
                         correlation_id: e.correlation_id,
                         isolated: e.isolated,
+                        reply_to: e.reply_to,
                         book: e.book,
                     })
                     .collect();
                 self.log.inner.bus.events_appended(&self.id, committed);
-                self.log.inner.bus.deliver(replies);
+                self.log.inner.bus.deliver(replies, &self.log.inner.instance_id);
                 for t in targets {
                     self.log.inner.bus.commands_appended(&t);
                 }

@@ -111,6 +111,14 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(in_use)?;
         conn.pragma_update(None, "synchronous", sync).map_err(in_use)?;
         conn.execute_batch(SCHEMA).map_err(in_use)?;
+        // Files written before events carried the waiting gateway.
+        let has_reply_to: bool =
+            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'reply_to'", [], |r| {
+                r.get(0)
+            })?;
+        if !has_reply_to {
+            conn.execute_batch("ALTER TABLE events ADD COLUMN reply_to TEXT")?;
+        }
         Ok(Store { conn })
     }
 
@@ -125,7 +133,7 @@ impl Store {
     /// Up to `max` events of a partition after `after`, in offset order.
     pub fn events_after(&self, domain: &str, partition: u32, after: i64, max: usize) -> Result<Vec<StoredEvent>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT offset, root, sequence, correlation_id, isolated, body FROM events
+            "SELECT offset, root, sequence, correlation_id, isolated, body, reply_to FROM events
              WHERE domain = ?1 AND partition = ?2 AND offset > ?3 ORDER BY offset LIMIT ?4",
         )?;
         let rows = stmt.query_map(params![domain, partition, after, max as i64], |r| {
@@ -136,11 +144,12 @@ impl Store {
                 r.get::<_, String>(3)?,
                 r.get::<_, bool>(4)?,
                 r.get::<_, Vec<u8>>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (offset, root, sequence, correlation_id, isolated, body) = row?;
+            let (offset, root, sequence, correlation_id, isolated, body, reply_to) = row?;
             let loc = || format!("events {domain}[{partition}]@{offset}");
             let root = uuid_of(&root, loc)?;
             let book = EventBook::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
@@ -152,6 +161,7 @@ impl Store {
                 sequence,
                 correlation_id,
                 isolated,
+                reply_to,
                 book,
             });
         }
@@ -295,8 +305,8 @@ impl Store {
                 |r| r.get(0),
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO events (domain, partition, offset, root, edition, sequence, correlation_id, type, isolated, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO events (domain, partition, offset, root, edition, sequence, correlation_id, type, isolated, body, reply_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for (ev, offset) in batch.events.iter().zip(next..) {
                 insert
@@ -310,7 +320,8 @@ impl Store {
                         ev.correlation_id,
                         ev.type_name,
                         ev.isolated,
-                        ev.book.encode_to_vec()
+                        ev.book.encode_to_vec(),
+                        ev.reply_to
                     ])
                     .map_err(|e| match e {
                         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {

@@ -20,6 +20,7 @@ fn event(root: Uuid, seq: u32) -> EventRecord {
         correlation_id: "c".into(),
         edition: String::new(),
         isolated: false,
+        reply_to: None,
         book: EventBook {
             cover: Some(Cover { root: Some(root.into()), domain: "player".into(), ..Default::default() }),
             pages: vec![EventPage { header: Some(PageHeader::sequence(seq)), ..Default::default() }],

@@ -16,6 +16,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
 use tokio::sync::mpsc;
+
+use angzarr_topology::partitioner::partition_for;
 use uuid::Uuid;
 
 use angzarr_proto::angzarr::EventBook;
@@ -38,6 +40,8 @@ pub(super) struct KafkaEventPartition {
     producer: Option<Arc<FutureProducer>>,
     /// Partition counts of the domains commands may be sent to.
     command_partitions: Arc<HashMap<String, u32>>,
+    /// Partitions of the replies topic, where notices for gateways go.
+    replies_partitions: u32,
     last_offset: Option<i64>,
 }
 
@@ -47,6 +51,7 @@ impl KafkaEventPartition {
         group: &str,
         handed: Handed,
         command_partitions: Arc<HashMap<String, u32>>,
+        replies_partitions: u32,
     ) -> Self {
         let id = handed.id;
         let transactional_id = format!("{}.{}.{}.{}", config.topics.prefix(), group, id.domain, id.partition);
@@ -59,6 +64,7 @@ impl KafkaEventPartition {
             group: handed.group,
             producer: None,
             command_partitions,
+            replies_partitions,
             last_offset: None,
         }
     }
@@ -100,6 +106,7 @@ pub(super) fn parse_event<M: rdkafka::Message>(msg: &M, domain: &str) -> Option<
         sequence,
         correlation_id: records::header(msg, h::CORRELATION_ID).unwrap_or_default(),
         isolated: records::header(msg, h::ISOLATED).as_deref() == Some("true"),
+        reply_to: records::header(msg, h::REPLY_TO),
         book,
     })
 }
@@ -143,6 +150,7 @@ impl EventPartition for KafkaEventPartition {
                         sequence: 0,
                         correlation_id: String::new(),
                         isolated: true,
+                        reply_to: None,
                         book: EventBook::default(),
                     }),
                 }
@@ -154,11 +162,23 @@ impl EventPartition for KafkaEventPartition {
 
     async fn commit(&mut self, tx: EventTx) -> Result<()> {
         let producer = self.producer.clone().ok_or_else(|| LogError::Unavailable("commit before start".into()))?;
-        let out = tx
+        let mut out = tx
             .commands
             .iter()
             .map(|cmd| Out::command(&self.config, &self.command_partitions, cmd))
             .collect::<Result<Vec<_>>>()?;
+        for (to, notice) in &tx.notices {
+            if let Some((payload, headers)) = records::notice(notice) {
+                out.push(Out {
+                    topic: self.config.topics.replies(),
+                    partition: partition_for(to.as_bytes(), self.replies_partitions) as i32,
+                    key: to.clone(),
+                    payload,
+                    headers: Some(headers),
+                    tracked: false,
+                });
+            }
+        }
         let (topic, p, group) = (self.events_topic(), self.id.partition as i32, self.group.clone());
         let consumed = tx.consumed_through;
         let timeout = self.config.transaction_timeout;

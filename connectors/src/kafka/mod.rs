@@ -160,7 +160,7 @@ impl KafkaLog {
             .map_err(|e| LogError::Config(format!("creating the command producer: {e}")))?;
         let instance_id = format!("gw-{}", Uuid::new_v4());
         let reply_partition = partition_for(instance_id.as_bytes(), replies_partitions);
-        let replies = replies::Inbox::start(&config, reply_partition)?;
+        let replies = replies::Inbox::start(&config, reply_partition, &instance_id)?;
         tracing::info!(bootstrap = %config.bootstrap_servers, prefix = config.topics.prefix(), ?partitions, "kafka log ready");
         Ok(KafkaLog {
             inner: Arc::new(Inner {
@@ -248,9 +248,9 @@ impl Log for KafkaLog {
     async fn join_events(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn EventPartition>>> {
         let topics = self.topics_of(domains, TopicKind::Events)?;
         let (config, group_name) = (self.inner.config.clone(), group.to_string());
-        let targets = Arc::new(self.inner.partitions.clone());
+        let (targets, replies) = (Arc::new(self.inner.partitions.clone()), self.inner.replies_partitions);
         let factory: group::Factory<dyn EventPartition> = Arc::new(move |handed| {
-            Box::new(events::KafkaEventPartition::new(config.clone(), &group_name, handed, targets.clone()))
+            Box::new(events::KafkaEventPartition::new(config.clone(), &group_name, handed, targets.clone(), replies))
                 as Box<dyn EventPartition>
         });
         let group_id = format!("{}.{}", self.inner.config.topics.prefix(), group);
@@ -268,6 +268,10 @@ impl Log for KafkaLog {
                 })
             })
             .subscribe()
+    }
+
+    fn notices(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::record::Notice>> {
+        self.inner.replies.notices()
     }
 
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {

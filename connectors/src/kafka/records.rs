@@ -3,10 +3,11 @@
 //! | topic | key | value | headers |
 //! |---|---|---|---|
 //! | commands | root (UUID text) | `CommandBook` | domain, root, correlation, type, request id, reply-to, sync mode |
-//! | events | root | `EventBook` (cover + one page) | domain, root, sequence, correlation, type, edition, isolated |
+//! | events | root | `EventBook` (cover + one page) | domain, root, sequence, correlation, type, edition, isolated, reply-to |
 //! | snapshots | root | `EventBook` (cover + snapshot) | domain, root, sequence |
 //! | snapshots | `__restore_from` | decimal offset | — |
 //! | _replies | gateway instance | `EventBook` or reason text | request id, status |
+//! | _replies | gateway instance | `Projection`, or request ids one per line | notice, component, domain, root, sequence |
 
 use prost::Message;
 use rdkafka::message::{Header, Headers, OwnedHeaders};
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 use angzarr_proto::angzarr::{CommandBook, EventBook, Snapshot};
 
-use crate::record::{CommandEnvelope, CommandOutcome, EventRecord, headers as h};
+use crate::record::{CommandEnvelope, CommandOutcome, EventRecord, Notice, headers as h};
 
 /// Key of the restore-point record in a snapshots partition.
 pub const RESTORE_FROM_KEY: &str = "__restore_from";
@@ -119,4 +120,54 @@ pub fn parse_reply<M: rdkafka::Message>(msg: &M) -> Option<(String, CommandOutco
         CommandOutcome::Rejected { code: status, message: String::from_utf8_lossy(payload).into_owned() }
     };
     Some((request_id, outcome))
+}
+
+/// Value and headers of a notice for a gateway (`Decided` notices are
+/// replies, not records of their own).
+pub fn notice(n: &Notice) -> Option<(Vec<u8>, OwnedHeaders)> {
+    let (kind, component, domain, root, sequence, value) = match n {
+        Notice::Projected { projector, domain, root, sequence, projection } => {
+            ("projected", projector, domain, root, sequence, projection.encode_to_vec())
+        }
+        Notice::Reacted { saga, domain, root, sequence, commands } => {
+            ("reacted", saga, domain, root, sequence, commands.join("\n").into_bytes())
+        }
+        Notice::Decided { .. } => return None,
+    };
+    let (root, sequence) = (root.hyphenated().to_string(), sequence.to_string());
+    let headers = owned(&[
+        (h::NOTICE, kind),
+        (h::COMPONENT, component),
+        (h::DOMAIN, domain),
+        (h::ROOT, &root),
+        (h::SEQUENCE, &sequence),
+    ]);
+    Some((value, headers))
+}
+
+/// A notice record back; `None` for a reply or a malformed record.
+pub fn parse_notice<M: rdkafka::Message>(msg: &M) -> Option<Notice> {
+    let kind = header(msg, h::NOTICE)?;
+    let component = header(msg, h::COMPONENT)?;
+    let domain = header(msg, h::DOMAIN)?;
+    let root = Uuid::parse_str(&header(msg, h::ROOT)?).ok()?;
+    let sequence = header(msg, h::SEQUENCE)?.parse().ok()?;
+    let payload = msg.payload().unwrap_or_default();
+    match kind.as_str() {
+        "projected" => Some(Notice::Projected {
+            projector: component,
+            domain,
+            root,
+            sequence,
+            projection: angzarr_proto::angzarr::Projection::decode(payload).ok()?,
+        }),
+        "reacted" => Some(Notice::Reacted {
+            saga: component,
+            domain,
+            root,
+            sequence,
+            commands: String::from_utf8_lossy(payload).lines().map(str::to_string).collect(),
+        }),
+        _ => None,
+    }
 }

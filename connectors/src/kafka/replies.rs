@@ -10,19 +10,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use rdkafka::Message as _;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 use super::{KafkaConfig, client, records};
-use crate::record::CommandOutcome;
+use crate::record::{CommandOutcome, Notice};
 use crate::{LogError, Result};
 
 type Waiters = Arc<DashMap<String, oneshot::Sender<CommandOutcome>>>;
 
-/// Waiting callers by request id, fed by a reader thread.
+/// Waiting callers by request id, and notices for this gateway, fed by a
+/// reader thread.
 pub struct Inbox {
     waiters: Waiters,
+    notices: broadcast::Sender<Arc<Notice>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -35,7 +38,7 @@ impl Drop for Inbox {
 impl Inbox {
     /// Starts reading `partition` of the replies topic (request ids are
     /// unique, so replies to other gateways sharing it are simply not waited for).
-    pub fn start(config: &KafkaConfig, partition: u32) -> Result<Self> {
+    pub fn start(config: &KafkaConfig, partition: u32, instance: &str) -> Result<Self> {
         let mut cfg = client::committed_reader(config);
         cfg.set("enable.partition.eof", "false").set("fetch.wait.max.ms", "10");
         let consumer: BaseConsumer = cfg.create().map_err(|e| LogError::Config(format!("reply reader: {e}")))?;
@@ -61,18 +64,31 @@ impl Inbox {
         consumer.assign(&tpl).map_err(|e| LogError::Config(format!("assigning {topic}: {e}")))?;
 
         let waiters: Waiters = Arc::default();
+        let notices = broadcast::channel(16 * 1024).0;
         let stop = Arc::new(AtomicBool::new(false));
-        let (w, s) = (waiters.clone(), stop.clone());
+        let (w, n, s, me) = (waiters.clone(), notices.clone(), stop.clone(), instance.to_string());
         std::thread::Builder::new()
             .name("angzarr-replies".into())
             .spawn(move || {
                 while !s.load(Ordering::Relaxed) {
                     match consumer.poll(Duration::from_millis(100)) {
                         Some(Ok(msg)) => {
-                            if let Some((request_id, outcome)) = records::parse_reply(&msg)
-                                && let Some((_, tx)) = w.remove(&request_id)
-                            {
-                                let _ = tx.send(outcome);
+                            // The partition is shared with other gateways: only ours.
+                            if msg.key() != Some(me.as_bytes()) {
+                                continue;
+                            }
+                            if let Some(notice) = records::parse_notice(&msg) {
+                                let _ = n.send(Arc::new(notice));
+                            } else if let Some((request_id, outcome)) = records::parse_reply(&msg) {
+                                match w.remove(&request_id) {
+                                    Some((_, tx)) => {
+                                        let _ = tx.send(outcome);
+                                    }
+                                    // A saga's command in one of our CASCADEs.
+                                    None => {
+                                        let _ = n.send(Arc::new(Notice::Decided { request_id, outcome }));
+                                    }
+                                }
                             }
                         }
                         Some(Err(e)) => tracing::warn!(error = %e, "reply reader"),
@@ -81,7 +97,12 @@ impl Inbox {
                 }
             })
             .map_err(|e| LogError::Config(format!("starting the reply reader: {e}")))?;
-        Ok(Inbox { waiters, stop })
+        Ok(Inbox { waiters, notices, stop })
+    }
+
+    /// Notices addressed to this gateway from now on.
+    pub fn notices(&self) -> broadcast::Receiver<Arc<Notice>> {
+        self.notices.subscribe()
     }
 
     /// Registers a waiter; call before the command is appended.

@@ -72,9 +72,8 @@ impl Waiter {
         loop {
             let s = match tokio::time::timeout_at(self.deadline, self.rx.recv()).await {
                 Err(_) => {
-                    return Err(CoordinatorError::Unimplemented(format!(
-                        "timed out waiting for {what}; is it running in this process? (SIMPLE/CASCADE wait for \
-                         projectors and sagas that share the gateway's process)"
+                    return Err(CoordinatorError::DownstreamTimeout(format!(
+                        "timed out waiting for {what}; is it configured and running (in any process on this log)?"
                     )));
                 }
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
@@ -160,13 +159,14 @@ impl Gateway {
                             |s| matches!(s, Signal::SagaReacted { sequence, .. } if *sequence >= last),
                         )
                         .await?;
-                    let ids: Vec<String> = reacted
-                        .iter()
-                        .flat_map(|s| match s.as_ref() {
-                            Signal::SagaReacted { commands, .. } => commands.clone(),
-                            _ => Vec::new(),
-                        })
-                        .collect();
+                    // A signal may arrive twice (announced here and notified
+                    // through the log): each command is followed once.
+                    let mut ids: Vec<String> = Vec::new();
+                    for s in &reacted {
+                        if let Signal::SagaReacted { commands, .. } = s.as_ref() {
+                            ids.extend(commands.iter().filter(|c| !ids.contains(c)).cloned().collect::<Vec<_>>());
+                        }
+                    }
                     for id in ids {
                         let decided = w
                             .until(

@@ -16,7 +16,7 @@ use angzarr_connectors::{
     CommandEnvelope, CommandOutcome, EventRecord, LogError, PartitionLog, Reply, SnapshotRecord, TxBatch,
 };
 use angzarr_proto::angzarr::{
-    CommandBook, ContextualCommand, EventBook, EventPage, PageHeader, Snapshot, business_response,
+    CommandBook, ContextualCommand, EventBook, EventPage, PageHeader, Snapshot, SyncMode, business_response,
 };
 use angzarr_proto::type_name;
 use prost::Message;
@@ -350,6 +350,10 @@ fn stamp(
 ) -> (Vec<EventPage>, Vec<EventRecord>) {
     let created = now();
     let edition = cover.edition.as_ref().map(|e| e.name.clone()).unwrap_or_default();
+    // Downstream coordinators notify the waiting gateway of SIMPLE and
+    // CASCADE commands through the log, wherever they run.
+    let waits_downstream = [SyncMode::Simple as i32, SyncMode::Cascade as i32].contains(&cmd.sync_mode);
+    let reply_to = cmd.reply_to.clone().filter(|_| waits_downstream);
     let mut stamped = Vec::with_capacity(pages.len());
     let mut records = Vec::with_capacity(pages.len());
     for (i, mut page) in pages.into_iter().enumerate() {
@@ -366,6 +370,7 @@ fn stamp(
             correlation_id: cmd.correlation_id.clone(),
             edition: edition.clone(),
             isolated,
+            reply_to: reply_to.clone(),
             book: EventBook { cover: Some(cover.clone()), pages: vec![page.clone()], ..Default::default() },
         });
         stamped.push(page);

@@ -11,7 +11,7 @@
 mod task;
 mod worker;
 
-use angzarr_connectors::{CommandEnvelope, StoredEvent};
+use angzarr_connectors::{CommandEnvelope, Notice, StoredEvent};
 use angzarr_proto::angzarr::EventBook;
 use tonic::Status;
 
@@ -31,6 +31,17 @@ pub trait Reactor: Send + Sync + 'static {
         true
     }
     /// Reacts to `source` (cover + consecutive pages of one root, already
-    /// filtered to what was not applied yet); returns commands to append.
-    async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Vec<CommandEnvelope>, Status>;
+    /// filtered to what was not applied yet).
+    async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Reaction, Status>;
+}
+
+/// What a reaction commits with the consumed offset.
+#[derive(Default)]
+pub struct Reaction {
+    /// Commands to append to their domains' commands logs.
+    pub commands: Vec<CommandEnvelope>,
+    /// What to tell gateways waiting on these events (SIMPLE, CASCADE),
+    /// sent to each `reply_to` among them with the commit. (Reactors also
+    /// announce it on this process's hub at once.)
+    pub notice: Option<Notice>,
 }

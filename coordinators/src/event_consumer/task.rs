@@ -84,14 +84,19 @@ pub async fn run(
             .into_iter()
             .filter(|e| !e.isolated && !e.root.is_nil() && applied.get(&e.root).is_none_or(|s| e.sequence > *s))
             .collect();
-        let mut tx = EventTx { commands: Vec::new(), consumed_through: Some(last) };
+        let mut tx = EventTx { consumed_through: Some(last), ..Default::default() };
         let mut reacted = Vec::new();
         for (book, evs) in runs(&fresh, reactor.batches_by_root()) {
             let mut backoff = Duration::from_millis(100);
             loop {
                 match reactor.react(&book, &evs).await {
-                    Ok(commands) => {
-                        tx.commands.extend(commands);
+                    Ok(reaction) => {
+                        tx.commands.extend(reaction.commands);
+                        if let Some(notice) = reaction.notice {
+                            let mut waiting: Vec<&String> = evs.iter().filter_map(|e| e.reply_to.as_ref()).collect();
+                            waiting.dedup();
+                            tx.notices.extend(waiting.into_iter().map(|to| (to.clone(), notice.clone())));
+                        }
                         reacted.push((evs[0].root, evs.last().unwrap().sequence));
                         break;
                     }

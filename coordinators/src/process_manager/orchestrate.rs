@@ -145,6 +145,7 @@ impl ProcessManager {
                 source.root.as_ref().and_then(|r| Uuid::try_from(r).ok()).unwrap_or_default(),
                 source_seq
             ),
+            reply_to: None,
         }
         .envelopes(answer.commands)?;
         Ok(Reaction { events: answer.process_events.unwrap_or_default(), commands })

@@ -9,7 +9,7 @@ use prost::Message;
 use tonic::Status;
 
 use super::root_of;
-use crate::event_consumer::Reactor;
+use crate::event_consumer::{Reaction, Reactor};
 
 /// Forwards each event with a correlation id to the process manager's
 /// commands log; events without one belong to no process and are passed by.
@@ -73,7 +73,8 @@ impl Reactor for PmRouter {
         false
     }
 
-    async fn react(&self, _: &EventBook, events: &[StoredEvent]) -> Result<Vec<CommandEnvelope>, Status> {
-        Ok(events.iter().filter(|e| !e.correlation_id.is_empty()).map(|e| forward(&self.name, e)).collect())
+    async fn react(&self, _: &EventBook, events: &[StoredEvent]) -> Result<Reaction, Status> {
+        let commands = events.iter().filter(|e| !e.correlation_id.is_empty()).map(|e| forward(&self.name, e)).collect();
+        Ok(Reaction { commands, notice: None })
     }
 }

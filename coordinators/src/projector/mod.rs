@@ -5,14 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use angzarr_connectors::{CommandEnvelope, StoredEvent};
+use angzarr_connectors::{Notice, StoredEvent};
 use angzarr_proto::angzarr::EventBook;
 use angzarr_proto::angzarr::projector_service_client::ProjectorServiceClient;
 use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
 
-use crate::event_consumer::Reactor;
+use crate::event_consumer::{Reaction, Reactor};
 use crate::hub::{Hub, Signal};
 use crate::telemetry::{PROJECTOR_DURATION, SPAN_PROJECTOR_HANDLE};
 
@@ -50,7 +50,7 @@ impl Reactor for ProjectorReactor {
         self.domains.clone()
     }
 
-    async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Vec<CommandEnvelope>, Status> {
+    async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Reaction, Status> {
         let first = &events[0];
         let span = tracing::info_span!(SPAN_PROJECTOR_HANDLE, projector = %self.name, domain = %first.domain, correlation_id = %first.correlation_id);
         let started = Instant::now();
@@ -64,8 +64,15 @@ impl Reactor for ProjectorReactor {
             root: last.root,
             sequence: last.sequence,
             events: events.len(),
-            projection,
+            projection: projection.clone(),
         });
-        Ok(Vec::new())
+        let notice = Notice::Projected {
+            projector: self.name.clone(),
+            domain: last.domain.clone(),
+            root: last.root,
+            sequence: last.sequence,
+            projection,
+        };
+        Ok(Reaction { commands: Vec::new(), notice: Some(notice) })
     }
 }

@@ -16,14 +16,14 @@
 
 use std::time::{Duration, Instant};
 
-use angzarr_connectors::{CommandEnvelope, StoredEvent};
+use angzarr_connectors::{Notice, StoredEvent};
 use angzarr_proto::angzarr::saga_service_client::SagaServiceClient;
 use angzarr_proto::angzarr::{EventBook, SagaHandleRequest};
 use tonic::Status;
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
 
-use crate::event_consumer::Reactor;
+use crate::event_consumer::{Reaction, Reactor};
 use crate::hub::{Hub, Signal};
 use crate::outbound::Emitter;
 use crate::telemetry::{SAGA_DURATION, SPAN_SAGA_ORCHESTRATE};
@@ -74,7 +74,7 @@ impl Reactor for SagaReactor {
         false
     }
 
-    async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Vec<CommandEnvelope>, Status> {
+    async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Reaction, Status> {
         let last = events.last().unwrap();
         let span = tracing::info_span!(SPAN_SAGA_ORCHESTRATE, saga = %self.name, domain = %last.domain, correlation_id = %last.correlation_id);
         let started = Instant::now();
@@ -90,15 +90,24 @@ impl Reactor for SagaReactor {
             source_seq: last.sequence,
             correlation_id: &last.correlation_id,
             request_prefix: format!("saga:{}:{}:{}:{}", self.name, last.domain, last.root, last.sequence),
+            reply_to: last.reply_to.clone(),
         }
         .envelopes(response.commands)?;
+        let commands: Vec<String> = out.iter().map(|c| c.request_id.clone()).collect();
         self.hub.publish(Signal::SagaReacted {
             saga: self.name.clone(),
             domain: last.domain.clone(),
             root: last.root,
             sequence: last.sequence,
-            commands: out.iter().map(|c| c.request_id.clone()).collect(),
+            commands: commands.clone(),
         });
-        Ok(out)
+        let notice = Notice::Reacted {
+            saga: self.name.clone(),
+            domain: last.domain.clone(),
+            root: last.root,
+            sequence: last.sequence,
+            commands,
+        };
+        Ok(Reaction { commands: out, notice: Some(notice) })
     }
 }

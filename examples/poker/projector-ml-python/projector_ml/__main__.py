@@ -7,7 +7,8 @@ small HTTP API (``GET /predict/<player-root-uuid>``).
 default 50061); ``--http-listen`` to ``$HTTP_LISTEN``, else
 ``127.0.0.1:8099``. Port 0 picks a free port; the bound addresses are printed
 as ``listening on HOST:PORT`` and ``http listening on HOST:PORT``. With
-``--state FILE`` the model and the projector's positions survive restarts.
+``--state FILE`` the model (with the last sequence it applied per player)
+survives restarts.
 """
 
 from __future__ import annotations

@@ -12,6 +12,12 @@ takes money out.
 Everything is deterministic: weights start from a seeded generator, there is
 no clock, and the same events in the same order give bit-identical weights.
 The model knows nothing about angzarr or protobuf (see ``projector.py``).
+
+Delivery is at-least-once, so the model is idempotent itself: each player
+keeps the last sequence of its stream the model applied (``last_sequence``,
+saved with everything else), and an event given with a sequence at or below
+it is ignored. A model that is :meth:`~MoneyModel.reset` (or new) takes a
+replay from sequence 0 again.
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ class Player:
     last_kind: str = ""
     balance: int = 0
     peak_balance: int = 0
+    #: Last sequence of the player's stream applied (-1: none with a sequence).
+    last_sequence: int = -1
 
 
 @dataclass
@@ -114,18 +122,26 @@ class MoneyModel:
 
     # -- learning ---------------------------------------------------------
 
-    def register(self, root: bytes) -> None:
+    def register(self, root: bytes, sequence: int | None = None) -> bool:
+        """Marks player ``root`` registered; ``False`` if ``sequence`` was applied already."""
         with self._lock:
-            self._player(root).registered = True
+            player = self._player(root)
+            if not self._advance(player, sequence):
+                return False
+            player.registered = True
+            return True
 
-    def observe(self, root: bytes, kind: str, amount: int, balance: int) -> float:
+    def observe(self, root: bytes, kind: str, amount: int, balance: int, sequence: int | None = None) -> float | None:
         """Learns from one money event of player ``root`` and folds it into
         the player's features. Returns the prediction the model made for it
-        (before learning)."""
+        (before learning), or ``None`` if the event at ``sequence`` (of the
+        player's stream) was applied already: a redelivery changes nothing."""
         if kind not in KINDS:
             raise ValueError(f"unknown money event kind {kind!r}")
         with self._lock:
             player = self._player(root)
+            if not self._advance(player, sequence):
+                return None
             x = features(player)
             y = 1.0 if kind == "withdraw" else 0.0
             p = sigmoid(float(self.weights @ x))
@@ -158,6 +174,18 @@ class MoneyModel:
         player.balance = int(balance)
         player.peak_balance = max(player.peak_balance, player.balance)
 
+    @staticmethod
+    def _advance(player: Player, sequence: int | None) -> bool:
+        """Whether the event at ``sequence`` is new for ``player`` (then it
+        becomes the player's last applied sequence). ``None``: no sequence,
+        always applied."""
+        if sequence is None:
+            return True
+        if sequence <= player.last_sequence:
+            return False
+        player.last_sequence = int(sequence)
+        return True
+
     def _player(self, root: bytes) -> Player:
         root = bytes(root)
         player = self.players.get(root)
@@ -170,6 +198,12 @@ class MoneyModel:
     def knows(self, root: bytes) -> bool:
         with self._lock:
             return bytes(root) in self.players
+
+    def last_sequence(self, root: bytes) -> int | None:
+        """The last sequence of player ``root``'s stream applied, ``None`` if none."""
+        with self._lock:
+            player = self.players.get(bytes(root))
+            return None if player is None or player.last_sequence < 0 else player.last_sequence
 
     def predict(self, root: bytes) -> dict[str, Any] | None:
         """The prediction for player ``root`` and what it is based on, or
@@ -197,6 +231,11 @@ class MoneyModel:
             }
 
     # -- copies and persistence ------------------------------------------
+
+    def reset(self) -> None:
+        """Forgets everything learned, positions included: the model is as
+        new (same config), e.g. before the coordinator replays the log."""
+        self.restore(MoneyModel(self.config).snapshot())
 
     def snapshot(self) -> tuple:
         """A copy of everything learned (for speculative projections)."""

@@ -1,6 +1,10 @@
 """The ``player-ml`` projector: player events in, the online model updated,
 the player's prediction out as ``Projection.projection`` (a
-``google.protobuf.Struct``)."""
+``google.protobuf.Struct``).
+
+Redelivered events are every handler's business: the client hands each page
+over however often the coordinator delivers it, and the model skips what it
+applied already (its per-player ``last_sequence``, saved with it)."""
 
 from __future__ import annotations
 
@@ -35,51 +39,49 @@ def build(
     model: MoneyModel | None = None, state_path: str | Path | None = None, config: Config | None = None
 ) -> tuple[Projector, MoneyModel]:
     """The projector and the model it feeds (by default a new
-    ``MoneyModel(config)``). With ``state_path``, the model and the
-    projector's positions are loaded from that file if it exists (then
-    ``model`` must be ``None``) and written to it, atomically and together,
-    after every book with new events: a restart neither loses nor
-    double-counts anything."""
+    ``MoneyModel(config)``). With ``state_path``, the model (with the last
+    sequence it applied per player) is loaded from that file if it exists
+    (then ``model`` must be ``None``) and written to it atomically after
+    every book a handler ran for: a restart neither loses nor double-counts
+    anything."""
     state_path = Path(state_path) if state_path else None
-    positions = {}
     if state_path is not None and state_path.exists():
         if model is not None:
             raise ValueError(f"{state_path} exists: its model is loaded, pass no model")
-        model, positions = load_state(state_path)
+        model = load_state(state_path)
         log.info("loaded %s: %d players, %d updates", state_path, len(model.players), model.updates)
     elif model is None:
         model = MoneyModel(config)
 
     projector = Projector(NAME, domains=[DOMAIN])
-    projector.load_positions(positions)
 
     def root(cover) -> bytes:
         return bytes(cover.root.value)
 
     @projector.on(player_pb2.PlayerRegistered)
     def registered(event, cover, sequence):
-        model.register(root(cover))
+        model.register(root(cover), sequence)
 
     @projector.on(player_pb2.FundsDeposited)
     def deposited(event, cover, sequence):
-        model.observe(root(cover), "deposit", event.amount.amount, event.new_balance.amount)
+        model.observe(root(cover), "deposit", event.amount.amount, event.new_balance.amount, sequence)
 
     @projector.on(player_pb2.FundsWithdrawn)
     def withdrawn(event, cover, sequence):
-        model.observe(root(cover), "withdraw", event.amount.amount, event.new_balance.amount)
+        model.observe(root(cover), "withdraw", event.amount.amount, event.new_balance.amount, sequence)
 
     @projector.on(player_pb2.FundsTransferred)
     def transferred(event, cover, sequence):
         # Recorded in the receiving player's stream: money in.
-        model.observe(root(cover), "transfer_in", event.amount.amount, event.new_balance.amount)
+        model.observe(root(cover), "transfer_in", event.amount.amount, event.new_balance.amount, sequence)
 
     @projector.on(player_pb2.FundsReserved)
     def reserved(event, cover, sequence):
-        model.observe(root(cover), "reserve", event.amount.amount, event.new_available_balance.amount)
+        model.observe(root(cover), "reserve", event.amount.amount, event.new_available_balance.amount, sequence)
 
     @projector.on(player_pb2.FundsReleased)
     def released(event, cover, sequence):
-        model.observe(root(cover), "release", event.amount.amount, event.new_available_balance.amount)
+        model.observe(root(cover), "release", event.amount.amount, event.new_available_balance.amount, sequence)
 
     @projector.view
     def view(cover):
@@ -92,19 +94,14 @@ def build(
 
         @projector.checkpoint
         def checkpoint():
-            save_state(state_path, model, projector.positions)
+            save_state(state_path, model)
 
     return projector, model
 
 
-def save_state(path: Path, model: MoneyModel, positions: dict) -> None:
-    """Writes the model and the positions to ``path`` in one atomic replace."""
-    data = {
-        "model": model.to_json(),
-        "positions": [
-            {"domain": d, "edition": e, "root": r.hex(), "sequence": s} for (d, e, r), s in sorted(positions.items())
-        ],
-    }
+def save_state(path: Path, model: MoneyModel) -> None:
+    """Writes the model (positions included) to ``path`` in one atomic replace."""
+    data = {"model": model.to_json()}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
@@ -118,8 +115,14 @@ def save_state(path: Path, model: MoneyModel, positions: dict) -> None:
         raise
 
 
-def load_state(path: Path) -> tuple[MoneyModel, dict]:
-    """What :func:`save_state` wrote."""
+def load_state(path: Path) -> MoneyModel:
+    """What :func:`save_state` wrote. Files of earlier versions kept the
+    projector's positions beside the model: they become the players'
+    ``last_sequence``."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    positions = {(p["domain"], p["edition"], bytes.fromhex(p["root"])): int(p["sequence"]) for p in data["positions"]}
-    return MoneyModel.from_json(data["model"]), positions
+    model = MoneyModel.from_json(data["model"])
+    for p in data.get("positions", ()):
+        player = model.players.get(bytes.fromhex(p["root"]))
+        if p["domain"] == DOMAIN and not p["edition"] and player is not None:
+            player.last_sequence = max(player.last_sequence, int(p["sequence"]))
+    return model

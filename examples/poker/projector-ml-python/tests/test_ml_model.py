@@ -128,3 +128,26 @@ def test_features_and_snapshots():
     assert model.predict(root) == fresh and model.updates == 0
     with pytest.raises(ValueError):
         model.observe(root, "gift", 1, 1)
+
+
+def test_an_event_at_a_sequence_already_applied_is_ignored():
+    model = MoneyModel()
+    root = bytes(16)
+    assert model.last_sequence(root) is None
+    assert model.register(root, 0) is True
+    assert model.observe(root, "deposit", 10, 10, sequence=1) is not None
+    before = json.dumps(model.to_json(), sort_keys=True)
+    # Redelivered (the same sequence, or an older one): nothing changes.
+    assert model.observe(root, "deposit", 10, 10, sequence=1) is None
+    assert model.observe(root, "withdraw", 5, 5, sequence=0) is None
+    assert model.register(root, 0) is False
+    assert json.dumps(model.to_json(), sort_keys=True) == before
+    assert model.last_sequence(root) == 1 and model.predict(root)["money_events"] == 1
+    # Per player: another player starts at 0.
+    other = bytes(15) + b"\x01"
+    assert model.observe(other, "deposit", 1, 1, sequence=0) is not None
+    assert model.last_sequence(other) == 0 and model.updates == 2
+    # Reset: as new, a replay from 0 is learnt again.
+    model.reset()
+    assert json.dumps(model.to_json(), sort_keys=True) == json.dumps(MoneyModel().to_json(), sort_keys=True)
+    assert model.observe(root, "deposit", 10, 10, sequence=1) is not None

@@ -1,6 +1,6 @@
-"""The player-ml projector: the ProjectorService contract (idempotent
-redelivery, speculative runs), gRPC and HTTP round trips, persistence, and
-the service as a process."""
+"""The player-ml projector: the ProjectorService contract (redelivery made
+idempotent by the model, replays into a reset model, speculative runs), gRPC
+and HTTP round trips, persistence, and the service as a process."""
 
 from __future__ import annotations
 
@@ -89,6 +89,31 @@ def test_redelivery_changes_nothing():
     for p in players:
         twice.execute(event_book(cover("player", p.root), p.events))
     assert state_of(model) == state_of(once_model)
+    assert all(model.last_sequence(p.root.bytes) == len(p.events) - 1 for p in players)
+
+
+def test_a_replay_into_a_reset_model_rebuilds_it_while_the_service_runs():
+    players = population(3, 3)
+    items = stream(players, 120)
+    reference, ref_model = build()
+    for p, seq, e in items:
+        reference.execute(event_book(cover("player", p.root), [e], first_sequence=seq))
+
+    projector, model = build()
+    with start("127.0.0.1:0", projector) as running, grpc.insecure_channel(running.address) as channel:
+        stub = projector_pb2_grpc.ProjectorServiceStub(channel)
+        for p, seq, e in items:
+            stub.Handle(event_book(cover("player", p.root), [e], first_sequence=seq), timeout=10)
+        assert state_of(model) == state_of(ref_model)
+        # The read model is wiped and the consumer group rewound; the same
+        # process gets the whole log again, and learns it again.
+        model.reset()
+        assert model.updates == 0 and model.players == {}
+        for p, seq, e in items:
+            out = stub.Handle(event_book(cover("player", p.root), [e], first_sequence=seq), timeout=10)
+        assert out.HasField("projection")
+        assert state_of(model) == state_of(ref_model)
+        assert np.array_equal(model.weights, ref_model.weights)
 
 
 def test_speculative_leaves_the_model_alone():
@@ -98,7 +123,7 @@ def test_speculative_leaves_the_model_alone():
     spec = projector.execute_speculative(event_book(cover("player", ROOT), HISTORY))
     assert spec.sequence == 6 and view(spec)["money_events"] == 6
     assert state_of(model) == before
-    assert projector.last_sequence(cover("player", ROOT)) == 1
+    assert model.last_sequence(ROOT.bytes) == 1
     out = projector.execute(event_book(cover("player", ROOT), HISTORY))
     assert view(out) == view(spec)
 
@@ -111,7 +136,8 @@ def test_state_file_survives_a_restart(tmp_path):
     # A crash, a restart, and the coordinator redelivering from an older offset.
     again, restored = build(state_path=path)
     assert state_of(restored) == state_of(model)
-    assert again.last_sequence(cover("player", ROOT)) == 3
+    assert restored.last_sequence(ROOT.bytes) == 3
+    assert set(json.loads(path.read_text())) == {"model"}  # the positions live in the model
     again.execute(event_book(cover("player", ROOT), HISTORY))
     reference, ref_model = build()
     reference.execute(event_book(cover("player", ROOT), HISTORY))
@@ -119,6 +145,26 @@ def test_state_file_survives_a_restart(tmp_path):
     assert state_of(build(state_path=path)[1]) == state_of(ref_model)
     with pytest.raises(ValueError):
         build(model=restored, state_path=path)
+
+
+def test_a_state_file_of_the_earlier_layout_keeps_its_positions(tmp_path):
+    # Before, the client kept the positions and the file had them beside the model.
+    path = tmp_path / "old.json"
+    projector, model = build()
+    projector.execute(event_book(cover("player", ROOT), HISTORY[:4]))
+    data = model.to_json()
+    for player in data["players"].values():
+        del player["last_sequence"]
+    path.write_text(json.dumps({
+        "model": data,
+        "positions": [{"domain": "player", "edition": "", "root": ROOT.bytes.hex(), "sequence": 3}],
+    }))
+    again, restored = build(state_path=path)
+    assert restored.last_sequence(ROOT.bytes) == 3
+    again.execute(event_book(cover("player", ROOT), HISTORY))
+    reference, ref_model = build()
+    reference.execute(event_book(cover("player", ROOT), HISTORY))
+    assert state_of(restored) == state_of(ref_model)
 
 
 def test_grpc_round_trip():

@@ -12,10 +12,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * Serves aggregates, sagas and projectors over gRPC (Netty), all on one port: aggregates as {@code
- * angzarr.CommandHandlerService} (routed by the command's domain), sagas as {@code
- * angzarr.SagaService} and projectors as {@code angzarr.ProjectorService} (one of each kind, or
- * several routed by source domain: see {@link Saga#from}).
+ * Serves aggregates, sagas, projectors, a process manager and an upcaster over gRPC (Netty), all
+ * on one port: aggregates as {@code angzarr.CommandHandlerService} (routed by the command's
+ * domain), sagas as {@code angzarr.SagaService} and projectors as {@code angzarr.ProjectorService}
+ * (one of each kind, or several routed by source domain: see {@link Saga#from}), at most one
+ * process manager as {@code angzarr.ProcessManagerService} and at most one upcaster as {@code
+ * angzarr.UpcasterService} (their contracts carry nothing to route by).
  *
  * <pre>{@code
  * AngzarrServer.serve("127.0.0.1:50051", PlayerAggregate.aggregate());   // blocks
@@ -44,11 +46,12 @@ public final class AngzarrServer implements AutoCloseable {
   /**
    * The services hosting {@code components}: a {@link AggregateService} when there are
    * aggregates, a {@link SagaService} when there are sagas, a {@link ProjectorService} when there
-   * are projectors.
+   * are projectors, a {@link ProcessManagerService} and an {@link UpcasterService} for the process
+   * manager and the upcaster, if any.
    *
    * @throws IllegalArgumentException for no component, two aggregates of one domain, two sagas or
-   *     projectors of one name, or several sagas (projectors) that do not declare disjoint source
-   *     domains
+   *     projectors of one name, several sagas (projectors) that do not declare disjoint source
+   *     domains, or more than one process manager or upcaster
    */
   public static List<BindableService> services(Component... components) {
     return services(List.of(components));
@@ -57,11 +60,14 @@ public final class AngzarrServer implements AutoCloseable {
   /** As {@link #services(Component...)}. */
   public static List<BindableService> services(List<? extends Component> components) {
     if (components.isEmpty()) {
-      throw new IllegalArgumentException("nothing to serve: give at least one aggregate, saga or projector");
+      throw new IllegalArgumentException(
+          "nothing to serve: give at least one aggregate, saga, projector, process manager or upcaster");
     }
     List<Aggregate<?>> aggregates = new ArrayList<>();
     List<Saga> sagas = new ArrayList<>();
     List<Projector> projectors = new ArrayList<>();
+    List<ProcessManager<?>> processManagers = new ArrayList<>();
+    List<Upcaster> upcasters = new ArrayList<>();
     for (Component component : components) {
       Objects.requireNonNull(component, "component");
       if (component instanceof Aggregate<?> aggregate) {
@@ -70,7 +76,19 @@ public final class AngzarrServer implements AutoCloseable {
         sagas.add(saga);
       } else if (component instanceof Projector projector) {
         projectors.add(projector);
+      } else if (component instanceof ProcessManager<?> pm) {
+        processManagers.add(pm);
+      } else if (component instanceof Upcaster upcaster) {
+        upcasters.add(upcaster);
       }
+    }
+    if (processManagers.size() > 1) {
+      throw new IllegalArgumentException("one process manager per server (the contract names none), got "
+          + processManagers.stream().map(Component::name).toList());
+    }
+    if (upcasters.size() > 1) {
+      throw new IllegalArgumentException("one upcaster per server (the contract names none), got "
+          + upcasters.stream().map(Component::name).toList());
     }
     List<BindableService> services = new ArrayList<>();
     if (!aggregates.isEmpty()) {
@@ -81,6 +99,12 @@ public final class AngzarrServer implements AutoCloseable {
     }
     if (!projectors.isEmpty()) {
       services.add(new ProjectorService(projectors));
+    }
+    if (!processManagers.isEmpty()) {
+      services.add(new ProcessManagerService(processManagers.get(0)));
+    }
+    if (!upcasters.isEmpty()) {
+      services.add(new UpcasterService(upcasters.get(0)));
     }
     return services;
   }

@@ -2,17 +2,15 @@ package dev.angzarr.client;
 
 import dev.angzarr.proto.Cover;
 import java.util.HexFormat;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
 
 /**
- * Where a {@link Projector} remembers, per stream (domain, root and edition), the last sequence
- * it applied. Delivery to a projector is at least once: a page at or below that sequence is a
- * redelivery and is skipped.
+ * Optional: where a {@link Projector} finds, per stream (domain, root and edition), the last
+ * sequence its read model applied, to skip redelivered pages at or below it (see {@link
+ * Projector#checkpoints(Checkpoints)}). Without one, a projector applies every page it is given.
  *
- * <p>The default ({@link #inMemory()}) forgets everything on restart, which suits a read model
- * that lives in memory too. A durable read model should keep its checkpoints in the same store,
- * ideally written in the same transaction as the model.
+ * <p>Implement it on the read model's own store, ideally written in the same transaction as the
+ * model, and wiped with it. A checkpoint in the projector process's memory is wrong: after a
+ * replay (the consumer group rewound) into a wiped read model it would skip everything.
  */
 public interface Checkpoints {
   /** The last sequence applied for the stream of {@code cover} (unsigned), or -1 when none. */
@@ -20,27 +18,6 @@ public interface Checkpoints {
 
   /** Records that {@code sequence} (unsigned) of the stream of {@code cover} is applied. */
   void applied(Cover cover, long sequence);
-
-  /** Checkpoints in a concurrent map, lost on restart. */
-  static Checkpoints inMemory() {
-    ConcurrentMap<String, Long> map = new ConcurrentHashMap<>();
-    return new Checkpoints() {
-      @Override
-      public long lastApplied(Cover cover) {
-        return map.getOrDefault(key(cover), -1L);
-      }
-
-      @Override
-      public void applied(Cover cover, long sequence) {
-        map.merge(key(cover), sequence, Math::max);
-      }
-
-      @Override
-      public String toString() {
-        return "Checkpoints.inMemory" + map;
-      }
-    };
-  }
 
   /**
    * A text key naming the stream of {@code cover}: {@code domain/root} with the root as a UUID (or

@@ -182,10 +182,15 @@ public final class ProcessManager<S extends Message> implements Component {
       } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
         throw Rpc.internal("process manager `" + name + "`: prepare of " + type + " failed: " + e, e);
       }
-      if (covers == null || covers.contains(null)) {
+      if (covers == null) {
         throw Rpc.internal("process manager `" + name + "`: prepare of " + type + " returned null", null);
       }
-      out.addAllDestinations(covers);
+      for (Cover cover : covers) {
+        if (cover == null) {
+          throw Rpc.internal("process manager `" + name + "`: prepare of " + type + " returned a null cover", null);
+        }
+        out.addDestinations(cover);
+      }
     }
     return out.build();
   }

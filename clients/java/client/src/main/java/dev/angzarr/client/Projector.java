@@ -12,12 +12,13 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * A projector: applies events to a read model, each event once per stream.
+ * A projector: applies events to a read model.
  *
  * <pre>{@code
  * Map<String, Long> balances = new ConcurrentHashMap<>();
@@ -27,13 +28,17 @@ import java.util.function.Supplier;
  * }</pre>
  *
  * <p>{@link #handle(EventBook)} is the whole {@code ProjectorService.Handle} contract without any
- * network: delivery is at least once, so pages at or below the stream's last applied sequence
- * (kept in {@link Checkpoints}, per domain, root and edition) are skipped; the others go, in
- * order, to the handler of their event type (types without one, and pages marked {@code
- * no_commit}, are passed over), and the checkpoint advances after each page. Books of one stream
- * are applied one at a time. Registration is immutable: {@link #on}, {@link #from}, {@link #view}
- * and {@link #checkpoints} return a new projector, which has checkpoints of its own unless some
- * were given.
+ * network: each page goes, in order, to the handler of its event type (types without one, and
+ * pages marked {@code no_commit}, are passed over). Books of one stream (domain, root and edition)
+ * are applied one at a time.
+ *
+ * <p>Delivery is at least once: a coordinator that crashed before committing its offset delivers
+ * again, and a replay (the consumer group rewound) delivers everything again on purpose, maybe
+ * into a read model that was wiped meanwhile. So this class keeps no memory of what it applied:
+ * idempotence belongs with the read model, e.g. the last applied sequence stored per row next to
+ * the data (skip {@code sequence <= row.lastSequence}), or a {@link Checkpoints} store that lives,
+ * and is wiped, with the model. Registration is immutable: {@link #on}, {@link #from}, {@link
+ * #view} and {@link #checkpoints} return a new projector.
  */
 public final class Projector implements Component {
   private static final int STRIPES = 64;
@@ -42,8 +47,7 @@ public final class Projector implements Component {
   private final Set<String> sources;
   private final Map<String, Handler> handlers;
   private final Function<Cover, ? extends Message> view;
-  private final Checkpoints given;
-  private final Checkpoints checkpoints;
+  private final Checkpoints checkpoints; // null: apply every page delivered
   private final Object[] locks = new Object[STRIPES];
 
   /** A handler with its event type erased. */
@@ -55,19 +59,18 @@ public final class Projector implements Component {
   private record Handler(Message prototype, Apply apply) {}
 
   private Projector(String name, Set<String> sources, Map<String, Handler> handlers,
-      Function<Cover, ? extends Message> view, Checkpoints given) {
+      Function<Cover, ? extends Message> view, Checkpoints checkpoints) {
     this.name = name;
     this.sources = Collections.unmodifiableSet(sources);
     this.handlers = Collections.unmodifiableMap(handlers);
     this.view = view;
-    this.given = given;
-    this.checkpoints = given != null ? given : Checkpoints.inMemory();
+    this.checkpoints = checkpoints;
     for (int i = 0; i < STRIPES; i++) {
       locks[i] = new Object();
     }
   }
 
-  /** A projector called {@code name} with no handlers yet and in-memory checkpoints. */
+  /** A projector called {@code name} with no handlers yet (and no checkpoints). */
   public static Projector named(String name) {
     Objects.requireNonNull(name, "name");
     if (name.isEmpty()) {
@@ -98,9 +101,9 @@ public final class Projector implements Component {
     return handlers.keySet();
   }
 
-  /** Its checkpoints. */
-  public Checkpoints checkpoints() {
-    return checkpoints;
+  /** The checkpoints given with {@link #checkpoints(Checkpoints)}, if any. */
+  public Optional<Checkpoints> checkpoints() {
+    return Optional.ofNullable(checkpoints);
   }
 
   /**
@@ -117,7 +120,7 @@ public final class Projector implements Component {
       }
       more.add(domain);
     }
-    return new Projector(name, more, new LinkedHashMap<>(handlers), view, given);
+    return new Projector(name, more, new LinkedHashMap<>(handlers), view, checkpoints);
   }
 
   /** Registers how event type {@code E} is applied. */
@@ -131,7 +134,7 @@ public final class Projector implements Component {
     Apply erased = (any, cover, seq) -> handler.handle(Rpc.decode(prototype, any, "event"), cover, seq);
     Map<String, Handler> more = new LinkedHashMap<>(handlers);
     more.put(type, new Handler(prototype, erased));
-    return new Projector(name, new LinkedHashSet<>(sources), more, view, given);
+    return new Projector(name, new LinkedHashSet<>(sources), more, view, checkpoints);
   }
 
   /**
@@ -146,10 +149,14 @@ public final class Projector implements Component {
   /** As {@link #view(Supplier)}, from the book's cover (e.g. the view of that one root). */
   public Projector viewFor(Function<Cover, ? extends Message> view) {
     Objects.requireNonNull(view, "view");
-    return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, given);
+    return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, checkpoints);
   }
 
-  /** Keeps the last applied sequences in {@code checkpoints} instead of memory. */
+  /**
+   * Skips the pages at or below the last sequence {@code checkpoints} has for their stream, and
+   * records each page applied. Give a store that lives with the read model (and is wiped with it),
+   * never one of this process's memory: a replay into a wiped model would be skipped.
+   */
   public Projector checkpoints(Checkpoints checkpoints) {
     Objects.requireNonNull(checkpoints, "checkpoints");
     return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, checkpoints);
@@ -158,8 +165,8 @@ public final class Projector implements Component {
   /**
    * Applies the book's new events: the whole contract of {@code ProjectorService.Handle}.
    *
-   * @return the book's cover, this projector's name, the sequence of the book's last page (or the
-   *     stream's last applied sequence when the book has no pages) and the view, if any
+   * @return the book's cover, this projector's name, the sequence of the book's last page (when
+   *     the book has none: the stream's checkpoint, if any, else 0) and the view, if any
    * @throws StatusRuntimeException {@code INVALID_ARGUMENT} for a page without a sequence or an
    *     inline event, or a malformed payload; {@code INTERNAL} when a handler or the view fails.
    *     Pages applied before the failure stay applied.
@@ -181,14 +188,14 @@ public final class Projector implements Component {
     Cover cover = book.getCover();
     long last;
     synchronized (locks[Math.floorMod(Checkpoints.key(cover).hashCode(), STRIPES)]) {
-      last = checkpoints.lastApplied(cover);
+      last = checkpoints == null ? -1 : checkpoints.lastApplied(cover);
       for (EventPage page : book.getPagesList()) {
         long sequence = Integer.toUnsignedLong(Saga.sequenceOf(page));
         if (!page.getNoCommit() && !page.hasEvent()) {
           throw Rpc.invalid("page " + sequence + " carries no inline event");
         }
-        if (sequence <= last) {
-          continue; // a redelivery
+        if (checkpoints != null && sequence <= last) {
+          continue; // applied before, says the read model's store
         }
         if (speculative) {
           Handler handler = page.getNoCommit() ? null : handlers.get(TypeUrls.typeName(page.getEvent()));
@@ -201,7 +208,9 @@ public final class Projector implements Component {
         if (!page.getNoCommit()) {
           apply(page, cover, (int) sequence);
         }
-        checkpoints.applied(cover, sequence);
+        if (checkpoints != null) {
+          checkpoints.applied(cover, sequence);
+        }
         last = sequence;
       }
     }

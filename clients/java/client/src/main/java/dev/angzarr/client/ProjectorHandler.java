@@ -11,8 +11,9 @@ import dev.angzarr.proto.Cover;
 @FunctionalInterface
 public interface ProjectorHandler<E extends Message> {
   /**
-   * Called once per event and stream, in sequence order: pages at or below the stream's last
-   * applied sequence (see {@link Checkpoints}) are skipped, so redeliveries do not apply twice.
+   * Called for each event delivered, in sequence order per stream. Delivery is at least once (a
+   * redelivery, or a replay of the whole stream), so make the read model idempotent: e.g. store
+   * {@code sequence} with the row it changes and skip events at or below it.
    *
    * @param event the event
    * @param cover the stream it belongs to: domain, root, correlation id
