@@ -25,6 +25,7 @@ use tonic::Code;
 use super::aggregate::{Books, Staged, sequence_mismatch};
 use super::execute::{RetryPolicy, execute};
 use crate::Shutdown;
+use crate::backoff::until_ok;
 use crate::handlers::Handlers;
 
 /// How a task works.
@@ -221,21 +222,17 @@ async fn restore(
     handlers: &Handlers,
     stop: &Shutdown,
 ) -> Result<Option<Vec<angzarr_connectors::AggregateHistory>>, LogError> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let restored = log.restore().await?;
-        match handlers.upcasters.histories(&log.id().domain, restored).await {
-            Ok(histories) => return Ok(Some(histories)),
-            Err(status) => {
-                tracing::error!(partition = %log.id(), code = ?status.code(), message = status.message(), ?backoff, "upcasting the restored history failed; retrying (the partition is not served meanwhile)");
-            }
-        }
-        tokio::select! {
-            _ = stop.wait() => return Ok(None),
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
-    }
+    let restored = log.restore().await?;
+    let id = log.id().clone();
+    let upcast = until_ok(
+        stop,
+        || handlers.upcasters.histories(&id.domain, restored.clone()),
+        |status, backoff| {
+            tracing::error!(partition = %id, code = ?status.code(), message = status.message(), ?backoff,
+                "upcasting the restored history failed; retrying (the partition is not served meanwhile)")
+        },
+    );
+    Ok(upcast.await)
 }
 
 /// Decides one command against the staged books. Never fails: every

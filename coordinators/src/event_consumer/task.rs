@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::Reactor;
 use crate::Shutdown;
+use crate::backoff::until_ok;
 use crate::upcast::Upcasters;
 
 const MAX_BATCH: usize = 512;
@@ -27,37 +28,6 @@ fn runs(events: &[StoredEvent], by_root: bool) -> Vec<(EventBook, Vec<StoredEven
         }
     }
     out
-}
-
-/// The batch upcast; an upcaster that fails is retried with backoff (the
-/// offset stays where it is). `None` if stopped first.
-async fn upcast(
-    upcasters: &Upcasters,
-    events: Vec<StoredEvent>,
-    group: &str,
-    id: &angzarr_connectors::PartitionId,
-    stop: &Shutdown,
-) -> Option<Vec<StoredEvent>> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match upcasters.events(events.clone()).await {
-            Ok(upcast) => return Some(upcast),
-            Err(status) => tracing::error!(
-                group,
-                partition = %id,
-                offset = events[0].offset,
-                code = ?status.code(),
-                message = status.message(),
-                ?backoff,
-                "upcasting failed; retrying (the offset does not move past it)"
-            ),
-        }
-        tokio::select! {
-            _ = stop.wait() => return None,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
-    }
 }
 
 /// Runs until `stop`, or until the partition is lost.
@@ -79,7 +49,15 @@ pub async fn run(
             polled = partition.poll(MAX_BATCH, Duration::from_millis(250)) => polled?,
         };
         let Some(last) = events.last().map(|e| e.offset) else { continue };
-        let Some(events) = upcast(&upcasters, events, &reactor.group(), &id, &stop).await else { return Ok(()) };
+        let upcast = until_ok(
+            &stop,
+            || upcasters.events(events.clone()),
+            |status: &tonic::Status, backoff| {
+                tracing::error!(group = reactor.group(), partition = %id, offset = events[0].offset, code = ?status.code(),
+                    message = status.message(), ?backoff, "upcasting failed; retrying (the offset does not move past it)")
+            },
+        );
+        let Some(events) = upcast.await else { return Ok(()) };
         let fresh: Vec<StoredEvent> = events
             .into_iter()
             .filter(|e| !e.isolated && !e.root.is_nil() && applied.get(&e.root).is_none_or(|s| e.sequence > *s))
@@ -87,37 +65,22 @@ pub async fn run(
         let mut tx = EventTx { consumed_through: Some(last), ..Default::default() };
         let mut reacted = Vec::new();
         for (book, evs) in runs(&fresh, reactor.batches_by_root()) {
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                match reactor.react(&book, &evs).await {
-                    Ok(reaction) => {
-                        tx.commands.extend(reaction.commands);
-                        if let Some(notice) = reaction.notice {
-                            let mut waiting: Vec<&String> = evs.iter().filter_map(|e| e.reply_to.as_ref()).collect();
-                            waiting.dedup();
-                            tx.notices.extend(waiting.into_iter().map(|to| (to.clone(), notice.clone())));
-                        }
-                        reacted.push((evs[0].root, evs.last().unwrap().sequence));
-                        break;
-                    }
-                    Err(status) => {
-                        tracing::error!(
-                            group = reactor.group(),
-                            partition = %id,
-                            offset = evs[0].offset,
-                            code = ?status.code(),
-                            message = status.message(),
-                            ?backoff,
-                            "reaction failed; retrying (the offset does not move past it)"
-                        );
-                        tokio::select! {
-                            _ = stop.wait() => return Ok(()),
-                            _ = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(10));
-                    }
-                }
+            let reaction = until_ok(
+                &stop,
+                || reactor.react(&book, &evs),
+                |status, backoff| {
+                    tracing::error!(group = reactor.group(), partition = %id, offset = evs[0].offset, code = ?status.code(),
+                        message = status.message(), ?backoff, "reaction failed; retrying (the offset does not move past it)")
+                },
+            );
+            let Some(reaction) = reaction.await else { return Ok(()) };
+            tx.commands.extend(reaction.commands);
+            if let Some(notice) = reaction.notice {
+                let mut waiting: Vec<&String> = evs.iter().filter_map(|e| e.reply_to.as_ref()).collect();
+                waiting.dedup();
+                tx.notices.extend(waiting.into_iter().map(|to| (to.clone(), notice.clone())));
             }
+            reacted.push((evs[0].root, evs.last().unwrap().sequence));
         }
         match partition.commit(tx).await {
             Ok(()) => {

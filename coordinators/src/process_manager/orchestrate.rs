@@ -2,7 +2,7 @@
 //! destination sequences, `Handle` — and what it answers, checked.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use angzarr_connectors::CommandEnvelope;
 use angzarr_proto::angzarr::{CommandBook, EventBook, ProcessManagerHandleRequest, ProcessManagerPrepareRequest};
@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::ProcessManager;
 use crate::Shutdown;
+use crate::backoff::until_ok;
 use crate::command_handler::aggregate::Book;
 use crate::outbound::Emitter;
 use crate::telemetry::{PM_DURATION, SPAN_ORCHESTRATION_EXECUTE, SPAN_PM_ORCHESTRATE};
@@ -37,29 +38,23 @@ impl ProcessManager {
         state: EventBook,
         stop: &Shutdown,
     ) -> Option<Reaction> {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match self.orchestrate(envelope, command, state.clone()).await {
-                Ok(reaction) => return Some(reaction),
-                Err(status) => {
-                    tracing::error!(
-                        process_manager = self.name,
-                        root = %envelope.root,
-                        correlation_id = envelope.correlation_id,
-                        offset = envelope.offset,
-                        code = ?status.code(),
-                        message = status.message(),
-                        ?backoff,
-                        "process manager reaction failed; retrying (its partition does not move past the trigger)"
-                    );
-                    tokio::select! {
-                        _ = stop.wait() => return None,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
-            }
-        }
+        until_ok(
+            stop,
+            || self.orchestrate(envelope, command, state.clone()),
+            |status, backoff| {
+                tracing::error!(
+                    process_manager = self.name,
+                    root = %envelope.root,
+                    correlation_id = envelope.correlation_id,
+                    offset = envelope.offset,
+                    code = ?status.code(),
+                    message = status.message(),
+                    ?backoff,
+                    "process manager reaction failed; retrying (its partition does not move past the trigger)"
+                )
+            },
+        )
+        .await
     }
 
     /// One attempt: `Prepare`, read destinations, `Handle`, check the answer.
