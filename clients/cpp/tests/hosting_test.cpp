@@ -1,6 +1,7 @@
 // One grpc++ server (in-process, 127.0.0.1:0) hosting aggregates, a
-// projector and a saga: CommandHandlerService, ProjectorService and
-// SagaService over the wire.
+// projector, a saga, a process manager and an upcaster:
+// CommandHandlerService, ProjectorService, SagaService,
+// ProcessManagerService and UpcasterService over the wire.
 #include <angzarr/server.hpp>
 #include <angzarr/testing.hpp>
 #include <grpcpp/grpcpp.h>
@@ -13,8 +14,11 @@
 #include <thread>
 #include <vector>
 
+#include "examples/hand.pb.h"
+#include "examples/orchestration.pb.h"
 #include "examples/player.pb.h"
 #include "examples/table.pb.h"
+#include "hand_flow.hpp"
 #include "wallet.hpp"
 
 using angzarr::testing::event_book;
@@ -78,12 +82,37 @@ struct Stubs {
       : channel(grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials())),
         aggregates(angzarr::CommandHandlerService::NewStub(channel)),
         projector(angzarr::ProjectorService::NewStub(channel)),
-        saga(angzarr::SagaService::NewStub(channel)) {}
+        saga(angzarr::SagaService::NewStub(channel)),
+        process_manager(angzarr::ProcessManagerService::NewStub(channel)),
+        upcaster(angzarr::UpcasterService::NewStub(channel)) {}
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<angzarr::CommandHandlerService::Stub> aggregates;
   std::unique_ptr<angzarr::ProjectorService::Stub> projector;
   std::unique_ptr<angzarr::SagaService::Stub> saga;
+  std::unique_ptr<angzarr::ProcessManagerService::Stub> process_manager;
+  std::unique_ptr<angzarr::UpcasterService::Stub> upcaster;
 };
+
+angzarr::Upcaster player_upcaster() {
+  return angzarr::Upcaster().map<examples::PlayerRegisteredV1>([](const examples::PlayerRegisteredV1& old) {
+    examples::PlayerRegistered e;
+    e.set_display_name(old.name());
+    e.set_email(old.email());
+    return e;
+  });
+}
+
+const std::string kHand(16, '\x0b');
+
+examples::HandStarted hand_started() {
+  examples::HandStarted e;
+  e.set_hand_root(kHand);
+  e.set_hand_number(4);
+  auto* seat = e.add_active_players();
+  seat->set_player_root(kAlice);
+  seat->set_stack(100);
+  return e;
+}
 
 }  // namespace
 
@@ -218,4 +247,140 @@ TEST(Hosting, OneProjectorAndOneSagaPerServer) {
   hosting.saga = std::make_shared<angzarr::Saga>(reserve_on_join());
   auto server = angzarr::Server::start("127.0.0.1:0", std::move(hosting));
   EXPECT_EQ(server->services(), (std::vector<std::string>{"angzarr.CommandHandlerService", "angzarr.SagaService"}));
+}
+
+TEST(Hosting, ProcessManagerAndUpcasterOverTheWire) {
+  auto pm = std::make_shared<angzarr::ProcessManager<examples::HandFlowState>>(hand_flow_test::process_manager());
+  auto server = angzarr::Server::start_with("127.0.0.1:0", player_upcaster(), pm);
+  EXPECT_GT(server->port(), 0);
+  EXPECT_TRUE(server->domains().empty());
+  EXPECT_EQ(server->process_manager(), pm.get());
+  ASSERT_NE(server->upcaster(), nullptr);
+  EXPECT_EQ(server->services(),
+            (std::vector<std::string>{"angzarr.ProcessManagerService", "angzarr.UpcasterService"}));
+  Stubs stubs(*server);
+
+  // Prepare, then Handle: deal the hand.
+  const auto trigger = event_book(cover("table", kTable), 2, hand_started());
+  angzarr::ProcessManagerPrepareRequest prep;
+  *prep.mutable_trigger() = trigger;
+  angzarr::ProcessManagerPrepareResponse prepared;
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.process_manager->Prepare(ctx, prep, &prepared); }).ok());
+  ASSERT_EQ(prepared.destinations_size(), 1);
+  EXPECT_EQ(prepared.destinations(0).domain(), "hand");
+  EXPECT_EQ(prepared.destinations(0).root().value(), kHand);
+
+  angzarr::ProcessManagerHandleRequest req;
+  *req.mutable_trigger() = trigger;
+  req.mutable_process_state()->mutable_cover()->set_domain("hand-flow");
+  req.mutable_process_state()->mutable_cover()->set_correlation_id("corr-1");
+  req.mutable_process_state()->set_next_sequence(3);
+  (*req.mutable_destination_sequences())["hand"] = 0;
+  angzarr::ProcessManagerHandleResponse out;
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.process_manager->Handle(ctx, req, &out); }).ok());
+  ASSERT_EQ(out.commands_size(), 1);
+  EXPECT_EQ(out.commands(0).cover().domain(), "hand");
+  EXPECT_EQ(angzarr::unpack<examples::DealCards>(out.commands(0).pages(0).command()).hand_number(), 4);
+  EXPECT_EQ(out.process_events().cover().correlation_id(), "corr-1");
+  ASSERT_EQ(out.process_events().pages_size(), 1);
+  EXPECT_EQ(out.process_events().pages(0).header().sequence(), 3u);
+  EXPECT_EQ(out.process_events().snapshot().sequence(), 3u);
+  EXPECT_EQ(angzarr::unpack<examples::HandFlowState>(out.process_events().snapshot().state()).phase(), "dealing");
+
+  // The hand already has events: nothing.
+  (*req.mutable_destination_sequences())["hand"] = 5;
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.process_manager->Handle(ctx, req, &out); }).ok());
+  EXPECT_EQ(out.commands_size(), 0);
+  EXPECT_EQ(out.process_events().pages_size(), 0);
+
+  // Failures are statuses: no trigger, a snapshot of another type.
+  angzarr::ProcessManagerHandleRequest empty;
+  EXPECT_EQ(call([&](auto* ctx) { return stubs.process_manager->Handle(ctx, empty, &out); }).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  *req.mutable_process_state()->mutable_snapshot()->mutable_state() = angzarr::pack(usd(1));
+  EXPECT_EQ(call([&](auto* ctx) { return stubs.process_manager->Handle(ctx, req, &out); }).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Upcast: mapped, unmapped, in order.
+  angzarr::UpcastRequest up;
+  up.set_domain("player");
+  examples::PlayerRegisteredV1 old;
+  old.set_name("Alice");
+  old.set_email("alice@example.com");
+  auto* p0 = up.add_events();
+  p0->mutable_header()->set_sequence(0);
+  *p0->mutable_event() = angzarr::pack(old);
+  auto* p1 = up.add_events();
+  p1->mutable_header()->set_sequence(1);
+  *p1->mutable_event() = angzarr::pack(deposited(5, 5));
+  angzarr::UpcastResponse upcast;
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.upcaster->Upcast(ctx, up, &upcast); }).ok());
+  ASSERT_EQ(upcast.events_size(), 2);
+  const auto registered = angzarr::unpack<examples::PlayerRegistered>(upcast.events(0).event());
+  EXPECT_EQ(registered.display_name(), "Alice");
+  EXPECT_EQ(upcast.events(0).header().sequence(), 0u);
+  EXPECT_EQ(upcast.events(1).SerializeAsString(), up.events(1).SerializeAsString());
+
+  // A malformed old event: INVALID_ARGUMENT.
+  p0->mutable_event()->set_value("\xff");
+  EXPECT_EQ(call([&](auto* ctx) { return stubs.upcaster->Upcast(ctx, up, &upcast); }).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // No aggregates here: CommandHandlerService is not served.
+  angzarr::BusinessResponse business;
+  EXPECT_EQ(call([&](auto* ctx) {
+              return stubs.aggregates->Handle(ctx, angzarr::ContextualCommand(), &business);
+            }).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  server->shutdown(std::chrono::milliseconds(100));
+}
+
+TEST(Hosting, EverythingInOneServerAndOneOfEachPerServer) {
+  auto model = std::make_shared<Model>();
+  auto server = angzarr::Server::start_with("127.0.0.1:0", hand_flow_test::process_manager(), wallet(),
+                                            ledger(model), player_upcaster(), reserve_on_join());
+  EXPECT_EQ(server->services(),
+            (std::vector<std::string>{"angzarr.CommandHandlerService", "angzarr.ProjectorService",
+                                      "angzarr.SagaService", "angzarr.ProcessManagerService",
+                                      "angzarr.UpcasterService"}));
+  ASSERT_NE(server->process_manager(), nullptr);
+  EXPECT_EQ(server->process_manager()->name(), "hand-flow");
+  Stubs stubs(*server);
+  angzarr::ContextualCommand cmd;
+  *cmd.mutable_command()->mutable_cover() = cover("wallet", kAlice);
+  *cmd.mutable_command()->add_pages()->mutable_command() = angzarr::pack(deposit(5));
+  angzarr::BusinessResponse business;
+  EXPECT_TRUE(call([&](auto* ctx) { return stubs.aggregates->Handle(ctx, cmd, &business); }).ok());
+  angzarr::UpcastResponse upcast;
+  EXPECT_TRUE(call([&](auto* ctx) { return stubs.upcaster->Upcast(ctx, angzarr::UpcastRequest(), &upcast); }).ok());
+  angzarr::ProcessManagerPrepareResponse prepared;
+  EXPECT_TRUE(call([&](auto* ctx) {
+                return stubs.process_manager->Prepare(ctx, angzarr::ProcessManagerPrepareRequest(), &prepared);
+              }).ok());
+  server->shutdown(std::chrono::milliseconds(100));
+
+  // Without them, neither service is served.
+  auto plain = angzarr::Server::start_with("127.0.0.1:0", wallet());
+  EXPECT_EQ(plain->process_manager(), nullptr);
+  EXPECT_EQ(plain->upcaster(), nullptr);
+  Stubs plain_stubs(*plain);
+  EXPECT_EQ(call([&](auto* ctx) { return plain_stubs.upcaster->Upcast(ctx, angzarr::UpcastRequest(), &upcast); })
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  plain->shutdown(std::chrono::milliseconds(100));
+
+  EXPECT_THROW(angzarr::Server::start_with("127.0.0.1:0", hand_flow_test::process_manager(),
+                                           hand_flow_test::process_manager()),
+               std::invalid_argument);
+  EXPECT_THROW(angzarr::Server::start_with("127.0.0.1:0", player_upcaster(), wallet(), player_upcaster()),
+               std::invalid_argument);
+  EXPECT_THROW(angzarr::Server::start_with("127.0.0.1:0", std::shared_ptr<const angzarr::Upcaster>()),
+               std::invalid_argument);
+  EXPECT_THROW(angzarr::Server::start_with(
+                   "127.0.0.1:0", std::shared_ptr<const angzarr::ProcessManager<examples::HandFlowState>>()),
+               std::invalid_argument);
+  angzarr::Hosting hosting;
+  hosting.upcaster = std::make_shared<angzarr::Upcaster>(player_upcaster());
+  auto only = angzarr::Server::start("127.0.0.1:0", std::move(hosting));
+  EXPECT_EQ(only->services(), std::vector<std::string>{"angzarr.UpcasterService"});
 }

@@ -6,7 +6,11 @@
 //   angzarr/aggregate.hpp  Aggregate<State>, CommandHandler, next_sequence
 //   angzarr/projector.hpp  Projector (ProjectorService.Handle without network)
 //   angzarr/saga.hpp       Saga, command (SagaService.Handle without network)
-//   angzarr/server.hpp     HandlerService, HostedProjector, HostedSaga, Server, serve
+//   angzarr/process_manager.hpp  ProcessManager<State>, Reaction, Trigger
+//                          (ProcessManagerService without network)
+//   angzarr/upcaster.hpp   Upcaster (UpcasterService.Upcast without network)
+//   angzarr/server.hpp     HandlerService, HostedProjector, HostedSaga,
+//                          HostedProcessManager, HostedUpcaster, Server, serve
 //   angzarr/testing.hpp    given / when / then, event_book (include it in tests)
 //   angzarr/gherkin.hpp    a small Gherkin reader and step runner (tests)
 #pragma once
@@ -15,6 +19,8 @@
 #include "angzarr/any.hpp"
 #include "angzarr/errors.hpp"
 #include "angzarr/events.hpp"
+#include "angzarr/process_manager.hpp"
 #include "angzarr/projector.hpp"
 #include "angzarr/saga.hpp"
 #include "angzarr/server.hpp"
+#include "angzarr/upcaster.hpp"

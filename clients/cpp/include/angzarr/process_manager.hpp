@@ -116,6 +116,14 @@ class ProcessManagerHandler {
 };
 
 namespace detail {
+template <class T>
+struct type_identity {
+  using type = T;
+};
+// T, in a non-deduced context.
+template <class T>
+using type_identity_t = typename type_identity<T>::type;
+
 // What a prepare function returns, as a list: std::vector<Cover>, one Cover
 // or std::optional<Cover>.
 template <class R>
@@ -329,7 +337,7 @@ class ProcessManager final : public ProcessManagerHandler {
   using PrepareCall = std::function<std::vector<Cover>(const google::protobuf::Message&, const State&)>;
 
   template <class Evt, class Call>
-  void add(std::map<std::string, Entry<Call>>& entries, const char* what, Call call) {
+  void add(std::map<std::string, Entry<Call>>& entries, const char* what, detail::type_identity_t<Call> call) {
     static_assert(std::is_base_of_v<google::protobuf::Message, Evt>, "Evt must be a generated protobuf message");
     const std::string& name = full_name<Evt>();
     if (entries.count(name)) {

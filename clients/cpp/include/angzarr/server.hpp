@@ -1,6 +1,8 @@
 // angzarr.CommandHandlerService over grpc++, hosting one or more aggregates
 // routed by the command's cover.domain; in the same server, optionally one
-// projector (angzarr.ProjectorService) and one saga (angzarr.SagaService).
+// projector (angzarr.ProjectorService), one saga (angzarr.SagaService), one
+// process manager (angzarr.ProcessManagerService) and one upcaster
+// (angzarr.UpcasterService).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -19,24 +21,36 @@
 
 #include "angzarr/aggregate.hpp"
 #include "angzarr/command_handler.grpc.pb.h"
+#include "angzarr/process_manager.grpc.pb.h"
+#include "angzarr/process_manager.hpp"
 #include "angzarr/projector.grpc.pb.h"
 #include "angzarr/projector.hpp"
 #include "angzarr/saga.grpc.pb.h"
 #include "angzarr/saga.hpp"
+#include "angzarr/upcaster.grpc.pb.h"
+#include "angzarr/upcaster.hpp"
 
 namespace angzarr {
 
 using HandlerPtr = std::shared_ptr<const CommandHandler>;
 using ProjectorPtr = std::shared_ptr<const Projector>;
 using SagaPtr = std::shared_ptr<const Saga>;
+using ProcessManagerPtr = std::shared_ptr<const ProcessManagerHandler>;
+using UpcasterPtr = std::shared_ptr<const Upcaster>;
 
 /// What one server hosts: aggregates (routed by domain), and at most one
-/// projector and one saga (ProjectorService and SagaService carry no name to
-/// route by: the coordinator reaches each at its own URL).
+/// projector, one saga, one process manager and one upcaster (their
+/// services carry no name to route by: the coordinator reaches each at its
+/// own URL).
 struct Hosting {
   std::vector<HandlerPtr> aggregates;
   ProjectorPtr projector;
   SagaPtr saga;
+  ProcessManagerPtr process_manager;
+  UpcasterPtr upcaster;
+
+  /// Whether anything but aggregates is hosted.
+  bool has_other_services() const noexcept { return projector || saga || process_manager || upcaster; }
 };
 
 namespace detail {
@@ -52,6 +66,18 @@ template <class T, class U>
 struct is_component<std::shared_ptr<T>, U> : std::is_same<std::remove_const_t<T>, U> {};
 template <class T, class U>
 inline constexpr bool is_component_v = is_component<T, U>::value;
+
+// The component type of T (T itself, or what a shared_ptr points to).
+template <class T>
+struct component_type {
+  using type = T;
+};
+template <class T>
+struct component_type<std::shared_ptr<T>> {
+  using type = std::remove_const_t<T>;
+};
+template <class T>
+using component_type_t = typename component_type<T>::type;
 
 template <class U, class H>
 std::shared_ptr<const U> to_shared(H&& component) {
@@ -72,7 +98,8 @@ HandlerPtr to_handler(H&& handler) {
     return handler;
   } else {
     static_assert(std::is_base_of_v<CommandHandler, T>,
-                  "serve() takes aggregates (angzarr::CommandHandler), an angzarr::Projector and an angzarr::Saga");
+                  "serve() takes aggregates (angzarr::CommandHandler), an angzarr::Projector, an angzarr::Saga, "
+                  "an angzarr::ProcessManager and an angzarr::Upcaster");
     return std::make_shared<T>(std::forward<H>(handler));
   }
 }
@@ -89,6 +116,14 @@ void add_component(Hosting& hosting, H&& component) {
     if (hosting.saga) throw std::invalid_argument("angzarr: one saga per server");
     hosting.saga = to_shared<Saga>(std::forward<H>(component));
     if (!hosting.saga) throw std::invalid_argument("angzarr: null saga");
+  } else if constexpr (std::is_base_of_v<ProcessManagerHandler, component_type_t<T>>) {
+    if (hosting.process_manager) throw std::invalid_argument("angzarr: one process manager per server");
+    hosting.process_manager = to_shared<component_type_t<T>>(std::forward<H>(component));
+    if (!hosting.process_manager) throw std::invalid_argument("angzarr: null process manager");
+  } else if constexpr (is_component_v<T, Upcaster>) {
+    if (hosting.upcaster) throw std::invalid_argument("angzarr: one upcaster per server");
+    hosting.upcaster = to_shared<Upcaster>(std::forward<H>(component));
+    if (!hosting.upcaster) throw std::invalid_argument("angzarr: null upcaster");
   } else {
     hosting.aggregates.push_back(to_handler(std::forward<H>(component)));
   }
@@ -183,8 +218,44 @@ class HostedSaga final : public SagaService::Service {
   SagaPtr saga_;
 };
 
-/// A running gRPC server hosting aggregates, and optionally one projector
-/// and one saga.
+/// angzarr.ProcessManagerService for one process manager. Every failure is a
+/// gRPC status.
+class HostedProcessManager final : public ProcessManagerService::Service {
+ public:
+  explicit HostedProcessManager(ProcessManagerPtr pm) : pm_(std::move(pm)) {
+    if (!pm_) throw std::invalid_argument("angzarr: null process manager");
+  }
+  const ProcessManagerHandler& process_manager() const noexcept { return *pm_; }
+  grpc::Status Prepare(grpc::ServerContext*, const ProcessManagerPrepareRequest* request,
+                       ProcessManagerPrepareResponse* response) override {
+    return pm_->handle_prepare(*request, response);
+  }
+  grpc::Status Handle(grpc::ServerContext*, const ProcessManagerHandleRequest* request,
+                      ProcessManagerHandleResponse* response) override {
+    return pm_->handle(*request, response);
+  }
+
+ private:
+  ProcessManagerPtr pm_;
+};
+
+/// angzarr.UpcasterService for one upcaster. Every failure is a gRPC status.
+class HostedUpcaster final : public UpcasterService::Service {
+ public:
+  explicit HostedUpcaster(UpcasterPtr upcaster) : upcaster_(std::move(upcaster)) {
+    if (!upcaster_) throw std::invalid_argument("angzarr: null upcaster");
+  }
+  const Upcaster& upcaster() const noexcept { return *upcaster_; }
+  grpc::Status Upcast(grpc::ServerContext*, const UpcastRequest* request, UpcastResponse* response) override {
+    return upcaster_->handle(*request, response);
+  }
+
+ private:
+  UpcasterPtr upcaster_;
+};
+
+/// A running gRPC server hosting aggregates, and optionally one projector,
+/// one saga, one process manager and one upcaster.
 ///
 ///     auto server = angzarr::Server::start("127.0.0.1:0", {std::make_shared<...>(agg)});
 ///     std::cout << server->address() << "\n";  // the port actually bound
@@ -194,19 +265,24 @@ class Server {
   /// Binds address ("host:port"; port 0 picks a free one) and starts
   /// serving. Throws std::runtime_error when the address cannot be bound.
   static std::unique_ptr<Server> start(const std::string& address, std::vector<HandlerPtr> handlers) {
-    return start(address, Hosting{std::move(handlers), nullptr, nullptr});
+    return start(address, Hosting{std::move(handlers), nullptr, nullptr, nullptr, nullptr});
   }
 
   /// As start(), hosting aggregates (CommandHandlerService, registered
-  /// unless there are none but there is a projector or a saga), a projector
-  /// (ProjectorService) and a saga (SagaService), each optional. Throws
-  /// std::invalid_argument for a domain hosted twice.
+  /// unless there are none but there is something else), a projector
+  /// (ProjectorService), a saga (SagaService), a process manager
+  /// (ProcessManagerService) and an upcaster (UpcasterService), each
+  /// optional. Throws std::invalid_argument for a domain hosted twice.
   static std::unique_ptr<Server> start(const std::string& address, Hosting hosting) {
     auto server = std::unique_ptr<Server>(new Server());
-    const bool aggregates = !hosting.aggregates.empty() || (!hosting.projector && !hosting.saga);
+    const bool aggregates = !hosting.aggregates.empty() || !hosting.has_other_services();
     server->service_ = std::make_unique<HandlerService>(std::move(hosting.aggregates));
     if (hosting.projector) server->projector_ = std::make_unique<HostedProjector>(std::move(hosting.projector));
     if (hosting.saga) server->saga_ = std::make_unique<HostedSaga>(std::move(hosting.saga));
+    if (hosting.process_manager) {
+      server->process_manager_ = std::make_unique<HostedProcessManager>(std::move(hosting.process_manager));
+    }
+    if (hosting.upcaster) server->upcaster_ = std::make_unique<HostedUpcaster>(std::move(hosting.upcaster));
     grpc::ServerBuilder builder;
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port is an error
     int port = 0;
@@ -223,6 +299,14 @@ class Server {
       builder.RegisterService(server->saga_.get());
       server->services_.push_back(SagaService::service_full_name());
     }
+    if (server->process_manager_) {
+      builder.RegisterService(server->process_manager_.get());
+      server->services_.push_back(ProcessManagerService::service_full_name());
+    }
+    if (server->upcaster_) {
+      builder.RegisterService(server->upcaster_.get());
+      server->services_.push_back(UpcasterService::service_full_name());
+    }
     server->server_ = builder.BuildAndStart();
     if (!server->server_ || port == 0) throw std::runtime_error("cannot listen on " + address);
     server->port_ = port;
@@ -231,9 +315,10 @@ class Server {
     return server;
   }
 
-  /// Every aggregate, and at most one Projector and one Saga, given by
-  /// value or shared_ptr, in any order. Throws std::invalid_argument for a
-  /// second projector or saga.
+  /// Every aggregate, and at most one Projector, Saga, ProcessManager and
+  /// Upcaster, given by value or shared_ptr, in any order. Throws
+  /// std::invalid_argument for a second projector, saga, process manager or
+  /// upcaster.
   template <class... H>
   static std::unique_ptr<Server> start_with(const std::string& address, H&&... components) {
     Hosting hosting;
@@ -257,6 +342,12 @@ class Server {
   const Projector* projector() const noexcept { return projector_ ? &projector_->projector() : nullptr; }
   /// The hosted saga, or nullptr.
   const Saga* saga() const noexcept { return saga_ ? &saga_->saga() : nullptr; }
+  /// The hosted process manager, or nullptr.
+  const ProcessManagerHandler* process_manager() const noexcept {
+    return process_manager_ ? &process_manager_->process_manager() : nullptr;
+  }
+  /// The hosted upcaster, or nullptr.
+  const Upcaster* upcaster() const noexcept { return upcaster_ ? &upcaster_->upcaster() : nullptr; }
   /// The full names of the gRPC services registered, e.g.
   /// "angzarr.CommandHandlerService", "angzarr.ProjectorService".
   const std::vector<std::string>& services() const noexcept { return services_; }
@@ -283,6 +374,8 @@ class Server {
   std::unique_ptr<HandlerService> service_;
   std::unique_ptr<HostedProjector> projector_;
   std::unique_ptr<HostedSaga> saga_;
+  std::unique_ptr<HostedProcessManager> process_manager_;
+  std::unique_ptr<HostedUpcaster> upcaster_;
   std::vector<std::string> services_;
   std::unique_ptr<grpc::Server> server_;
   std::string host_;
@@ -314,25 +407,27 @@ inline int wait_for_termination_signal() {
   return sig;
 }
 
-/// Serves aggregates, and at most one projector and one saga (each given by
-/// value or shared_ptr, in any order), on address until SIGINT or SIGTERM,
-/// then shuts down gracefully:
+/// Serves aggregates, and at most one projector, saga, process manager and
+/// upcaster (each given by value or shared_ptr, in any order), on address
+/// until SIGINT or SIGTERM, then shuts down gracefully:
 ///
 ///     angzarr::serve("127.0.0.1:50051", player::aggregate());
 ///     angzarr::serve("127.0.0.1:50052", ledger_projector, reserve_saga);
 ///
 /// Throws std::runtime_error when the address cannot be bound,
-/// std::invalid_argument for a domain hosted twice or a second projector or
-/// saga.
+/// std::invalid_argument for a domain hosted twice or a second projector,
+/// saga, process manager or upcaster.
 template <class... H>
 void serve(const std::string& address, H&&... components) {
-  static_assert(sizeof...(H) > 0, "serve() needs at least one aggregate, projector or saga");
+  static_assert(sizeof...(H) > 0, "serve() needs at least one component");
   block_termination_signals();
   auto server = Server::start_with(address, std::forward<H>(components)...);
   std::cerr << "angzarr: serving";
   for (const auto& d : server->domains()) std::cerr << " " << d;
   if (const Projector* p = server->projector()) std::cerr << " projector " << p->name();
   if (const Saga* s = server->saga()) std::cerr << " saga " << s->name();
+  if (const ProcessManagerHandler* pm = server->process_manager()) std::cerr << " process-manager " << pm->name();
+  if (server->upcaster()) std::cerr << " upcaster";
   std::cerr << " on " << server->address() << std::endl;
   wait_for_termination_signal();
   server->shutdown();
