@@ -19,6 +19,10 @@
 //
 //	angzarr.Serve("127.0.0.1:50051", agg, projector, saga)
 //
+// A [ProcessManager] is a saga with event-sourced state of its own
+// (ProcessManagerService) and an [Upcaster] rewrites old event shapes into
+// current ones (UpcasterService); a server hosts at most one of each too.
+//
 // Errors are gRPC statuses: a [Rejected] reason is FAILED_PRECONDITION, an
 // unknown command type or a malformed payload INVALID_ARGUMENT, and any other
 // handler error or panic INTERNAL.

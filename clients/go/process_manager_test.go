@@ -82,6 +82,8 @@ func handFlow() *angzarr.ProcessManager[*examplespb.HandFlowState] {
 			return angzarr.Reaction{}.Record(nil), nil
 		case 2:
 			return angzarr.Reaction{}.Send(good).Send(&angzarrpb.CommandBook{}), nil
+		case 4:
+			return angzarr.Reaction{}.Send(angzarr.Command("table", tableID, &examplespb.SitIn{TableRoot: []byte{byte(t.Sequence)}})), nil
 		case 3: // two process events in one reaction, one without an applier
 			return angzarr.Reaction{}.Record(&examplespb.PlayerSeated{}).Record(&examplespb.HandFlowEnded{}), nil
 		}
@@ -198,6 +200,7 @@ func TestProcessManagerSequencesAndTriggers(t *testing.T) {
 	var seen []angzarr.Trigger
 	angzarr.ProcessOn(pm, func(e *examplespb.HandStarted, s *examplespb.HandFlowState, tr angzarr.Trigger) (angzarr.Reaction, error) {
 		seen = append(seen, tr)
+		s.Phase = "mutated by a reaction" // must not leak into the state
 		// Each reaction sees the events recorded before it; two per trigger.
 		n := s.GetHandNumber() + e.GetHandNumber()
 		return angzarr.Reaction{}.
@@ -258,6 +261,9 @@ func TestProcessManagerSequencesAndTriggers(t *testing.T) {
 		if snap.GetSequence() != tc.next+3 || stateIn(t, out.GetProcessEvents()).GetHandNumber() != total {
 			t.Fatalf("%s: snapshot %v, want state %d", name, snap, total)
 		}
+		if stateIn(t, out.GetProcessEvents()).GetPhase() != "" {
+			t.Fatalf("%s: a reaction changed the state: %v", name, snap)
+		}
 		if !proto.Equal(out.GetProcessEvents().GetCover(), tc.process.GetCover()) || len(out.GetCommands()) != 0 || len(out.GetFacts()) != 0 {
 			t.Fatalf("%s: %v", name, out)
 		}
@@ -287,6 +293,14 @@ func TestProcessManagerErrors(t *testing.T) {
 	wantCode(t, err, codes.Internal, "returned a bad command book #1: no target domain")
 	if out, err := pm.Execute(joined(3)); err != nil || len(out.GetProcessEvents().GetPages()) != 2 || stateIn(t, out.GetProcessEvents()).GetPhase() != "ended" {
 		t.Fatalf("two events: %v %v", out, err)
+	}
+
+	// The commands of all reactions, in order.
+	two, err := pm.Execute(&angzarrpb.ProcessManagerHandleRequest{Trigger: tableBook(
+		page(4, &examplespb.PlayerJoined{SeatPosition: 4}), page(5, &examplespb.PlayerJoined{SeatPosition: 4}))})
+	if err != nil || len(two.GetCommands()) != 2 ||
+		!proto.Equal(two.GetCommands()[1], angzarr.Command("table", tableID, &examplespb.SitIn{TableRoot: []byte{5}})) {
+		t.Fatalf("two reactions: %v %v", two, err)
 	}
 
 	_, err = pm.Execute(&angzarrpb.ProcessManagerHandleRequest{})
@@ -329,11 +343,12 @@ func TestProcessManagerErrors(t *testing.T) {
 }
 
 func TestReaction(t *testing.T) {
-	base := angzarr.Reaction{}.Record(&examplespb.HandFlowEnded{})
+	ended := &examplespb.HandFlowEnded{}
+	base := angzarr.Reaction{}.Record(ended).Record(ended).Record(ended) // room for a fourth
 	a := base.Record(&examplespb.HandFlowStarted{HandNumber: 1})
 	b := base.Record(&examplespb.HandFlowStarted{HandNumber: 2}).Send(angzarr.Command("hand", handID, &examplespb.SitIn{}))
-	if len(base.Events) != 1 || len(base.Commands) != 0 || len(a.Events) != 2 || len(b.Events) != 2 || len(b.Commands) != 1 ||
-		a.Events[1].(*examplespb.HandFlowStarted).GetHandNumber() != 1 {
+	if len(base.Events) != 3 || len(base.Commands) != 0 || len(a.Events) != 4 || len(b.Events) != 4 || len(b.Commands) != 1 ||
+		a.Events[3].(*examplespb.HandFlowStarted).GetHandNumber() != 1 || b.Events[3].(*examplespb.HandFlowStarted).GetHandNumber() != 2 {
 		t.Fatalf("reactions share their events: %v %v %v", base, a, b)
 	}
 }

@@ -8,26 +8,63 @@ use angzarr_connectors::{EventPartition, EventTx, LogError, StoredEvent};
 use angzarr_proto::angzarr::EventBook;
 use uuid::Uuid;
 
-use super::Reactor;
+use futures::StreamExt;
+
+use super::{Reaction, Reactor};
 use crate::Shutdown;
 use crate::backoff::until_ok;
 use crate::upcast::Upcasters;
 
 const MAX_BATCH: usize = 512;
 
-/// Consecutive events of one root, as one book (or one book per event).
-fn runs(events: &[StoredEvent], by_root: bool) -> Vec<(EventBook, Vec<StoredEvent>)> {
-    let mut out: Vec<(EventBook, Vec<StoredEvent>)> = Vec::new();
+/// Calls of a by-root reactor (a projector) in flight at once: the roots of
+/// a batch are independent, and replay is bounded by round trips otherwise.
+const CONCURRENT_ROOTS: usize = 16;
+
+/// What one reactor call gets: a book and the stored events behind its pages.
+type Run = (EventBook, Vec<StoredEvent>);
+
+/// The reactor's calls for a batch. By root: every event of a root in the
+/// batch, in order, as one book (one call per root; roots keep their order
+/// of first appearance). Otherwise one book per event, in log order.
+fn runs(events: &[StoredEvent], by_root: bool) -> Vec<Run> {
+    if !by_root {
+        return events.iter().map(|e| (e.book.clone(), vec![e.clone()])).collect();
+    }
+    let mut out: Vec<Run> = Vec::new();
+    let mut index: HashMap<(&str, Uuid), usize> = HashMap::new();
     for e in events {
-        match out.last_mut() {
-            Some((book, evs)) if by_root && evs[0].root == e.root && evs[0].domain == e.domain => {
-                book.pages.extend(e.book.pages.iter().cloned());
-                evs.push(e.clone());
+        match index.get(&(e.domain.as_str(), e.root)) {
+            Some(&i) => {
+                out[i].0.pages.extend(e.book.pages.iter().cloned());
+                out[i].1.push(e.clone());
             }
-            _ => out.push((e.book.clone(), vec![e.clone()])),
+            None => {
+                index.insert((e.domain.as_str(), e.root), out.len());
+                out.push((e.book.clone(), vec![e.clone()]));
+            }
         }
     }
     out
+}
+
+/// One call, retried until it is answered; `None` if stopped first.
+async fn react(
+    reactor: &dyn Reactor,
+    book: &EventBook,
+    evs: &[StoredEvent],
+    id: &angzarr_connectors::PartitionId,
+    stop: &Shutdown,
+) -> Option<Reaction> {
+    until_ok(
+        stop,
+        || reactor.react(book, evs),
+        |status, backoff| {
+            tracing::error!(group = reactor.group(), partition = %id, offset = evs[0].offset, code = ?status.code(),
+                message = status.message(), ?backoff, "reaction failed; retrying (the offset does not move past it)")
+        },
+    )
+    .await
 }
 
 /// Runs until `stop`, or until the partition is lost.
@@ -64,19 +101,22 @@ pub async fn run(
             .collect();
         let mut tx = EventTx { consumed_through: Some(last), ..Default::default() };
         let mut reacted = Vec::new();
-        for (book, evs) in runs(&fresh, reactor.batches_by_root()) {
-            let reaction = until_ok(
-                &stop,
-                || reactor.react(&book, &evs),
-                |status, backoff| {
-                    tracing::error!(group = reactor.group(), partition = %id, offset = evs[0].offset, code = ?status.code(),
-                        message = status.message(), ?backoff, "reaction failed; retrying (the offset does not move past it)")
-                },
-            );
-            let Some(reaction) = reaction.await else { return Ok(()) };
+        let by_root = reactor.batches_by_root();
+        let calls = runs(&fresh, by_root);
+        // Results come back in call order whatever finishes first; a saga's
+        // calls run one at a time, in log order.
+        let mut pending = Vec::with_capacity(calls.len());
+        for (book, evs) in &calls {
+            pending.push(react(reactor.as_ref(), book, evs, &id, &stop));
+        }
+        let reactions: Vec<Option<Reaction>> =
+            futures::stream::iter(pending).buffered(if by_root { CONCURRENT_ROOTS } else { 1 }).collect().await;
+        for ((_, evs), reaction) in calls.iter().zip(reactions) {
+            let Some(reaction) = reaction else { return Ok(()) };
             tx.commands.extend(reaction.commands);
             if let Some(notice) = reaction.notice {
                 let mut waiting: Vec<&String> = evs.iter().filter_map(|e| e.reply_to.as_ref()).collect();
+                waiting.sort();
                 waiting.dedup();
                 tx.notices.extend(waiting.into_iter().map(|to| (to.clone(), notice.clone())));
             }
