@@ -23,7 +23,11 @@ fn main() {
         // SAFETY: build scripts are single-threaded.
         unsafe { std::env::set_var("PROTOC", protoc) };
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read at run time, not baked in with `env!`: cargo may reuse this
+    // compiled script for another checkout of the same sources (a worktree,
+    // a CI clone sharing the target dir), which must read its own protos.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir);
     let mut files = Vec::new();
     proto_files(&root.join("angzarr"), &mut files);
     proto_files(&root.join("examples"), &mut files);

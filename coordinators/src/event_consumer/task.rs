@@ -8,18 +8,12 @@ use angzarr_connectors::{EventPartition, EventTx, LogError, StoredEvent};
 use angzarr_proto::angzarr::EventBook;
 use uuid::Uuid;
 
-use futures::StreamExt;
-
 use super::{Reaction, Reactor};
 use crate::Shutdown;
 use crate::backoff::until_ok;
 use crate::upcast::Upcasters;
 
 const MAX_BATCH: usize = 512;
-
-/// Calls of a by-root reactor (a projector) in flight at once: the roots of
-/// a batch are independent, and replay is bounded by round trips otherwise.
-const CONCURRENT_ROOTS: usize = 16;
 
 /// What one reactor call gets: a book and the stored events behind its pages.
 type Run = (EventBook, Vec<StoredEvent>);
@@ -101,18 +95,10 @@ pub async fn run(
             .collect();
         let mut tx = EventTx { consumed_through: Some(last), ..Default::default() };
         let mut reacted = Vec::new();
-        let by_root = reactor.batches_by_root();
-        let calls = runs(&fresh, by_root);
-        // Results come back in call order whatever finishes first; a saga's
-        // calls run one at a time, in log order.
-        let mut pending = Vec::with_capacity(calls.len());
-        for (book, evs) in &calls {
-            pending.push(react(reactor.as_ref(), book, evs, &id, &stop));
-        }
-        let reactions: Vec<Option<Reaction>> =
-            futures::stream::iter(pending).buffered(if by_root { CONCURRENT_ROOTS } else { 1 }).collect().await;
-        for ((_, evs), reaction) in calls.iter().zip(reactions) {
-            let Some(reaction) = reaction else { return Ok(()) };
+        // One call at a time, in order (measured: a `buffered` stream of
+        // these calls replayed 3x slower, even with one in flight).
+        for (book, evs) in runs(&fresh, reactor.batches_by_root()) {
+            let Some(reaction) = react(reactor.as_ref(), &book, &evs, &id, &stop).await else { return Ok(()) };
             tx.commands.extend(reaction.commands);
             if let Some(notice) = reaction.notice {
                 let mut waiting: Vec<&String> = evs.iter().filter_map(|e| e.reply_to.as_ref()).collect();
