@@ -224,6 +224,9 @@ async fn restore(
 ) -> Result<Option<Vec<angzarr_connectors::AggregateHistory>>, LogError> {
     let restored = log.restore().await?;
     let id = log.id().clone();
+    if !handlers.upcasters.covers(&id.domain) {
+        return Ok(Some(restored));
+    }
     let upcast = until_ok(
         stop,
         || handlers.upcasters.histories(&id.domain, restored.clone()),

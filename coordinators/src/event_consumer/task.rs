@@ -80,15 +80,21 @@ pub async fn run(
             polled = partition.poll(MAX_BATCH, Duration::from_millis(250)) => polled?,
         };
         let Some(last) = events.last().map(|e| e.offset) else { continue };
-        let upcast = until_ok(
-            &stop,
-            || upcasters.events(events.clone()),
-            |status: &tonic::Status, backoff| {
-                tracing::error!(group = reactor.group(), partition = %id, offset = events[0].offset, code = ?status.code(),
-                    message = status.message(), ?backoff, "upcasting failed; retrying (the offset does not move past it)")
-            },
-        );
-        let Some(events) = upcast.await else { return Ok(()) };
+        // Most domains have no upcaster: no copy of the batch for them.
+        let events = if events.iter().any(|e| upcasters.covers(&e.domain)) {
+            let upcast = until_ok(
+                &stop,
+                || upcasters.events(events.clone()),
+                |status: &tonic::Status, backoff| {
+                    tracing::error!(group = reactor.group(), partition = %id, offset = events[0].offset, code = ?status.code(),
+                        message = status.message(), ?backoff, "upcasting failed; retrying (the offset does not move past it)")
+                },
+            );
+            let Some(events) = upcast.await else { return Ok(()) };
+            events
+        } else {
+            events
+        };
         let fresh: Vec<StoredEvent> = events
             .into_iter()
             .filter(|e| !e.isolated && !e.root.is_nil() && applied.get(&e.root).is_none_or(|s| e.sequence > *s))
