@@ -26,4 +26,11 @@
 // Errors are gRPC statuses: a [Rejected] reason is FAILED_PRECONDITION, an
 // unknown command type or a malformed payload INVALID_ARGUMENT, and any other
 // handler error or panic INTERNAL.
+//
+// A [Gateway] sends commands to the coordinator
+// (CommandHandlerCoordinatorService). Every send carries an idempotency key,
+// so an unknown outcome is retried safely with the same id:
+//
+//	gw, err := angzarr.DialGateway("127.0.0.1:1313")
+//	resp, err := gw.SendWithRetry(ctx, req, "", angzarr.DefaultRetry)
 package angzarr

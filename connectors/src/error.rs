@@ -15,6 +15,18 @@ pub enum LogError {
     /// uncommitted work was discarded and must not be retried here.
     #[error("partition {0} is no longer owned by this worker: {1}")]
     Fenced(String, String),
+    /// The transaction was aborted: nothing of it is visible, and the
+    /// partition's position was rewound to the last commit. The task drops
+    /// its staged changes and decides the same commands again.
+    #[error("transaction aborted on {0}: {1}")]
+    Aborted(String, String),
+    /// Whether the transaction committed is not known (a commit that timed
+    /// out past its retries, a fatal producer error, an abort that failed).
+    /// Nothing may be decided until the partition is re-initialised — which
+    /// fences our own earlier producer, so the log's answer becomes final —
+    /// and restored from the log.
+    #[error("transaction outcome unknown on {0}: {1}")]
+    OutcomeUnknown(String, String),
     /// A stored record could not be decoded.
     #[error("corrupt record at {location}: {reason}")]
     Corrupt {

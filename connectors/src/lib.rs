@@ -17,14 +17,17 @@
 
 pub mod embedded;
 pub mod error;
+pub mod faults;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod log;
+pub mod memory;
 pub mod record;
 
 pub use error::{LogError, Result};
+pub use faults::Faults;
 pub use log::{Assignment, EventPartition, Log, Membership, PartitionLog, Submitted};
 pub use record::{
-    AggregateHistory, CommandEnvelope, CommandOutcome, EventRecord, EventTx, Notice, PartitionId, Reply,
+    AggregateHistory, CommandEnvelope, CommandOutcome, EventRecord, EventTx, Notice, PartitionId, RecentRequest, Reply,
     SnapshotRecord, StoredEvent, TxBatch,
 };

@@ -7,7 +7,9 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::Result;
-use crate::record::{AggregateHistory, CommandEnvelope, CommandOutcome, EventTx, PartitionId, StoredEvent, TxBatch};
+use crate::record::{
+    AggregateHistory, CommandEnvelope, CommandOutcome, EventTx, PartitionId, RecentRequest, StoredEvent, TxBatch,
+};
 
 /// What [`Log::submit`] returns once the command is durably in the commands log.
 #[derive(Debug)]
@@ -34,6 +36,10 @@ pub trait Log: Send + Sync + 'static {
     /// `want_reply`, the returned receiver resolves with the outcome — the
     /// waiter is registered before the append, so no reply can be missed.
     async fn submit(&self, cmd: CommandEnvelope, want_reply: bool) -> Result<Submitted>;
+
+    /// Stops waiting for the reply to `request_id` (the caller gave up or
+    /// timed out), so abandoned waiters do not pile up.
+    fn forget(&self, _request_id: &str) {}
 
     /// Joins `group` as a consumer of the commands logs of `domains`.
     async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn PartitionLog>>>;
@@ -82,9 +88,23 @@ pub trait PartitionLog: Send {
     /// Which partition this is.
     fn id(&self) -> &PartitionId;
 
-    /// Reads the partition's aggregates: per root, the latest snapshot and the
-    /// events after it. Proportional to live roots plus the uncovered tail.
+    /// Takes (or takes again) ownership, then reads the partition's
+    /// aggregates: per root, the latest snapshot and the events after it.
+    /// Proportional to live roots plus the uncovered tail.
+    ///
+    /// Called again after a failure whose outcome is unknown: it must then
+    /// re-initialise (on Kafka: a new producer, which fences our own earlier
+    /// one so the log's answer is final), rewind the commands position to
+    /// the last commit, and read the state afresh.
     async fn restore(&mut self) -> Result<Vec<AggregateHistory>>;
+
+    /// Commands decided in roughly the last `window` that carried a request
+    /// id, with the events they appended — so a retried request gets its
+    /// original answer from a new owner. A log that cannot tell returns
+    /// none (retries are then deduplicated only within one owner's life).
+    async fn recent_requests(&mut self, _window: Duration) -> Result<Vec<RecentRequest>> {
+        Ok(Vec::new())
+    }
 
     /// Waits for at least one command after the last committed position and
     /// returns up to `max` of them, in order; waits at most `wait`, returning
@@ -95,12 +115,19 @@ pub trait PartitionLog: Send {
     /// consumed position; then delivers its replies. Returns the log offsets
     /// of the appended events, in order.
     ///
-    /// On error nothing of the batch is visible, and the next poll starts
-    /// again after the last successful commit: the task drops its staged
-    /// changes and may retry — unless the error is [`LogError::Fenced`], when
-    /// the partition belongs to another worker and the task must stop.
+    /// Errors are classified:
+    /// - [`LogError::Aborted`]: nothing of the batch is visible and the next
+    ///   poll starts again after the last commit: drop the staged changes and
+    ///   decide again;
+    /// - [`LogError::Fenced`]: the partition belongs to another worker;
+    /// - anything else, [`LogError::OutcomeUnknown`] first: the batch may or
+    ///   may not be in the log. Nothing may be decided until [`restore`] ran
+    ///   again.
     ///
+    /// [`LogError::Aborted`]: crate::LogError::Aborted
     /// [`LogError::Fenced`]: crate::LogError::Fenced
+    /// [`LogError::OutcomeUnknown`]: crate::LogError::OutcomeUnknown
+    /// [`restore`]: PartitionLog::restore
     async fn commit(&mut self, batch: TxBatch) -> Result<Vec<i64>>;
 }
 
@@ -111,7 +138,8 @@ pub trait EventPartition: Send {
     fn id(&self) -> &PartitionId;
 
     /// Takes ownership: fences any previous owner, then starts fetching
-    /// after the group's committed position.
+    /// after the group's committed position. Called again after a failure
+    /// whose outcome is unknown: re-initialises and rewinds to the last commit.
     async fn start(&mut self) -> Result<()>;
 
     /// Waits for at least one event after the last committed position and
@@ -119,7 +147,9 @@ pub trait EventPartition: Send {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<StoredEvent>>;
 
     /// Atomically appends `tx.commands` to their domains' commands logs and
-    /// advances the consumed position: a reaction happens exactly once. On
-    /// error nothing happened and the next poll starts after the last commit.
+    /// advances the consumed position: a reaction happens exactly once.
+    /// Errors are classified as for [`PartitionLog::commit`]: after
+    /// `Aborted` the next poll starts after the last commit; after anything
+    /// but `Fenced`, call [`start`](EventPartition::start) again.
     async fn commit(&mut self, tx: EventTx) -> Result<()>;
 }

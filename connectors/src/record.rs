@@ -108,6 +108,10 @@ pub struct EventRecord {
     pub type_name: String,
     /// Correlation id.
     pub correlation_id: String,
+    /// The request id of the command that produced it: a new owner finds
+    /// recent requests by it and answers their retries with the original
+    /// outcome.
+    pub request_id: String,
     /// Edition name, empty for the main timeline.
     pub edition: String,
     /// Whether downstream must never react (ISOLATED).
@@ -130,6 +134,9 @@ impl EventRecord {
             (headers::TYPE, self.type_name.clone()),
             (headers::EDITION, self.edition.clone()),
         ];
+        if !self.request_id.is_empty() {
+            h.push((headers::REQUEST_ID, self.request_id.clone()));
+        }
         if self.isolated {
             h.push((headers::ISOLATED, "true".to_string()));
         }
@@ -138,6 +145,19 @@ impl EventRecord {
         }
         h
     }
+}
+
+/// A command a restore found decided in the log, by its request id: what
+/// lets a new partition owner answer a retried request (after an outcome
+/// the caller could not learn) with the original outcome, writing nothing.
+#[derive(Clone, Debug)]
+pub struct RecentRequest {
+    /// The request id the command carried.
+    pub request_id: String,
+    /// Its aggregate.
+    pub root: Uuid,
+    /// Cover and the pages it appended, as the original answer carried them.
+    pub book: EventBook,
 }
 
 /// A snapshot to store as the root's latest.

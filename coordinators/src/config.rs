@@ -57,6 +57,61 @@ pub struct Config {
     /// How deep CASCADE follows saga commands before refusing.
     #[serde(default = "default_cascade_depth")]
     pub max_cascade_depth: u32,
+    /// How partition owners work.
+    #[serde(default)]
+    pub command_handler: CommandHandlerConfig,
+}
+
+/// How partition owners work.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandHandlerConfig {
+    /// Most commands decided and committed in one transaction.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// How long a request id's outcome is remembered: a retry within it is
+    /// answered with the original outcome and writes nothing.
+    #[serde(default = "default_dedupe_window", with = "humantime_serde")]
+    pub dedupe_window: Duration,
+    /// At most this many request ids remembered per partition.
+    #[serde(default = "default_dedupe_max")]
+    pub dedupe_max: usize,
+    /// Deadline of one business-logic call; one that does not answer in
+    /// time is retried like one that cannot be reached.
+    #[serde(default = "default_call_timeout", with = "humantime_serde")]
+    pub handler_call_timeout: Duration,
+    /// How long a fenced partition task waits for its revocation before it
+    /// re-initialises (normally the revocation comes within a session timeout).
+    #[serde(default = "default_fenced_grace", with = "humantime_serde")]
+    pub fenced_grace: Duration,
+}
+
+fn default_max_batch() -> usize {
+    512
+}
+fn default_dedupe_window() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_dedupe_max() -> usize {
+    100_000
+}
+fn default_call_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_fenced_grace() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for CommandHandlerConfig {
+    fn default() -> Self {
+        CommandHandlerConfig {
+            max_batch: default_max_batch(),
+            dedupe_window: default_dedupe_window(),
+            dedupe_max: default_dedupe_max(),
+            handler_call_timeout: default_call_timeout(),
+            fenced_grace: default_fenced_grace(),
+        }
+    }
 }
 
 fn default_cascade_depth() -> u32 {
@@ -320,6 +375,7 @@ impl Config {
             sagas: BTreeMap::new(),
             process_managers: BTreeMap::new(),
             max_cascade_depth: default_cascade_depth(),
+            command_handler: CommandHandlerConfig::default(),
         }
     }
 }

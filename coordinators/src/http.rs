@@ -69,7 +69,17 @@ async fn empty_correlation() -> Response {
     status_response(tonic::Status::invalid_argument("correlation_id is empty: say whose events to stream"))
 }
 
-async fn command(State(app): State<AppState>, Path(domain): Path<String>, body: String) -> Response {
+async fn command(
+    State(app): State<AppState>,
+    Path(domain): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
+    let request_id = match headers.get(crate::error::REQUEST_ID_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => Some(v.to_string()),
+        Some(Err(_)) => return status_response(tonic::Status::invalid_argument("angzarr-request-id must be ASCII")),
+    };
     let desc = descriptor_pool().get_message_by_name("angzarr.CommandRequest").expect("CommandRequest descriptor");
     let mut de = serde_json::Deserializer::from_str(&body);
     let request = match DynamicMessage::deserialize(desc, &mut de) {
@@ -89,7 +99,7 @@ async fn command(State(app): State<AppState>, Path(domain): Path<String>, body: 
             body_domain.unwrap_or("")
         )));
     }
-    match app.gateway.handle(request).await {
+    match app.gateway.handle(request, request_id).await {
         Ok(resp) => Json(to_json::<CommandResponse>(&resp)).into_response(),
         Err(e) => status_response(e.into()),
     }

@@ -32,6 +32,7 @@ pub mod projector;
 pub mod runtime;
 pub mod saga;
 pub mod shutdown;
+pub mod supervisor;
 pub mod telemetry;
 pub mod upcast;
 

@@ -10,6 +10,7 @@ use angzarr_proto::angzarr::command_handler_coordinator_service_server::CommandH
 use angzarr_proto::angzarr::event_query_service_server::EventQueryServiceServer;
 use tokio::task::JoinHandle;
 
+use crate::command_handler::execute::RetryPolicy;
 use crate::command_handler::gateway::{Downstream, Gateway};
 use crate::command_handler::query::QueryService;
 use crate::command_handler::task::{SnapshotPolicy, TaskConfig};
@@ -23,6 +24,7 @@ use crate::hub::Hub;
 use crate::process_manager::{PmRouter, ProcessManager};
 use crate::projector::ProjectorReactor;
 use crate::saga::SagaReactor;
+use crate::supervisor::TaskStates;
 use crate::upcast::Upcasters;
 use crate::{CoordinatorError, Shutdown};
 use angzarr_proto::angzarr::event_stream_service_server::EventStreamServiceServer;
@@ -67,6 +69,8 @@ pub struct Running {
     pub http_addr: Option<SocketAddr>,
     /// The log, shared by every part.
     pub log: Arc<dyn Log>,
+    /// Every partition task's state.
+    pub states: TaskStates,
     shutdown: Shutdown,
     parts: Vec<JoinHandle<Result<(), CoordinatorError>>>,
 }
@@ -100,10 +104,11 @@ pub async fn start(
     roles: Roles,
     shutdown: Shutdown,
 ) -> Result<Running, CoordinatorError> {
-    let mut parts = Vec::new();
+    let mut parts = Parts { list: Vec::new(), shutdown: shutdown.clone() };
     let mut grpc_addr = None;
     let mut http_addr = None;
     let hub = Hub::default();
+    let states = TaskStates::default();
     let upcasters =
         Upcasters::new(config.domains.iter().filter_map(|(d, c)| c.upcaster.clone().map(|u| (d.clone(), u))))?;
     let targets: Vec<String> = config.domains.keys().cloned().collect();
@@ -126,6 +131,12 @@ pub async fn start(
                     .collect(),
             },
             hub: hub.clone(),
+            states: states.clone(),
+            max_batch: config.command_handler.max_batch,
+            dedupe_window: config.command_handler.dedupe_window,
+            dedupe_max: config.command_handler.dedupe_max,
+            fenced_grace: config.command_handler.fenced_grace,
+            retry: RetryPolicy { call_timeout: config.command_handler.handler_call_timeout, ..RetryPolicy::default() },
             ..TaskConfig::default()
         };
         let worker = Worker::new(log.clone(), handlers, task);
@@ -151,7 +162,8 @@ pub async fn start(
             reactors.push(Arc::new(PmRouter::new(name, pm.domains.clone())));
         }
         for reactor in reactors {
-            let worker = EventWorker::new(log.clone(), reactor).with_upcasters(upcasters.clone());
+            let worker =
+                EventWorker::new(log.clone(), reactor).with_upcasters(upcasters.clone()).with_states(states.clone());
             let stop = shutdown.clone();
             parts.push(tokio::spawn(async move { worker.run(stop).await }));
         }
@@ -209,5 +221,30 @@ pub async fn start(
         }));
     }
 
-    Ok(Running { grpc_addr, http_addr, log, shutdown, parts })
+    Ok(Running { grpc_addr, http_addr, log, states, shutdown, parts: parts.list })
+}
+
+/// The long-running parts of a process. A part that ends with an error
+/// before shutdown stops every other part: the process then exits with that
+/// error instead of running without it.
+struct Parts {
+    list: Vec<JoinHandle<Result<(), CoordinatorError>>>,
+    shutdown: Shutdown,
+}
+
+impl Parts {
+    fn push(&mut self, part: JoinHandle<Result<(), CoordinatorError>>) {
+        let shutdown = self.shutdown.clone();
+        self.list.push(tokio::spawn(async move {
+            let ended =
+                part.await.unwrap_or_else(|e| Err(CoordinatorError::TaskDied(format!("a process part panicked: {e}"))));
+            if let Err(e) = &ended
+                && !shutdown.is_triggered()
+            {
+                tracing::error!(error = %e, "a part of the process failed; stopping the process");
+                shutdown.trigger();
+            }
+            ended
+        }));
+    }
 }

@@ -28,12 +28,21 @@ struct Harness {
 }
 
 async fn start(dir: &Path, handler: &str, snapshot_every: u32) -> Harness {
+    start_with_timeout(dir, handler, snapshot_every, std::time::Duration::from_secs(10)).await
+}
+
+async fn start_with_timeout(
+    dir: &Path,
+    handler: &str,
+    snapshot_every: u32,
+    decision_timeout: std::time::Duration,
+) -> Harness {
     let config = Config::new(
         LogConfig::Embedded { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal },
         GatewayConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             max_command_bytes: 4096,
-            decision_timeout: std::time::Duration::from_secs(10),
+            decision_timeout,
             http_listen: None,
         },
         BTreeMap::from([("player".to_string(), DomainConfig::served_by(handler, snapshot_every))]),
@@ -78,6 +87,13 @@ fn deposit(n: i64) -> prost_types::Any {
 
 impl Harness {
     async fn send(&self, req: CommandRequest) -> Result<EventBook, tonic::Status> {
+        let resp = CommandHandlerCoordinatorServiceClient::new(self.channel.clone()).handle_command(req).await?;
+        Ok(resp.into_inner().events.unwrap_or_default())
+    }
+
+    async fn send_with_id(&self, req: CommandRequest, request_id: &str) -> Result<EventBook, tonic::Status> {
+        let mut req = tonic::Request::new(req);
+        req.metadata_mut().insert("angzarr-request-id", request_id.parse().unwrap());
         let resp = CommandHandlerCoordinatorServiceClient::new(self.channel.clone()).handle_command(req).await?;
         Ok(resp.into_inner().events.unwrap_or_default())
     }
@@ -191,17 +207,42 @@ async fn async_answers_at_once_and_the_owner_still_decides() {
 }
 
 #[tokio::test]
-async fn a_handler_that_is_down_fails_the_command_as_unavailable_and_writes_nothing() {
+async fn a_handler_that_is_down_holds_the_command_and_its_retry_gets_the_original_outcome() {
     let dir = tempfile::tempdir().unwrap();
-    // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let h = start(dir.path(), &format!("http://127.0.0.1:{port}"), 100).await;
-    let status = h.send(request(Uuid::new_v4(), Some(0), register())).await.unwrap_err();
-    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(status.message().contains("unreachable"), "{}", status.message());
-    let (_, events, _) = h.log.counts("player").await.unwrap();
-    assert_eq!(events, 0);
+    // A port nobody listens on yet: the handler is down.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let h = start_with_timeout(dir.path(), &format!("http://{addr}"), 100, std::time::Duration::from_secs(2)).await;
+    let root = Uuid::new_v4();
+    let status = h.send_with_id(request(root, Some(0), register()), "retry-me").await.unwrap_err();
+    // Not a rejection: the caller is told the outcome is unknown.
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().starts_with("outcome unknown"), "{}", status.message());
+    assert_eq!(status.metadata().get("angzarr-outcome").and_then(|v| v.to_str().ok()), Some("unknown"));
+    assert_eq!(h.log.counts("player").await.unwrap().1, 0, "nothing written while the handler is down");
+
+    // The handler comes back: the held command is decided (not dropped).
+    let server = poker::server().spawn(addr).await.unwrap();
+    for _ in 0..500 {
+        if h.book(root).await.next_sequence == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.book(root).await.next_sequence, 1, "the held command was decided once the handler returned");
+
+    // The caller retries with the same request id: the original outcome, nothing written twice.
+    let retried = h.send_with_id(request(root, Some(0), register()), "retry-me").await.unwrap();
+    assert_eq!(retried.pages.iter().filter_map(|p| p.seq()).collect::<Vec<_>>(), vec![0]);
+    // Positive control through the same path: a new id with the same (now stale) command is decided anew.
+    let stale = h.send_with_id(request(root, Some(0), register()), "fresh-id").await.unwrap_err();
+    assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
+    assert_eq!(h.log.counts("player").await.unwrap().1, 1, "one event in all");
+    // A malformed request id is refused before anything is written.
+    let bad = h.send_with_id(request(root, Some(1), deposit(5)), "has space").await.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
+    assert_eq!(h.log.counts("player").await.unwrap(), (3, 1, 0), "three commands logged, the refused one not");
     h.running.stop().await.unwrap();
+    server.shutdown().await;
 }
 
 #[tokio::test]

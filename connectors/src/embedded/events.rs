@@ -5,9 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::EmbeddedLog;
-use crate::Result;
 use crate::log::EventPartition;
 use crate::record::{EventTx, PartitionId, StoredEvent};
+use crate::{LogError, Result};
 
 pub(super) struct EmbeddedEventPartition {
     log: EmbeddedLog,
@@ -30,6 +30,8 @@ impl EventPartition for EmbeddedEventPartition {
     }
 
     async fn start(&mut self) -> Result<()> {
+        // Again after a failure: back to the last commit.
+        self.polled_through = self.committed;
         Ok(())
     }
 
@@ -67,8 +69,12 @@ impl EventPartition for EmbeddedEventPartition {
                 Ok(())
             }
             Err(e) => {
+                // Rolled back: nothing happened; the next poll starts after the last commit.
                 self.polled_through = self.committed;
-                Err(e)
+                Err(match e {
+                    e @ (LogError::UnknownDomain(_) | LogError::Conflict(_)) => e,
+                    e => LogError::Aborted(self.id.to_string(), e.to_string()),
+                })
             }
         }
     }

@@ -146,6 +146,10 @@ impl Log for EmbeddedLog {
         &self.inner.instance_id
     }
 
+    fn forget(&self, request_id: &str) {
+        self.inner.bus.forget_reply(request_id);
+    }
+
     async fn submit(&self, cmd: CommandEnvelope, want_reply: bool) -> Result<Submitted> {
         self.check_domain(&cmd.domain)?;
         let partition = self.partition_of(&cmd.root);

@@ -5,9 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::EmbeddedLog;
-use crate::Result;
 use crate::log::PartitionLog;
 use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, StoredEvent, TxBatch};
+use crate::{LogError, Result};
 
 pub(super) struct EmbeddedPartition {
     log: EmbeddedLog,
@@ -32,6 +32,8 @@ impl PartitionLog for EmbeddedPartition {
     }
 
     async fn restore(&mut self) -> Result<Vec<AggregateHistory>> {
+        // Again after a failure: back to the last committed command.
+        self.polled_through = self.committed;
         let (domain, p) = (self.id.domain.to_string(), self.id.partition);
         self.log.with_store(move |s| s.restore(&domain, p)).await
     }
@@ -91,9 +93,15 @@ impl PartitionLog for EmbeddedPartition {
                 Ok(offsets)
             }
             Err(e) => {
-                // Nothing happened: the next poll re-reads after the last commit.
+                // SQLite rolled the transaction back: nothing happened, and
+                // the next poll re-reads after the last commit. A conflict
+                // means the task's books disagree with the file: it must
+                // restore, so it is not reported as a plain abort.
                 self.polled_through = self.committed;
-                Err(e)
+                Err(match e {
+                    e @ LogError::Conflict(_) => e,
+                    e => LogError::Aborted(self.id.to_string(), e.to_string()),
+                })
             }
         }
     }

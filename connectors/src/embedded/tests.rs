@@ -18,6 +18,7 @@ fn event(root: Uuid, seq: u32) -> EventRecord {
         sequence: seq,
         type_name: "t".into(),
         correlation_id: "c".into(),
+        request_id: String::new(),
         edition: String::new(),
         isolated: false,
         reply_to: None,

@@ -12,7 +12,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use prost::Message as _;
 use rdkafka::Message as _;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
 use tokio::sync::mpsc;
@@ -43,6 +42,8 @@ pub(super) struct KafkaEventPartition {
     /// Partitions of the replies topic, where notices for gateways go.
     replies_partitions: u32,
     last_offset: Option<i64>,
+    /// Whether `start` ran before: a second one re-initialises and rewinds.
+    started: bool,
 }
 
 impl KafkaEventPartition {
@@ -66,11 +67,21 @@ impl KafkaEventPartition {
             command_partitions,
             replies_partitions,
             last_offset: None,
+            started: false,
         }
     }
 
     fn events_topic(&self) -> String {
         self.config.topics.name(&self.id.domain, TopicKind::Events)
+    }
+
+    /// Back to the group's committed position, on a fresh route; what was
+    /// buffered is dropped.
+    fn rewind(&mut self) {
+        let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
+        self.records = rx;
+        self.last_offset = None;
+        let _ = self.control.send(Control::Rewind(self.events_topic(), self.id.partition as i32, tx));
     }
 }
 
@@ -118,6 +129,14 @@ impl EventPartition for KafkaEventPartition {
     }
 
     async fn start(&mut self) -> Result<()> {
+        if self.producer.take().is_some() || self.started {
+            // Again, after a failure: back to the group's last commit.
+            self.rewind();
+        }
+        self.started = true;
+        if crate::Faults::take(&self.config.faults.restore_failures) {
+            return Err(LogError::Unavailable(format!("injected: start of {} failed", self.id)));
+        }
         let (config, tid) = (self.config.clone(), self.transactional_id.clone());
         let producer = tokio::task::spawn_blocking(move || txn::fenced_producer(&config, &tid))
             .await
@@ -181,35 +200,31 @@ impl EventPartition for KafkaEventPartition {
         }
         let (topic, p, group) = (self.events_topic(), self.id.partition as i32, self.group.clone());
         let consumed = tx.consumed_through;
-        let timeout = self.config.transaction_timeout;
+        let (timeout, faults) = (self.config.transaction_timeout, self.config.faults.clone());
         let result = tokio::task::spawn_blocking(move || {
             let consumed = match consumed {
                 Some(offset) => Some(Consumed {
                     topic: &topic,
                     partition: p,
                     next: offset + 1,
-                    group: group
-                        .group_metadata()
-                        .ok_or(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId))?,
+                    group: group.group_metadata().ok_or_else(|| {
+                        txn::Failure::Aborted("no consumer-group metadata (not a group member now)".into())
+                    })?,
                 }),
                 None => None,
             };
-            txn::run(&producer, out, consumed, timeout)
+            txn::run(&producer, out, consumed, timeout, &faults)
         })
         .await
-        .map_err(|e| LogError::Unavailable(e.to_string()))?;
+        .map_err(|e| LogError::OutcomeUnknown(self.id.to_string(), format!("transaction thread: {e}")))?;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if txn::fenced(&e) => {
-                self.producer = None;
-                Err(LogError::Fenced(self.id.to_string(), e.to_string()))
-            }
-            Err(e) => {
-                let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
-                self.records = rx;
-                self.last_offset = None;
-                let _ = self.control.send(Control::Rewind(self.events_topic(), self.id.partition as i32, tx));
-                Err(LogError::Unavailable(format!("transaction on {}: {e}", self.id)))
+            Err(failure) => {
+                match failure {
+                    txn::Failure::Aborted(_) => self.rewind(),
+                    txn::Failure::Fenced(_) | txn::Failure::Unknown(_) => self.producer = None,
+                }
+                Err(failure.into_log_error(&self.id))
             }
         }
     }

@@ -1,8 +1,13 @@
 //! A worker's consumer-group membership over the commands topics.
 //!
 //! One consumer per worker, polled by a dedicated thread (the dispatcher),
-//! which hands each record to the task owning its partition. Rebalance
-//! callbacks run on that thread too:
+//! which hands each record to the task owning its partition. The dispatcher
+//! never blocks on a task: each partition has its own bounded queue, and a
+//! partition whose task is behind (its handler down, a process manager being
+//! retried) is **paused** in the consumer, its already-fetched records kept
+//! aside in order, and resumed once its task drained them — so one stalled
+//! partition never slows another partition, nor the rebalance callbacks,
+//! which run on that thread too:
 //! - **assign**: the partition is paused (so nothing is fetched while its task
 //!   restores), a route and a [`KafkaPartition`] are created and handed to the
 //!   worker; the task resumes the partition once restored;
@@ -62,8 +67,51 @@ pub(super) type GroupConsumer<P> = BaseConsumer<GroupContext<P>>;
 
 #[derive(Default)]
 struct Routes {
-    by_partition: HashMap<(String, i32), mpsc::Sender<OwnedMessage>>,
+    by_partition: HashMap<(String, i32), Route>,
     leaving: bool,
+}
+
+/// Where one partition's records go, and what waits for room there.
+struct Route {
+    tx: mpsc::Sender<OwnedMessage>,
+    /// Fetched records its queue had no room for, in order.
+    overflow: std::collections::VecDeque<OwnedMessage>,
+    /// Paused until its task restored (resumed by [`Control::Resume`]).
+    restoring: bool,
+    /// Paused because its queue is full.
+    backpressured: bool,
+}
+
+impl Route {
+    fn new(tx: mpsc::Sender<OwnedMessage>, restoring: bool) -> Self {
+        Route { tx, overflow: Default::default(), restoring, backpressured: false }
+    }
+
+    /// Moves what fits from the overflow to the task's queue; `true` when
+    /// the overflow is empty.
+    fn drain(&mut self) -> bool {
+        while let Some(msg) = self.overflow.pop_front() {
+            match self.tx.try_send(msg) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(msg)) => {
+                    self.overflow.push_front(msg);
+                    return false;
+                }
+                // The task is gone; revocation or a rewind replaces the route.
+                Err(mpsc::error::TrySendError::Closed(_)) => self.overflow.clear(),
+            }
+        }
+        true
+    }
+}
+
+fn pause_or_resume<C: Consumer<X>, X: ConsumerContext>(consumer: &C, topic: &str, p: i32, pause: bool) {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, p);
+    let result = if pause { consumer.pause(&tpl) } else { consumer.resume(&tpl) };
+    if let Err(e) = result {
+        tracing::error!(topic, partition = p, pause, error = %e, "pause/resume");
+    }
 }
 
 /// The callbacks' view of the worker.
@@ -118,7 +166,11 @@ impl<P: ?Sized + Send + 'static> ConsumerContext for GroupContext<P> {
         for el in tpl.elements() {
             let Some(domain) = self.domains.get(el.topic()) else { continue };
             let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
-            self.routes.lock().unwrap().by_partition.insert((el.topic().to_string(), el.partition()), tx);
+            self.routes
+                .lock()
+                .unwrap()
+                .by_partition
+                .insert((el.topic().to_string(), el.partition()), Route::new(tx, true));
             let id = PartitionId::new(domain, el.partition() as u32);
             tracing::info!(partition = %id, topic = el.topic(), "partition assigned");
             let handle =
@@ -182,18 +234,25 @@ fn dispatch<P: ?Sized + Send + 'static>(
         while let Ok(c) = control.try_recv() {
             match c {
                 Control::Resume(topic, p) => {
-                    let mut tpl = TopicPartitionList::new();
-                    tpl.add_partition(&topic, p);
-                    if let Err(e) = consumer.resume(&tpl) {
-                        tracing::error!(topic, partition = p, error = %e, "resume");
+                    let mut routes = routes.lock().unwrap();
+                    if let Some(route) = routes.by_partition.get_mut(&(topic.clone(), p)) {
+                        route.restoring = false;
+                        if route.backpressured {
+                            continue;
+                        }
                     }
+                    pause_or_resume(consumer.as_ref(), &topic, p, false);
                 }
-                Control::Rewind(topic, p, route) => {
+                Control::Rewind(topic, p, tx) => {
                     let committed = committed_offset(&consumer, &topic, p);
                     if let Err(e) = consumer.seek(&topic, p, committed, Duration::from_secs(10)) {
                         tracing::error!(topic, partition = p, error = %e, "rewind");
                     }
-                    routes.lock().unwrap().by_partition.insert((topic, p), route);
+                    let mut routes = routes.lock().unwrap();
+                    let old = routes.by_partition.insert((topic.clone(), p), Route::new(tx, false));
+                    if old.is_some_and(|r| r.backpressured || r.restoring) {
+                        pause_or_resume(consumer.as_ref(), &topic, p, false);
+                    }
                 }
                 Control::Leave => {
                     routes.lock().unwrap().leaving = true;
@@ -207,14 +266,32 @@ fn dispatch<P: ?Sized + Send + 'static>(
                 }
             }
         }
+        // Partitions whose tasks caught up take their kept records, and
+        // fetch again once nothing is kept.
+        {
+            let mut routes = routes.lock().unwrap();
+            for ((topic, p), route) in routes.by_partition.iter_mut().filter(|(_, r)| r.backpressured) {
+                if route.drain() {
+                    route.backpressured = false;
+                    if !route.restoring {
+                        pause_or_resume(consumer.as_ref(), topic, *p, false);
+                    }
+                }
+            }
+        }
         match consumer.poll(Duration::from_millis(50)) {
             Some(Ok(msg)) => {
                 let key = (msg.topic().to_string(), msg.partition());
-                let route = routes.lock().unwrap().by_partition.get(&key).cloned();
-                match route {
-                    Some(tx) => {
-                        // Backpressure: a slow task slows this worker's fetching.
-                        let _ = tx.blocking_send(msg.detach());
+                let mut routes = routes.lock().unwrap();
+                match routes.by_partition.get_mut(&key) {
+                    Some(route) => {
+                        route.overflow.push_back(msg.detach());
+                        if !route.drain() && !route.backpressured {
+                            // Backpressure for this partition only.
+                            route.backpressured = true;
+                            pause_or_resume(consumer.as_ref(), &key.0, key.1, true);
+                            metrics::counter!("angzarr.partition.paused", "topic" => key.0.clone()).increment(1);
+                        }
                     }
                     None => tracing::warn!(
                         topic = key.0,

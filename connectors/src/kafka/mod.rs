@@ -72,6 +72,8 @@ pub struct KafkaConfig {
     pub session_timeout: Duration,
     /// Transaction timeout of the partition producers.
     pub transaction_timeout: Duration,
+    /// Faults to inject (tests only; empty in production).
+    pub faults: Arc<crate::Faults>,
 }
 
 impl KafkaConfig {
@@ -86,6 +88,7 @@ impl KafkaConfig {
             settings: BTreeMap::new(),
             session_timeout: Duration::from_secs(10),
             transaction_timeout: Duration::from_secs(30),
+            faults: Arc::default(),
         }
     }
 }
@@ -227,9 +230,21 @@ impl Log for KafkaLog {
             Ok(delivery) => Ok(Submitted { partition, offset: delivery.offset, reply }),
             Err((e, _)) => {
                 self.inner.replies.forget(&cmd.request_id);
-                Err(LogError::Unavailable(format!("appending to {topic}[{partition}]: {e}")))
+                use rdkafka::error::RDKafkaErrorCode as C;
+                let what = format!("appending to {topic}[{partition}]: {e}");
+                // A send that timed out may still have been appended.
+                Err(match e.rdkafka_error_code() {
+                    Some(C::MessageTimedOut | C::RequestTimedOut | C::OperationTimedOut) => {
+                        LogError::OutcomeUnknown(format!("{}[{partition}]", cmd.domain), what)
+                    }
+                    _ => LogError::Unavailable(what),
+                })
             }
         }
+    }
+
+    fn forget(&self, request_id: &str) {
+        self.inner.replies.forget(request_id);
     }
 
     async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn PartitionLog>>> {

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rdkafka::Message as _;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
 use tokio::sync::mpsc;
@@ -24,7 +23,7 @@ use super::records::{self, RESTORE_FROM_KEY};
 use super::txn::{self, Consumed, GroupMeta, Out};
 use super::{KafkaConfig, restore};
 use crate::log::PartitionLog;
-use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, TxBatch};
+use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, RecentRequest, TxBatch};
 use crate::{LogError, Result};
 use angzarr_proto::angzarr::{Cover, EventBook};
 
@@ -41,6 +40,8 @@ pub(super) struct KafkaPartition {
     command_partitions: Arc<std::collections::HashMap<String, u32>>,
     /// Offset of the last command handed out; older ones are duplicates.
     last_offset: Option<i64>,
+    /// Whether a restore ran before: a second one re-initialises and rewinds.
+    restored: bool,
 }
 
 impl KafkaPartition {
@@ -64,6 +65,7 @@ impl KafkaPartition {
             replies_partitions,
             command_partitions,
             last_offset: None,
+            restored: false,
         }
     }
 
@@ -88,6 +90,15 @@ impl PartitionLog for KafkaPartition {
     }
 
     async fn restore(&mut self) -> Result<Vec<AggregateHistory>> {
+        if std::mem::replace(&mut self.restored, true) {
+            // Again, after a failure: drop the producer (a new one fences it)
+            // and go back to the last committed command.
+            self.producer = None;
+            self.rewind();
+        }
+        if crate::Faults::take(&self.config.faults.restore_failures) {
+            return Err(LogError::Unavailable(format!("injected: restore of {} failed", self.id)));
+        }
         let config = self.config.clone();
         let tid = self.transactional_id.clone();
         let started = std::time::Instant::now();
@@ -117,6 +128,16 @@ impl PartitionLog for KafkaPartition {
         metrics::counter!("angzarr.restore.records", "kind" => "events").increment(stats.event_records);
         let _ = self.control.send(Control::Resume(self.topic(TopicKind::Commands), p as i32));
         Ok(histories)
+    }
+
+    async fn recent_requests(&mut self, window: Duration) -> Result<Vec<RecentRequest>> {
+        if window.is_zero() {
+            return Ok(Vec::new());
+        }
+        let (config, domain, p) = (self.config.clone(), self.id.domain.to_string(), self.id.partition);
+        tokio::task::spawn_blocking(move || restore::recent_requests(&config, &domain, p, window))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))?
     }
 
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<CommandEnvelope>> {
@@ -194,32 +215,34 @@ impl PartitionLog for KafkaPartition {
         }
         let meta = self.consumer.clone();
         let consumed = batch.consumed_through;
-        let timeout = self.config.transaction_timeout;
+        let (timeout, faults) = (self.config.transaction_timeout, self.config.faults.clone());
         let result = tokio::task::spawn_blocking(move || {
             let consumed = match consumed {
                 Some(offset) => Some(Consumed {
                     topic: &commands_t,
                     partition: p,
                     next: offset + 1,
-                    group: meta
-                        .group_metadata()
-                        .ok_or(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId))?,
+                    // Not a member now: nothing was sent, so nothing happened.
+                    group: meta.group_metadata().ok_or_else(|| {
+                        txn::Failure::Aborted("no consumer-group metadata (not a group member now)".into())
+                    })?,
                 }),
                 None => None,
             };
-            txn::run(&producer, out, consumed, timeout)
+            txn::run(&producer, out, consumed, timeout, &faults)
         })
         .await
-        .map_err(|e| LogError::Unavailable(e.to_string()))?;
+        .map_err(|e| LogError::OutcomeUnknown(self.id.to_string(), format!("transaction thread: {e}")))?;
         match result {
             Ok(offsets) => Ok(offsets),
-            Err(e) if txn::fenced(&e) => {
-                self.producer = None;
-                Err(LogError::Fenced(self.id.to_string(), e.to_string()))
-            }
-            Err(e) => {
-                self.rewind();
-                Err(LogError::Unavailable(format!("transaction on {}: {e}", self.id)))
+            Err(failure) => {
+                match failure {
+                    // Nothing happened: the same commands come again.
+                    txn::Failure::Aborted(_) => self.rewind(),
+                    // A producer that failed this way is not used again.
+                    txn::Failure::Fenced(_) | txn::Failure::Unknown(_) => self.producer = None,
+                }
+                Err(failure.into_log_error(&self.id))
             }
         }
     }

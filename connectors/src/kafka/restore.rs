@@ -160,3 +160,57 @@ fn undecodable(msg: &BorrowedMessage<'_>, reason: &str) {
     );
     metrics::counter!("angzarr.records.undecodable", "topic" => msg.topic().to_string()).increment(1);
 }
+
+/// Commands decided in the last `window` of `events[partition]` that carried
+/// a request id, with their pages — read from the offset Kafka's time index
+/// gives for `now - window`, so the cost is the window, not the history.
+pub fn recent_requests(
+    config: &KafkaConfig,
+    domain: &str,
+    partition: u32,
+    window: Duration,
+) -> Result<Vec<crate::record::RecentRequest>> {
+    use crate::record::{RecentRequest, headers as h};
+    let consumer: BaseConsumer<client::QuietEof> = client::committed_reader(config)
+        .create_with_context(client::QuietEof)
+        .map_err(|e| LogError::Config(format!("recent-requests reader: {e}")))?;
+    let topic = config.topics.name(domain, TopicKind::Events);
+    let since = std::time::SystemTime::now()
+        .checked_sub(window)
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut query = TopicPartitionList::new();
+    query
+        .add_partition_offset(&topic, partition as i32, Offset::Offset(since))
+        .map_err(|e| LogError::Config(e.to_string()))?;
+    let found = consumer
+        .offsets_for_times(query, Duration::from_secs(10))
+        .map_err(|e| LogError::Unavailable(format!("offsets for times on {topic}[{partition}]: {e}")))?;
+    let from = match found.find_partition(&topic, partition as i32).map(|e| e.offset()) {
+        Some(Offset::Offset(o)) => Offset::Offset(o),
+        // Nothing that recent.
+        _ => return Ok(Vec::new()),
+    };
+    let mut out: Vec<RecentRequest> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    read_to_end(&consumer, &topic, partition, from, |msg| {
+        let Some(request_id) = super::records::header(msg, h::REQUEST_ID).filter(|r| !r.is_empty()) else { return };
+        let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok())
+        else {
+            return;
+        };
+        let Some(Ok(book)) = msg.payload().map(EventBook::decode) else { return };
+        let i = *index.entry(request_id.clone()).or_insert_with(|| {
+            out.push(RecentRequest {
+                request_id,
+                root,
+                book: EventBook { cover: book.cover.clone(), ..Default::default() },
+            });
+            out.len() - 1
+        });
+        let entry = &mut out[i].book;
+        entry.pages.extend(book.pages);
+        entry.next_sequence = entry.pages.last().and_then(|p| p.seq()).map_or(0, |s| s + 1);
+    })?;
+    Ok(out)
+}

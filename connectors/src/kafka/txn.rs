@@ -1,10 +1,22 @@
 //! One Kafka transaction: some records, maybe consumer offsets, then commit.
 //!
 //! Shared by partition owners (events, snapshots, replies) and downstream
-//! tasks (saga commands). Errors are classified once: a fenced producer
-//! means the partition is someone else's now; anything else aborts the
-//! transaction and may be retried from the last commit.
+//! tasks (saga commands). Every failure is **classified**, never assumed:
+//! - [`Failure::Fenced`]: another producer owns this `transactional.id`;
+//!   the partition is someone else's now.
+//! - [`Failure::Aborted`]: the transaction was aborted (we aborted it and
+//!   the broker confirmed): nothing of it is visible, the batch may be
+//!   decided again from the last commit.
+//! - [`Failure::Unknown`]: it may or may not have committed — a commit that
+//!   kept timing out, a fatal producer error, an abort that failed. The
+//!   caller must drop the producer, re-initialise (which fences our own
+//!   earlier epoch: the broker then completes or aborts that transaction,
+//!   so the log's answer is final) and read the log before deciding again.
+//!
+//! A commit that times out is retried first, as librdkafka allows: a retry
+//! of a commit that did complete reports success.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::ConsumerGroupMetadata;
@@ -12,6 +24,97 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
+
+use crate::faults::Faults;
+
+/// Attempts of `commit_transaction` on a retriable error (a timeout).
+const COMMIT_ATTEMPTS: u32 = 3;
+
+/// How a transaction failed, as far as the producer can tell.
+#[derive(Debug)]
+pub enum Failure {
+    /// Another producer with our `transactional.id` fenced us.
+    Fenced(String),
+    /// Aborted and confirmed: nothing of it is visible.
+    Aborted(String),
+    /// Committed or not, we cannot tell: re-initialise and read the log.
+    Unknown(String),
+}
+
+impl Failure {
+    /// The log's error for partition `id`.
+    pub fn into_log_error(self, id: &crate::record::PartitionId) -> crate::LogError {
+        use crate::LogError;
+        match self {
+            Failure::Fenced(e) => LogError::Fenced(id.to_string(), e),
+            Failure::Aborted(e) => LogError::Aborted(id.to_string(), e),
+            Failure::Unknown(e) => LogError::OutcomeUnknown(id.to_string(), e),
+        }
+    }
+}
+
+/// What one failed step of a transaction says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flags {
+    pub code: RDKafkaErrorCode,
+    pub fatal: bool,
+    pub retriable: bool,
+    pub requires_abort: bool,
+}
+
+impl Flags {
+    fn of(e: &KafkaError) -> Flags {
+        match e {
+            KafkaError::Transaction(t) => Flags {
+                code: t.code(),
+                fatal: t.is_fatal(),
+                retriable: t.is_retriable(),
+                requires_abort: t.txn_requires_abort(),
+            },
+            other => Flags {
+                code: other.rdkafka_error_code().unwrap_or(RDKafkaErrorCode::Fail),
+                fatal: false,
+                retriable: false,
+                requires_abort: true,
+            },
+        }
+    }
+
+    fn fenced(&self) -> bool {
+        const FENCED: [RDKafkaErrorCode; 3] =
+            [RDKafkaErrorCode::ProducerFenced, RDKafkaErrorCode::InvalidProducerEpoch, RDKafkaErrorCode::Fenced];
+        FENCED.contains(&self.code)
+    }
+}
+
+/// What a failed commit means — a pure function of librdkafka's flags, so
+/// the classification is tested without a broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommitVerdict {
+    /// Call `commit_transaction` again.
+    Retry,
+    /// Abort; if the abort is confirmed nothing happened.
+    Abort,
+    /// Fenced by another owner.
+    Fenced,
+    /// Committed or not: re-initialise and read the log.
+    Unknown,
+}
+
+pub(crate) fn commit_verdict(f: Flags, attempt: u32) -> CommitVerdict {
+    if f.fenced() {
+        CommitVerdict::Fenced
+    } else if f.fatal {
+        CommitVerdict::Unknown
+    } else if f.requires_abort {
+        CommitVerdict::Abort
+    } else if f.retriable && attempt < COMMIT_ATTEMPTS {
+        CommitVerdict::Retry
+    } else {
+        // Retries spent, or an error librdkafka neither retries nor aborts.
+        CommitVerdict::Unknown
+    }
+}
 
 /// A record to produce in the transaction.
 pub struct Out {
@@ -68,27 +171,27 @@ impl<C: rdkafka::consumer::ConsumerContext> GroupMeta for rdkafka::consumer::Bas
     }
 }
 
-/// Whether an error means another producer owns this `transactional.id` now.
-pub fn fenced(e: &KafkaError) -> bool {
-    const FENCED: [RDKafkaErrorCode; 3] =
-        [RDKafkaErrorCode::ProducerFenced, RDKafkaErrorCode::InvalidProducerEpoch, RDKafkaErrorCode::Fenced];
-    match e {
-        KafkaError::Transaction(t) => t.is_fatal() || FENCED.contains(&t.code()),
-        other => other.rdkafka_error_code().is_some_and(|c| FENCED.contains(&c)),
-    }
-}
-
 /// Runs one transaction (blocking; call from a blocking thread). Returns the
-/// offsets of the tracked records, in order. On failure the transaction is
-/// aborted (unless fenced, when there is nothing left to abort).
+/// offsets of the tracked records, in order, or how it failed.
 pub fn run(
     producer: &FutureProducer,
     records: Vec<Out>,
     consumed: Option<Consumed<'_>>,
     timeout: Duration,
-) -> Result<Vec<i64>, KafkaError> {
-    producer.begin_transaction()?;
-    let result = (|| {
+    faults: &Arc<Faults>,
+) -> Result<Vec<i64>, Failure> {
+    if let Err(e) = producer.begin_transaction() {
+        // Nothing was sent; a producer that cannot begin must be replaced.
+        let f = Flags::of(&e);
+        return Err(if f.fenced() {
+            Failure::Fenced(e.to_string())
+        } else if f.fatal {
+            Failure::Unknown(format!("begin_transaction: {e}"))
+        } else {
+            Failure::Aborted(format!("begin_transaction: {e}"))
+        });
+    }
+    let staged = (|| {
         let mut tracked = Vec::new();
         let mut others = Vec::new();
         for r in &records {
@@ -111,16 +214,62 @@ pub fn run(
         for d in others {
             wait(d)?;
         }
-        commit(producer, timeout)?;
-        Ok(offsets)
+        Ok::<_, KafkaError>(offsets)
     })();
-    if let Err(e) = &result
-        && !fenced(e)
-        && let Err(abort) = producer.abort_transaction(timeout)
-    {
-        tracing::warn!(error = %abort, "abort_transaction");
+    let offsets = match staged {
+        Ok(o) => o,
+        Err(e) => return Err(abort(producer, &e.to_string(), Flags::of(&e), timeout)),
+    };
+    if Faults::take(&faults.fatal_before_commit) {
+        // As a fatal error would: the transaction stays open in this
+        // producer, which the caller must drop; re-initialising aborts it.
+        return Err(Failure::Unknown("injected fatal producer error before commit".into()));
     }
-    result
+    let mut attempt = 1;
+    loop {
+        let Err(f) = commit(producer, timeout) else { break };
+        let what = format!("commit_transaction: {:?}", f.code);
+        match commit_verdict(f, attempt) {
+            CommitVerdict::Retry => {
+                tracing::warn!(attempt, code = ?f.code, "commit_transaction failed with a retriable error; retrying");
+                attempt += 1;
+            }
+            CommitVerdict::Abort => return Err(abort(producer, &what, f, timeout)),
+            CommitVerdict::Fenced => return Err(Failure::Fenced(what)),
+            CommitVerdict::Unknown => return Err(Failure::Unknown(what)),
+        }
+    }
+    if Faults::take(&faults.unknown_after_commit) {
+        return Err(Failure::Unknown("injected: committed, then reported as unknown".into()));
+    }
+    Ok(offsets)
+}
+
+/// Aborts after `why`; the transaction only counts as aborted when the
+/// broker confirmed the abort.
+fn abort(producer: &FutureProducer, why: &str, f: Flags, timeout: Duration) -> Failure {
+    if f.fenced() {
+        return Failure::Fenced(why.to_string());
+    }
+    if f.fatal {
+        return Failure::Unknown(why.to_string());
+    }
+    for attempt in 1..=COMMIT_ATTEMPTS {
+        match producer.abort_transaction(timeout) {
+            Ok(()) => return Failure::Aborted(why.to_string()),
+            Err(e) => {
+                let af = Flags::of(&e);
+                if af.fenced() {
+                    return Failure::Fenced(format!("{why}; abort: {e}"));
+                }
+                if !af.retriable || af.fatal || attempt == COMMIT_ATTEMPTS {
+                    return Failure::Unknown(format!("{why}; abort failed: {e}"));
+                }
+                tracing::warn!(attempt, error = %e, "abort_transaction failed with a retriable error; retrying");
+            }
+        }
+    }
+    Failure::Unknown(why.to_string())
 }
 
 /// `rd_kafka_commit_transaction`, called directly. rust-rdkafka's
@@ -130,7 +279,7 @@ pub fn run(
 /// transaction — measured as a 100 ms floor on latency under load.
 /// librdkafka's own commit flushes too, and the producer's thread serves
 /// the queue meanwhile.
-fn commit(producer: &FutureProducer, timeout: Duration) -> Result<(), KafkaError> {
+fn commit(producer: &FutureProducer, timeout: Duration) -> Result<(), Flags> {
     use rdkafka_sys as rdsys;
     let rk = producer.client().native_ptr();
     // SAFETY: `rk` is the live producer handle; the error is read then destroyed once.
@@ -139,13 +288,17 @@ fn commit(producer: &FutureProducer, timeout: Duration) -> Result<(), KafkaError
         if err.is_null() {
             return Ok(());
         }
-        let code: RDKafkaErrorCode = rdsys::rd_kafka_error_code(err).into();
-        let fatal = rdsys::rd_kafka_error_is_fatal(err) != 0;
+        let flags = Flags {
+            code: rdsys::rd_kafka_error_code(err).into(),
+            fatal: rdsys::rd_kafka_error_is_fatal(err) != 0,
+            retriable: rdsys::rd_kafka_error_is_retriable(err) != 0,
+            requires_abort: rdsys::rd_kafka_error_txn_requires_abort(err) != 0,
+        };
         let message = std::ffi::CStr::from_ptr(rdsys::rd_kafka_error_string(err)).to_string_lossy().into_owned();
         rdsys::rd_kafka_error_destroy(err);
-        tracing::warn!(?code, fatal, message, "commit_transaction");
-        // A fatal error leaves the producer unusable: treat it as fenced.
-        Err(KafkaError::MessageProduction(if fatal { RDKafkaErrorCode::Fenced } else { code }))
+        tracing::warn!(code = ?flags.code, fatal = flags.fatal, retriable = flags.retriable,
+            requires_abort = flags.requires_abort, message, "commit_transaction");
+        Err(flags)
     }
 }
 
@@ -168,4 +321,39 @@ pub fn fenced_producer(config: &super::KafkaConfig, transactional_id: &str) -> c
         .init_transactions(Duration::from_secs(60))
         .map_err(|e| LogError::Unavailable(format!("init_transactions {transactional_id}: {e}")))?;
     Ok(producer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(code: RDKafkaErrorCode, fatal: bool, retriable: bool, requires_abort: bool) -> Flags {
+        Flags { code, fatal, retriable, requires_abort }
+    }
+
+    #[test]
+    fn a_commit_timeout_is_retried_then_unknown_never_assumed_aborted() {
+        let timeout = flags(RDKafkaErrorCode::OperationTimedOut, false, true, false);
+        assert_eq!(commit_verdict(timeout, 1), CommitVerdict::Retry);
+        assert_eq!(commit_verdict(timeout, 2), CommitVerdict::Retry);
+        assert_eq!(commit_verdict(timeout, COMMIT_ATTEMPTS), CommitVerdict::Unknown);
+    }
+
+    #[test]
+    fn fatal_errors_are_unknown_unless_they_say_fenced() {
+        assert_eq!(commit_verdict(flags(RDKafkaErrorCode::Fail, true, false, false), 1), CommitVerdict::Unknown);
+        assert_eq!(commit_verdict(flags(RDKafkaErrorCode::Fenced, true, false, false), 1), CommitVerdict::Fenced);
+        assert_eq!(
+            commit_verdict(flags(RDKafkaErrorCode::ProducerFenced, false, false, false), 1),
+            CommitVerdict::Fenced
+        );
+    }
+
+    #[test]
+    fn abortable_errors_abort_and_unclassified_ones_are_unknown() {
+        let abortable = flags(RDKafkaErrorCode::MessageTimedOut, false, false, true);
+        assert_eq!(commit_verdict(abortable, 1), CommitVerdict::Abort);
+        // Neither retriable nor abortable nor fatal: we cannot tell what happened.
+        assert_eq!(commit_verdict(flags(RDKafkaErrorCode::Fail, false, false, false), 1), CommitVerdict::Unknown);
+    }
 }

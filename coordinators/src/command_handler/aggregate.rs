@@ -5,7 +5,7 @@
 //! book is the truth as long as the task owns it. A batch works on a
 //! [`Staged`] overlay that is folded in only after the commit succeeded.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use angzarr_connectors::AggregateHistory;
 use angzarr_proto::angzarr::{Cover, EventBook, EventPage, Snapshot};
@@ -80,7 +80,11 @@ impl Book {
 
 impl From<AggregateHistory> for Book {
     fn from(h: AggregateHistory) -> Self {
-        Book { snapshot: h.snapshot, pages: h.pages, first_uncovered: h.first_offset, latest_state: None }
+        // With no page after it, the snapshot's state is the latest state:
+        // the aggregate can be snapshotted again (to move the restore point)
+        // without calling the business logic.
+        let latest_state = if h.pages.is_empty() { h.snapshot.as_ref().and_then(|s| s.state.clone()) } else { None };
+        Book { snapshot: h.snapshot, pages: h.pages, first_uncovered: h.first_offset, latest_state }
     }
 }
 
@@ -88,12 +92,18 @@ impl From<AggregateHistory> for Book {
 #[derive(Default)]
 pub struct Books {
     by_root: HashMap<Uuid, Book>,
+    /// `(first_uncovered, root)` of every aggregate with uncovered events,
+    /// kept in step with `by_root`: where restore may start, and which
+    /// aggregates hold it back, without a scan of every book per batch.
+    uncovered: BTreeSet<(i64, Uuid)>,
 }
 
 impl Books {
     /// The restored state of a partition.
     pub fn restore(histories: Vec<AggregateHistory>) -> Self {
-        Books { by_root: histories.into_iter().map(|h| (h.root, h.into())).collect() }
+        let by_root: HashMap<Uuid, Book> = histories.into_iter().map(|h| (h.root, h.into())).collect();
+        let uncovered = by_root.iter().filter_map(|(r, b)| b.first_uncovered.map(|o| (o, *r))).collect();
+        Books { by_root, uncovered }
     }
 
     /// Number of live aggregates.
@@ -139,6 +149,12 @@ impl Staged<'_> {
 impl Books {
     /// Folds a committed batch's changes in, with the offsets its events got.
     pub fn apply(&mut self, changes: HashMap<Uuid, Book>, appended: &[(Uuid, u32)], offsets: &[i64]) {
+        let roots: Vec<Uuid> = changes.keys().copied().collect();
+        for root in &roots {
+            if let Some(o) = self.by_root.get(root).and_then(|b| b.first_uncovered) {
+                self.uncovered.remove(&(o, *root));
+            }
+        }
         self.by_root.extend(changes);
         for (&(root, seq), &offset) in appended.iter().zip(offsets) {
             if let Some(book) = self.by_root.get_mut(&root) {
@@ -148,21 +164,28 @@ impl Books {
                 }
             }
         }
+        for root in roots {
+            if let Some(o) = self.by_root.get(&root).and_then(|b| b.first_uncovered) {
+                self.uncovered.insert((o, root));
+            }
+        }
     }
 
     /// Where restore may start: the first event some aggregate still needs.
     /// `None` when every event is covered by a snapshot.
     pub fn restore_from(&self) -> Option<i64> {
-        self.by_root.values().filter_map(|b| b.first_uncovered).min()
+        self.uncovered.first().map(|(o, _)| *o)
     }
 
-    /// Roots whose uncovered events start before `offset`: snapshot them to
-    /// keep restore proportional to recent activity.
+    /// Roots whose uncovered events start before `offset` and whose latest
+    /// state is known: snapshot them to keep restore proportional to recent
+    /// activity. Oldest first.
     pub fn laggards(&self, offset: i64, max: usize) -> Vec<Uuid> {
-        self.by_root
+        self.uncovered
             .iter()
-            .filter(|(_, b)| b.first_uncovered.is_some_and(|o| o < offset) && b.latest_state.is_some())
-            .map(|(r, _)| *r)
+            .take_while(|(o, _)| *o < offset)
+            .filter(|(_, r)| self.by_root.get(r).is_some_and(|b| b.latest_state.is_some()))
+            .map(|(_, r)| *r)
             .take(max)
             .collect()
     }
@@ -212,5 +235,34 @@ mod tests {
         books.apply(changes, &[(root, 0)], &[42]);
         assert_eq!(books.by_root[&root].next_sequence(), 1);
         assert_eq!(books.restore_from(), Some(42));
+    }
+
+    #[test]
+    fn the_restore_point_follows_snapshots_without_scanning() {
+        let state = prost_types::Any { type_url: "t/S".into(), value: vec![1] };
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut books = Books::restore(vec![
+            AggregateHistory { root: a, pages: vec![page(0)], first_offset: Some(10), ..Default::default() },
+            AggregateHistory {
+                root: b,
+                snapshot: Some(Snapshot { sequence: 4, state: Some(state.clone()), ..Default::default() }),
+                ..Default::default()
+            },
+        ]);
+        assert_eq!(books.restore_from(), Some(10));
+        assert!(books.laggards(100, 10).is_empty(), "a's latest state is unknown after a restore");
+        assert!(books.by_root[&b].latest_state.is_some(), "a snapshot with nothing after it is the latest state");
+        // b gets an event at offset 20; a is snapshotted: the point moves to 20.
+        let changes = {
+            let mut staged = books.stage();
+            staged.get_mut(&b).advance(&[page(5)], None);
+            let ab = staged.get_mut(&a);
+            ab.latest_state = Some(state.clone());
+            ab.snapshot_now().unwrap();
+            staged.into_changes()
+        };
+        books.apply(changes, &[(b, 5)], &[20]);
+        assert_eq!(books.restore_from(), Some(20));
+        assert_eq!(books.laggards(21, 10), vec![b]);
     }
 }

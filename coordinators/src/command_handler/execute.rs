@@ -2,9 +2,14 @@
 //!
 //! A status from the handler is the aggregate's decision (a rejection, an
 //! invalid command) and is passed to the caller as is. A transport failure
-//! — the handler is down or restarting — is not a decision: it is retried
-//! with backoff, and only after the retries are spent does the command fail
-//! as `UNAVAILABLE`, with nothing written.
+//! — the handler is down, restarting, or does not answer within the call
+//! deadline — is not a decision: the command is in the log and must be
+//! decided, so the call is retried with backoff **until the handler
+//! answers** or the task is stopped (revocation, shutdown: the next owner
+//! decides it). The partition holds meanwhile — its lag grows, a log line
+//! and `angzarr.handler.unreachable` say why — and a caller waiting on
+//! DECISION hears "outcome unknown" from its gateway's deadline, never a
+//! rejection that did not happen.
 
 use std::time::Duration;
 
@@ -13,64 +18,74 @@ use std::error::Error as _;
 use tonic::{Code, Status};
 use tracing::Instrument;
 
+use crate::Shutdown;
 use crate::handlers::Handlers;
 use crate::telemetry::SPAN_AGGREGATE_EXECUTE;
 
-/// How hard to try a handler that does not answer.
+/// How to call a handler, and how patiently to wait for one that does not answer.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
     /// Delay before the first retry; doubles each time.
     pub initial_backoff: Duration,
+    /// Longest delay between retries.
+    pub max_backoff: Duration,
     /// Deadline of one call.
     pub call_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 5, initial_backoff: Duration::from_millis(100), call_timeout: Duration::from_secs(10) }
+        RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(10),
+        }
     }
 }
 
-/// Whether a status means "the handler was not reached" rather than "the handler decided".
-fn transient(status: &Status) -> bool {
-    status.code() == Code::Unavailable || (status.code() == Code::Unknown && status.source().is_some())
+/// Whether a status means "the handler was not reached (or did not answer)"
+/// rather than "the handler decided".
+pub fn transient(status: &Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded)
+        || (status.code() == Code::Unknown && status.source().is_some())
 }
 
-/// Calls `domain`'s handler with `request`, retrying while it cannot be reached.
+/// Calls `domain`'s handler with `request`, holding while it cannot be
+/// reached. `None` when `stop` came first: the command stays undecided.
 pub async fn execute(
     handlers: &Handlers,
     domain: &str,
     correlation_id: &str,
     request: ContextualCommand,
     policy: &RetryPolicy,
-) -> Result<BusinessResponse, Status> {
+    stop: &Shutdown,
+) -> Option<Result<BusinessResponse, Status>> {
     let span = tracing::info_span!(SPAN_AGGREGATE_EXECUTE, domain, correlation_id);
     async move {
-        let mut client = handlers
-            .get(domain)
-            .ok_or_else(|| Status::failed_precondition(format!("no business logic configured for domain `{domain}`")))?;
+        let Some(mut client) = handlers.get(domain) else {
+            return Some(Err(Status::failed_precondition(format!(
+                "no business logic configured for domain `{domain}`"
+            ))));
+        };
         let mut backoff = policy.initial_backoff;
-        let mut attempt = 1;
+        let mut attempt = 1u32;
         loop {
             let mut req = tonic::Request::new(request.clone());
             req.set_timeout(policy.call_timeout);
             match client.handle(req).await {
-                Ok(resp) => return Ok(resp.into_inner()),
-                Err(status) if transient(&status) && attempt < policy.attempts => {
-                    tracing::warn!(attempt, code = ?status.code(), message = status.message(), "business logic unreachable; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                Ok(resp) => return Some(Ok(resp.into_inner())),
+                Err(status) if transient(&status) => {
+                    tracing::warn!(attempt, code = ?status.code(), message = status.message(), ?backoff,
+                        "business logic unreachable; the partition holds this command and retries");
+                    metrics::counter!("angzarr.handler.unreachable", "domain" => domain.to_string()).increment(1);
+                    tokio::select! {
+                        _ = stop.wait() => return None,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(policy.max_backoff);
                     attempt += 1;
                 }
-                Err(status) if transient(&status) => {
-                    return Err(Status::unavailable(format!(
-                        "business logic of `{domain}` unreachable after {attempt} attempts: {}",
-                        status.message()
-                    )));
-                }
-                Err(status) => return Err(status),
+                Err(status) => return Some(Err(status)),
             }
         }
     }

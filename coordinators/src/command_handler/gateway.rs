@@ -197,7 +197,18 @@ impl Gateway {
     }
 
     /// Handles one request; the whole command path as seen from the caller.
-    pub async fn handle(&self, req: CommandRequest) -> Result<CommandResponse, CoordinatorError> {
+    /// `request_id` is the caller's idempotency key (`angzarr-request-id`):
+    /// a retry with it is answered with the original outcome and writes
+    /// nothing twice. Without one, the gateway names the command itself.
+    pub async fn handle(
+        &self,
+        req: CommandRequest,
+        request_id: Option<String>,
+    ) -> Result<CommandResponse, CoordinatorError> {
+        let request_id = match request_id {
+            Some(id) => check_request_id(id)?,
+            None => Uuid::new_v4().to_string(),
+        };
         let domains = self.log.domains();
         let valid =
             validate(&req, &self.limits, |d| domains.iter().any(|k| k == d), Some(angzarr_proto::descriptor_pool()))?;
@@ -208,7 +219,7 @@ impl Gateway {
             domain: valid.domain,
             root: valid.root,
             correlation_id: valid.correlation_id,
-            request_id: Uuid::new_v4().to_string(),
+            request_id: request_id.clone(),
             reply_to: (mode != SyncMode::Async).then(|| self.log.instance_id().to_string()),
             sync_mode: mode as i32,
             book: valid.book.encode_to_vec(),
@@ -220,13 +231,24 @@ impl Gateway {
             seen: Vec::new(),
             deadline: tokio::time::Instant::now() + self.decision_timeout,
         };
-        let submitted = self.log.submit(envelope, mode != SyncMode::Async).await?;
+        let submitted = match self.log.submit(envelope, mode != SyncMode::Async).await {
+            Ok(s) => s,
+            Err(angzarr_connectors::LogError::OutcomeUnknown(_, e)) => {
+                return Err(CoordinatorError::OutcomeUnknown(format!(
+                    "the commands log did not confirm the append ({e}); retry with request id `{request_id}`"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let Some(reply) = submitted.reply else {
             return Ok(CommandResponse {
                 events: Some(EventBook { cover, ..Default::default() }),
                 ..Default::default()
             });
         };
+        // Whatever ends this wait — answer, deadline, or the caller going
+        // away — the waiter is removed.
+        let _waiting = Forget { log: &self.log, request_id: &request_id };
         let events = match tokio::time::timeout(self.decision_timeout, reply).await {
             Err(_) => return Err(CoordinatorError::Timeout(self.decision_timeout)),
             Ok(Err(_)) => return Err(CoordinatorError::Log(angzarr_connectors::LogError::Shutdown)),
@@ -245,19 +267,57 @@ impl Gateway {
     }
 }
 
+/// Removes a reply waiter when dropped.
+struct Forget<'a> {
+    log: &'a Arc<dyn Log>,
+    request_id: &'a str,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.log.forget(self.request_id);
+    }
+}
+
+/// Longest request id accepted.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// A caller's request id, if usable: it travels in record headers and
+/// metadata, so printable ASCII of bounded length.
+fn check_request_id(id: String) -> Result<String, CoordinatorError> {
+    if id.is_empty() || id.len() > MAX_REQUEST_ID || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(CoordinatorError::InvalidArgument(format!(
+            "request id must be 1 to {MAX_REQUEST_ID} printable ASCII characters without spaces"
+        )));
+    }
+    Ok(id)
+}
+
+/// The request id in `metadata`, if the caller sent one.
+pub fn request_id_of(metadata: &tonic::metadata::MetadataMap) -> Result<Option<String>, CoordinatorError> {
+    match metadata.get(crate::error::REQUEST_ID_HEADER) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(|s| Some(s.to_string())).map_err(|_| {
+            CoordinatorError::InvalidArgument(format!("{} must be ASCII", crate::error::REQUEST_ID_HEADER))
+        }),
+    }
+}
+
 #[tonic::async_trait]
 impl CommandHandlerCoordinatorService for Gateway {
     async fn handle_command(&self, request: Request<CommandRequest>) -> Result<Response<CommandResponse>, Status> {
+        let request_id = request_id_of(request.metadata()).map_err(Status::from)?;
         let req = request.into_inner();
         let cover = req.command.as_ref().and_then(|c| c.cover.as_ref());
         let domain = cover.map(|c| c.domain.clone()).unwrap_or_default();
         let correlation_id = cover.map(|c| c.correlation_id.clone()).unwrap_or_default();
         let span = tracing::info_span!(SPAN_AGGREGATE_HANDLE, %domain, %correlation_id, sync_mode = req.sync_mode);
         let started = Instant::now();
-        let result = self.handle(req).instrument(span).await;
+        let result = self.handle(req, request_id).instrument(span).await;
         let outcome = match &result {
             Ok(_) => "accepted",
             Err(CoordinatorError::Rejected { .. }) => "rejected",
+            Err(CoordinatorError::Timeout(_) | CoordinatorError::OutcomeUnknown(_)) => "unknown",
             Err(_) => "error",
         };
         metrics::histogram!(COMMAND_DURATION, "domain" => domain.clone(), "outcome" => outcome)

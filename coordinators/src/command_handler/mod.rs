@@ -13,6 +13,7 @@
 //! [`query`] serves `EventQueryService` from the log.
 
 pub mod aggregate;
+pub mod dedupe;
 pub mod execute;
 pub mod gateway;
 pub mod query;

@@ -6,9 +6,17 @@
 //! accumulated — adaptive batching: the slower the commits, the bigger the
 //! batches), decides each one against the in-memory books, and commits the
 //! whole batch — events, due snapshots, the consumed offset, the replies —
-//! in one atomic step. If the commit fails, nothing of the batch happened:
-//! the in-memory changes are dropped and the task stops, leaving the
-//! partition to be restored afresh by whoever owns it next.
+//! in one atomic step.
+//!
+//! A failed commit is classified by the log ([`PartitionLog::commit`]): an
+//! abort means nothing happened — the staged changes are dropped and the
+//! same commands decided again; anything else (an outcome nobody can tell,
+//! a broken producer, a lost restore) ends the attempt, and the
+//! [`Supervisor`] restarts it: re-initialise, restore from the log, decide
+//! again. A command taken from the log is never dropped because the
+//! business logic cannot be reached: the partition holds and retries until
+//! it answers ([`execute`]). A request id seen before gets its original
+//! answer ([`Dedupe`]).
 
 use std::time::{Duration, Instant};
 
@@ -23,10 +31,12 @@ use prost::Message;
 use tonic::Code;
 
 use super::aggregate::{Books, Staged, sequence_mismatch};
+use super::dedupe::{Dedupe, Seen};
 use super::execute::{RetryPolicy, execute};
 use crate::Shutdown;
 use crate::backoff::until_ok;
 use crate::handlers::Handlers;
+use crate::supervisor::{Supervisor, TaskStates};
 
 /// How a task works.
 #[derive(Clone, Debug)]
@@ -48,6 +58,15 @@ pub struct TaskConfig {
     /// topic's `max.message.bytes` (1 MB by default); refusing the command up
     /// front keeps one oversized event from failing its whole batch forever.
     pub max_event_bytes: usize,
+    /// How long a request id's outcome is remembered (retries within it get
+    /// the original answer).
+    pub dedupe_window: Duration,
+    /// At most this many request ids remembered per partition.
+    pub dedupe_max: usize,
+    /// Every task's state, for readiness and metrics.
+    pub states: TaskStates,
+    /// How long a fenced task waits for its revocation before re-initialising.
+    pub fenced_grace: Duration,
 }
 
 /// Snapshot cadence: store one when this many events accumulated since the
@@ -84,6 +103,10 @@ impl Default for TaskConfig {
             hub: crate::hub::Hub::default(),
             max_restore_lag: 10_000,
             max_event_bytes: 900 * 1024,
+            dedupe_window: Duration::from_secs(300),
+            dedupe_max: 100_000,
+            states: TaskStates::default(),
+            fenced_grace: Duration::from_secs(30),
         }
     }
 }
@@ -133,7 +156,8 @@ fn now() -> prost_types::Timestamp {
     prost_types::Timestamp::from(std::time::SystemTime::now())
 }
 
-/// Runs the task until `stop` or a failure; returns how it ended.
+/// Runs the partition task until `stop` (revocation or shutdown), restarting
+/// it after any failure as the [`Supervisor`] decides.
 pub async fn run(
     mut log: Box<dyn PartitionLog>,
     handlers: Handlers,
@@ -141,16 +165,41 @@ pub async fn run(
     stop: Shutdown,
 ) -> Result<(), LogError> {
     let id = log.id().clone();
+    let mut supervisor =
+        Supervisor::new(super::GROUP, id.clone(), config.states.clone(), stop.clone(), config.fenced_grace);
+    loop {
+        let ended = serve(log.as_mut(), &handlers, &config, &stop, &mut supervisor).await;
+        if !supervisor.restart_after(ended).await {
+            tracing::info!(partition = %id, "partition task stopped");
+            return Ok(());
+        }
+    }
+}
+
+/// One life of the task: restore, then decide and commit batches until
+/// `stop` (`Ok`) or a failure that needs a restore (`Err`).
+async fn serve(
+    log: &mut dyn PartitionLog,
+    handlers: &Handlers,
+    config: &TaskConfig,
+    stop: &Shutdown,
+    supervisor: &mut Supervisor,
+) -> Result<(), LogError> {
+    let id = log.id().clone();
     let started = Instant::now();
-    let Some(restored) = restore(log.as_mut(), &handlers, &stop).await? else { return Ok(()) };
+    supervisor.restoring();
+    let Some(restored) = restore(log, handlers, stop).await? else { return Ok(()) };
     let mut books = Books::restore(restored);
-    tracing::info!(partition = %id, aggregates = books.len(), elapsed = ?started.elapsed(), "partition restored");
+    let mut dedupe = Dedupe::new(config.dedupe_window, config.dedupe_max);
+    dedupe.seed(log.recent_requests(config.dedupe_window).await?);
+    tracing::info!(partition = %id, aggregates = books.len(), recent_requests = dedupe.len(), elapsed = ?started.elapsed(), "partition restored");
+    supervisor.serving();
 
     let mut point = RestorePoint { head: None, written: None };
-    let mut failures = 0u32;
-    'batches: loop {
+    let mut aborts = 0u32;
+    loop {
         let commands = tokio::select! {
-            _ = stop.wait() => break,
+            _ = stop.wait() => return Ok(()),
             polled = log.poll(config.max_batch, config.poll_wait) => polled?,
         };
         let decide_started = Instant::now();
@@ -158,10 +207,46 @@ pub async fn run(
         let mut staged = books.stage();
         let mut appended = Vec::new();
         let mut outcomes = Vec::with_capacity(commands.len());
+        // Request ids decided in this batch, remembered once it committed.
+        let mut decided_ids: std::collections::HashMap<&str, (uuid::Uuid, CommandOutcome)> = Default::default();
         for cmd in &commands {
-            // `None`: stopped while a process manager was being retried —
-            // nothing of this batch is committed; the next owner redoes it.
-            let Some(decided) = decide(cmd, &mut staged, &handlers, &config, &stop).await else { break 'batches };
+            let repeat = match decided_ids.get(cmd.request_id.as_str()) {
+                Some((root, outcome)) if root == &cmd.root => Some(outcome.clone()),
+                Some((root, _)) => Some(reused_id(&cmd.request_id, root)),
+                None => match dedupe.seen(&cmd.request_id, &cmd.root) {
+                    Seen::New => None,
+                    Seen::Decided(outcome) => Some(outcome.clone()),
+                    Seen::OtherRoot(root) => Some(reused_id(&cmd.request_id, &root)),
+                },
+            };
+            let decided = match repeat {
+                Some(outcome) => {
+                    tracing::debug!(partition = %id, request_id = cmd.request_id, "repeated request id: original outcome, nothing written");
+                    metrics::counter!("angzarr.commands.deduplicated", "domain" => id.domain.to_string()).increment(1);
+                    Decided { events: Vec::new(), snapshot: None, commands: Vec::new(), outcome }
+                }
+                // `None`: stopped while the business logic or a process
+                // manager was being retried — nothing of this batch is
+                // committed; the next owner (or this one, restarted) redoes it.
+                None => match decide(cmd, &mut staged, handlers, config, stop).await {
+                    Some(d) => {
+                        if !cmd.request_id.is_empty() {
+                            decided_ids.insert(cmd.request_id.as_str(), (cmd.root, d.outcome.clone()));
+                        }
+                        d
+                    }
+                    None => return Ok(()),
+                },
+            };
+            if let CommandOutcome::Rejected { code, message } = &decided.outcome
+                && cmd.reply_to.is_none()
+            {
+                // Nobody waits for this answer (ASYNC, saga, process manager):
+                // say it where an operator finds it.
+                tracing::warn!(partition = %id, offset = cmd.offset, request_id = cmd.request_id, correlation_id = cmd.correlation_id,
+                    code, message, "command rejected with nobody waiting for the answer");
+                metrics::counter!("angzarr.commands.rejected_unwaited", "domain" => id.domain.to_string()).increment(1);
+            }
             appended.extend(decided.events.iter().map(|e| (e.root, e.sequence)));
             batch.events.extend(decided.events);
             batch.snapshots.extend(decided.snapshot);
@@ -181,12 +266,14 @@ pub async fn run(
             continue;
         }
         let changes = staged.into_changes();
+        let remembered: Vec<(String, uuid::Uuid, CommandOutcome)> =
+            decided_ids.into_iter().map(|(k, (root, o))| (k.to_string(), root, o)).collect();
         let (n_cmds, n_events, restore_from) = (commands.len(), batch.events.len(), batch.restore_from);
         let decided_in = decide_started.elapsed();
         let commit_started = Instant::now();
         match log.commit(batch).await {
             Ok(offsets) => {
-                failures = 0;
+                aborts = 0;
                 if let Some(last) = offsets.last() {
                     point.head = Some(last + 1);
                 }
@@ -194,24 +281,37 @@ pub async fn run(
                     point.written = restore_from;
                 }
                 books.apply(changes, &appended, &offsets);
+                for (request_id, root, outcome) in remembered {
+                    dedupe.insert(&request_id, root, outcome);
+                }
                 for (request_id, outcome) in outcomes {
                     config.hub.publish(crate::hub::Signal::Decided { request_id, outcome });
                 }
                 tracing::debug!(partition = %id, commands = n_cmds, events = n_events, ?decided_in, committed_in = ?commit_started.elapsed(), "batch committed");
             }
-            Err(e @ LogError::Fenced(..)) => return Err(e),
-            Err(e) => {
+            Err(e @ LogError::Aborted(..)) => {
                 // Nothing of the batch happened; the log rewound to our last
-                // commit, so the same commands come again. Back off and retry.
-                failures += 1;
-                let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
-                tracing::warn!(partition = %id, error = %e, ?backoff, "commit failed; the batch will be retried");
-                tokio::time::sleep(backoff).await;
+                // commit, so the same commands come again.
+                aborts += 1;
+                let backoff = Duration::from_millis(100 * 2u64.pow(aborts.min(6)));
+                tracing::warn!(partition = %id, error = %e, ?backoff, "transaction aborted; the batch will be decided again");
+                tokio::select! {
+                    _ = stop.wait() => return Ok(()),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
             }
+            // Fenced, or an outcome nobody can tell: the supervisor decides.
+            Err(e) => return Err(e),
         }
     }
-    tracing::info!(partition = %id, "partition task stopped");
-    Ok(())
+}
+
+/// The answer to a request id already used for another aggregate.
+fn reused_id(request_id: &str, root: &uuid::Uuid) -> CommandOutcome {
+    rejected(
+        Code::InvalidArgument,
+        format!("request id `{request_id}` was already used for aggregate {root}; a request id names one command"),
+    )
 }
 
 /// Reads the partition's histories, upcast. An upcaster that fails is
@@ -285,7 +385,7 @@ async fn decide(
         (reaction.events, reaction.commands)
     } else {
         let request = ContextualCommand { events: Some(history), command: Some(book) };
-        let response = match execute(handlers, &cmd.domain, &cmd.correlation_id, request, &config.retry).await {
+        let response = match execute(handlers, &cmd.domain, &cmd.correlation_id, request, &config.retry, stop).await? {
             Ok(r) => r,
             Err(status) => return nothing(rejected(status.code(), status.message())),
         };
@@ -325,7 +425,8 @@ async fn decide(
         _ => None,
     };
     book.advance(&pages, snapshot.clone());
-    if latest_state.is_some() {
+    if !pages.is_empty() {
+        // The state after these pages, or unknown: never an older one.
         book.latest_state = latest_state;
     }
     let next_sequence = book.next_sequence();
@@ -368,6 +469,7 @@ fn stamp(
             sequence,
             type_name,
             correlation_id: cmd.correlation_id.clone(),
+            request_id: cmd.request_id.clone(),
             edition: edition.clone(),
             isolated,
             reply_to: reply_to.clone(),

@@ -4,7 +4,9 @@
 //! partition. Assignment creates a task (which restores, then processes);
 //! revocation stops it — the task finishes its open batch — and only then
 //! acknowledges, so the next owner starts after our last commit. Scaling out
-//! is starting another worker in the same group.
+//! is starting another worker in the same group. Each task restarts itself
+//! after failures ([`crate::supervisor`]); a task that panics ends the
+//! worker with an error, which stops the process.
 
 use std::collections::HashMap;
 
@@ -41,9 +43,15 @@ impl Worker {
         let mut membership = self.log.join(GROUP, &domains).await?;
         tracing::info!(?domains, "command-handler worker joined");
         let mut tasks: HashMap<PartitionId, Running> = HashMap::new();
+        let (died_tx, mut died) = tokio::sync::mpsc::unbounded_channel::<crate::supervisor::Died>();
+        let mut failure = None;
         loop {
             let change = tokio::select! {
                 _ = shutdown.wait() => break,
+                Some(d) = died.recv() => {
+                    failure = Some(CoordinatorError::TaskDied(format!("{} {}: {}", d.group, d.partition, d.reason)));
+                    break;
+                }
                 change = membership.next() => change,
             };
             match change {
@@ -52,9 +60,9 @@ impl Worker {
                     let stop = shutdown.child();
                     let (handlers, config, task_stop) = (self.handlers.clone(), self.config.clone(), stop.clone());
                     let task_id = id.clone();
-                    let handle = tokio::spawn(async move {
+                    let handle = crate::supervisor::spawn_task(GROUP, id.clone(), died_tx.clone(), async move {
                         if let Err(e) = task::run(plog, handlers, config, task_stop).await {
-                            tracing::error!(partition = %task_id, error = %e, "partition task failed; the partition must be reassigned");
+                            tracing::error!(partition = %task_id, error = %e, "partition task ended");
                         }
                     });
                     if let Some(old) = tasks.insert(id, Running { stop, handle }) {
@@ -77,6 +85,6 @@ impl Worker {
         }
         membership.leave().await;
         tracing::info!("command-handler worker left");
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 }

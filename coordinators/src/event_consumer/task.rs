@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::{Reaction, Reactor};
 use crate::Shutdown;
 use crate::backoff::until_ok;
+use crate::supervisor::{Supervisor, TaskStates};
 use crate::upcast::Upcasters;
 
 const MAX_BATCH: usize = 512;
@@ -61,29 +62,55 @@ async fn react(
     .await
 }
 
-/// Runs until `stop`, or until the partition is lost.
+/// Runs until `stop` (revocation or shutdown), restarting after any failure
+/// as the [`Supervisor`] decides.
 pub async fn run(
     mut partition: Box<dyn EventPartition>,
     reactor: Arc<dyn Reactor>,
     upcasters: Upcasters,
     stop: Shutdown,
+    states: TaskStates,
 ) -> Result<(), LogError> {
     let id = partition.id().clone();
+    let mut supervisor = Supervisor::new(&reactor.group(), id.clone(), states, stop.clone(), FENCED_GRACE);
+    loop {
+        let ended = serve(partition.as_mut(), reactor.as_ref(), &upcasters, &stop, &mut supervisor).await;
+        if !supervisor.restart_after(ended).await {
+            return Ok(());
+        }
+    }
+}
+
+/// How long a fenced task waits for its revocation before re-initialising.
+const FENCED_GRACE: Duration = Duration::from_secs(30);
+
+/// One life of the task: start (fence, rewind), then react and commit
+/// until `stop` (`Ok`) or a failure that needs a fresh start (`Err`).
+async fn serve(
+    partition: &mut dyn EventPartition,
+    reactor: &dyn Reactor,
+    upcasters: &Upcasters,
+    stop: &Shutdown,
+    supervisor: &mut Supervisor,
+) -> Result<(), LogError> {
+    let id = partition.id().clone();
+    supervisor.restoring();
     partition.start().await?;
     tracing::info!(partition = %id, group = reactor.group(), "event partition started");
+    supervisor.serving();
     // Last sequence reacted to per root: a redelivery is not applied twice.
     let mut applied: HashMap<Uuid, u32> = HashMap::new();
-    let mut failures = 0u32;
+    let mut aborts = 0u32;
     loop {
         let events = tokio::select! {
-            _ = stop.wait() => break,
+            _ = stop.wait() => return Ok(()),
             polled = partition.poll(MAX_BATCH, Duration::from_millis(250)) => polled?,
         };
         let Some(last) = events.last().map(|e| e.offset) else { continue };
         // Most domains have no upcaster: no copy of the batch for them.
         let events = if events.iter().any(|e| upcasters.covers(&e.domain)) {
             let upcast = until_ok(
-                &stop,
+                stop,
                 || upcasters.events(events.clone()),
                 |status: &tonic::Status, backoff| {
                     tracing::error!(group = reactor.group(), partition = %id, offset = events[0].offset, code = ?status.code(),
@@ -104,7 +131,7 @@ pub async fn run(
         // One call at a time, in order (measured: a `buffered` stream of
         // these calls replayed 3x slower, even with one in flight).
         for (book, evs) in runs(&fresh, reactor.batches_by_root()) {
-            let Some(reaction) = react(reactor.as_ref(), &book, &evs, &id, &stop).await else { return Ok(()) };
+            let Some(reaction) = react(reactor, &book, &evs, &id, stop).await else { return Ok(()) };
             tx.commands.extend(reaction.commands);
             if let Some(notice) = reaction.notice {
                 let mut waiting: Vec<&String> = evs.iter().filter_map(|e| e.reply_to.as_ref()).collect();
@@ -116,19 +143,22 @@ pub async fn run(
         }
         match partition.commit(tx).await {
             Ok(()) => {
-                failures = 0;
+                aborts = 0;
                 for (root, seq) in reacted {
                     applied.insert(root, seq);
                 }
             }
-            Err(e @ LogError::Fenced(..)) => return Err(e),
-            Err(e) => {
-                failures += 1;
-                let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
-                tracing::warn!(partition = %id, error = %e, ?backoff, "commit failed; the batch will be retried");
-                tokio::time::sleep(backoff).await;
+            Err(e @ LogError::Aborted(..)) => {
+                aborts += 1;
+                let backoff = Duration::from_millis(100 * 2u64.pow(aborts.min(6)));
+                tracing::warn!(partition = %id, error = %e, ?backoff, "transaction aborted; the batch will be retried");
+                tokio::select! {
+                    _ = stop.wait() => return Ok(()),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
             }
+            // Fenced, or an outcome nobody can tell: the supervisor decides.
+            Err(e) => return Err(e),
         }
     }
-    Ok(())
 }

@@ -8,6 +8,7 @@ use angzarr_connectors::{Assignment, Log, PartitionId};
 use tokio::task::JoinHandle;
 
 use super::{Reactor, task};
+use crate::supervisor::TaskStates;
 use crate::upcast::Upcasters;
 use crate::{CoordinatorError, Shutdown};
 
@@ -16,12 +17,19 @@ pub struct EventWorker {
     log: Arc<dyn Log>,
     reactor: Arc<dyn Reactor>,
     upcasters: Upcasters,
+    states: TaskStates,
 }
 
 impl EventWorker {
     /// A worker for `reactor` on `log`.
     pub fn new(log: Arc<dyn Log>, reactor: Arc<dyn Reactor>) -> Self {
-        EventWorker { log, reactor, upcasters: Upcasters::default() }
+        EventWorker { log, reactor, upcasters: Upcasters::default(), states: TaskStates::default() }
+    }
+
+    /// Reports its tasks' states in `states`.
+    pub fn with_states(mut self, states: TaskStates) -> Self {
+        self.states = states;
+        self
     }
 
     /// Upcasts what it consumes with `upcasters` before the reactor sees it.
@@ -36,9 +44,15 @@ impl EventWorker {
         let mut membership = self.log.join_events(&group, &self.reactor.domains()).await?;
         tracing::info!(group, "event consumer joined");
         let mut tasks: HashMap<PartitionId, (Shutdown, JoinHandle<()>)> = HashMap::new();
+        let (died_tx, mut died) = tokio::sync::mpsc::unbounded_channel::<crate::supervisor::Died>();
+        let mut failure = None;
         loop {
             let change = tokio::select! {
                 _ = shutdown.wait() => break,
+                Some(d) = died.recv() => {
+                    failure = Some(CoordinatorError::TaskDied(format!("{} {}: {}", d.group, d.partition, d.reason)));
+                    break;
+                }
                 change = membership.next() => change,
             };
             match change {
@@ -46,10 +60,10 @@ impl EventWorker {
                     let id = partition.id().clone();
                     let stop = shutdown.child();
                     let (reactor, task_stop, task_id) = (self.reactor.clone(), stop.clone(), id.clone());
-                    let upcasters = self.upcasters.clone();
-                    let handle = tokio::spawn(async move {
-                        if let Err(e) = task::run(partition, reactor, upcasters, task_stop).await {
-                            tracing::error!(partition = %task_id, error = %e, "event task failed");
+                    let (upcasters, states) = (self.upcasters.clone(), self.states.clone());
+                    let handle = crate::supervisor::spawn_task(&group, id.clone(), died_tx.clone(), async move {
+                        if let Err(e) = task::run(partition, reactor, upcasters, task_stop, states).await {
+                            tracing::error!(partition = %task_id, error = %e, "event task ended");
                         }
                     });
                     if let Some((old, _)) = tasks.insert(id, (stop, handle)) {
@@ -72,6 +86,6 @@ impl EventWorker {
         }
         membership.leave().await;
         tracing::info!(group, "event consumer left");
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 }

@@ -9,6 +9,8 @@
 //   angzarr/process_manager.hpp  ProcessManager<State>, Reaction, Trigger
 //                          (ProcessManagerService without network)
 //   angzarr/upcaster.hpp   Upcaster (UpcasterService.Upcast without network)
+//   angzarr/gateway.hpp    Gateway: send commands to the coordinator, with an
+//                          idempotency key (Rejected, OutcomeUnknown, TransportError)
 //   angzarr/server.hpp     HandlerService, HostedProjector, HostedSaga,
 //                          HostedProcessManager, HostedUpcaster, Server, serve
 //   angzarr/testing.hpp    given / when / then, event_book (include it in tests)
@@ -19,6 +21,7 @@
 #include "angzarr/any.hpp"
 #include "angzarr/errors.hpp"
 #include "angzarr/events.hpp"
+#include "angzarr/gateway.hpp"
 #include "angzarr/process_manager.hpp"
 #include "angzarr/projector.hpp"
 #include "angzarr/saga.hpp"

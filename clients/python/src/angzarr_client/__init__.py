@@ -50,11 +50,25 @@ correlation id); an upcaster rewrites old event shapes on read::
         return Reaction.none().record(HandFlowStarted(...)).send(command("hand", ...))
 
     upcaster = Upcaster().map(PlayerRegisteredV1, PlayerRegistered, lambda old: PlayerRegistered(...))
+
+Commands are sent to the gateway with :class:`Gateway`; every send carries an
+idempotency key, so an unknown outcome is retried safely::
+
+    with Gateway.connect("127.0.0.1:1313") as gateway:
+        response = gateway.send_with_retry(request)
 """
 
 from .aggregate import Aggregate, next_sequence
 from .anys import TYPE_URL_PREFIX, full_name, pack, type_name, unpack, unpack_as
 from .errors import CommandRejectedError, InternalError, InvalidArgumentError, StatusError, ensure
+from .gateway import (
+    Gateway,
+    GatewayError,
+    OutcomeUnknownError,
+    RejectedError,
+    TransportError,
+    new_request_id,
+)
 from .process_manager import ProcessManager, Reaction, Trigger
 from .projector import Projector, stream_key
 from .saga import Saga, command, root_bytes
@@ -78,17 +92,22 @@ __all__ = [
     "Aggregate",
     "CommandHandlerServicer",
     "CommandRejectedError",
+    "Gateway",
+    "GatewayError",
     "InternalError",
     "InvalidArgumentError",
+    "OutcomeUnknownError",
     "ProcessManager",
     "ProcessManagerServicer",
     "Projector",
     "ProjectorServicer",
+    "RejectedError",
     "Reaction",
     "RunningServer",
     "Saga",
     "SagaServicer",
     "StatusError",
+    "TransportError",
     "Trigger",
     "Upcaster",
     "UpcasterServicer",
@@ -96,6 +115,7 @@ __all__ = [
     "command",
     "ensure",
     "full_name",
+    "new_request_id",
     "next_sequence",
     "pack",
     "root_bytes",
