@@ -4,7 +4,7 @@
 //! independent `read_committed` reader of the events topic.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -103,11 +103,24 @@ pub fn write_config_with(
     snapshot_every: u32,
     extra: &str,
 ) -> (PathBuf, Config) {
+    write_config_on(dir, &bootstrap(), prefix, handler, snapshot_every, extra, "")
+}
+
+/// A config on the broker at `bootstrap`, with extra top-level YAML and
+/// extra `log:` settings.
+pub fn write_config_on(
+    dir: &Path,
+    bootstrap: &str,
+    prefix: &str,
+    handler: &str,
+    snapshot_every: u32,
+    extra: &str,
+    log_extra: &str,
+) -> (PathBuf, Config) {
     let yaml = format!(
-        "log:\n  type: kafka\n  bootstrap_servers: '{}'\n  topic_prefix: '{prefix}'\n  partitions: {PARTITIONS}\n  session_timeout: {SESSION_TIMEOUT}\n\
+        "log:\n  type: kafka\n  bootstrap_servers: '{bootstrap}'\n  topic_prefix: '{prefix}'\n  partitions: {PARTITIONS}\n  session_timeout: {SESSION_TIMEOUT}\n{log_extra}\
          gateway:\n  listen: 127.0.0.1:0\n  decision_timeout: 60s\n\
-         domains:\n  player:\n    handler: '{handler}'\n    snapshot_every: {snapshot_every}\n{extra}",
-        bootstrap()
+         domains:\n  player:\n    handler: '{handler}'\n    snapshot_every: {snapshot_every}\n{extra}"
     );
     let path = dir.join("angzarr.yaml");
     std::fs::write(&path, &yaml).unwrap();
@@ -122,6 +135,36 @@ impl Cluster {
         let prefix = prefix(name);
         let (config_path, config) =
             write_config(dir.path(), &prefix, &format!("http://{}", handler.addr), snapshot_every);
+        let log = runtime::open_log(&config).await.expect("kafka log");
+        let gateway = runtime::start(
+            &config,
+            log,
+            Roles { gateway: true, command_handler: false, downstream: false },
+            Shutdown::new(),
+        )
+        .await
+        .unwrap();
+        let channel =
+            Channel::from_shared(format!("http://{}", gateway.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
+        Cluster { dir, config_path, config, prefix, gateway, channel, workers: Vec::new(), _handler: handler }
+    }
+
+    /// Topics on the broker at `bootstrap` (with `log_extra` settings),
+    /// `player` served by `player_handler` (the poker server when `None`),
+    /// `extra` YAML appended, and an in-process gateway; no workers yet.
+    pub async fn on(
+        name: &str,
+        bootstrap: &str,
+        player_handler: Option<String>,
+        extra: &str,
+        log_extra: &str,
+    ) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let handler = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let prefix = prefix(name);
+        let player = player_handler.unwrap_or_else(|| format!("http://{}", handler.addr));
+        let extra = extra.replace("{POKER}", &format!("http://{}", handler.addr));
+        let (config_path, config) = write_config_on(dir.path(), bootstrap, &prefix, &player, 100, &extra, log_extra);
         let log = runtime::open_log(&config).await.expect("kafka log");
         let gateway = runtime::start(
             &config,
@@ -483,4 +526,91 @@ pub async fn register_players(client: &mut CommandHandlerCoordinatorServiceClien
         roots.push(root);
     }
     roots
+}
+
+/// A broker (or a 3-node cluster) of its own, started by `scripts/kafka`
+/// on its own ports and state dir, for tests that kill it. Stopped on drop.
+pub struct OwnBroker {
+    pub bootstrap: String,
+    port: u16,
+    state: tempfile::TempDir,
+}
+
+impl OwnBroker {
+    /// Starts `nodes` nodes with client ports from `port`.
+    pub fn start(port: u16, nodes: u32) -> OwnBroker {
+        let state = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(kafka_script());
+        cmd.arg("start");
+        if nodes > 1 {
+            cmd.args(["--nodes", &nodes.to_string()]);
+        }
+        let out = cmd
+            .env("KAFKA_PORT", port.to_string())
+            .env("KAFKA_STATE_DIR", state.path())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("scripts/kafka start");
+        assert!(out.status.success(), "scripts/kafka start failed");
+        let bootstrap = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        OwnBroker { bootstrap, port, state }
+    }
+
+    /// `scripts/kafka ARGS` on this broker's state dir.
+    pub fn script(&self, args: &[&str]) {
+        let status = Command::new(kafka_script())
+            .args(args)
+            .env("KAFKA_PORT", self.port.to_string())
+            .env("KAFKA_STATE_DIR", self.state.path())
+            .stdout(Stdio::null())
+            .status()
+            .expect("scripts/kafka");
+        assert!(status.success(), "scripts/kafka {args:?} failed");
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = Command::new(kafka_script())
+            .arg("stop")
+            .env("KAFKA_PORT", self.port.to_string())
+            .env("KAFKA_STATE_DIR", self.state.path())
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+fn kafka_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/kafka")
+}
+
+/// Every accepted (root, sequence) is in the topic exactly once, and nothing else is.
+pub fn check_exactly_once(events: &[Stored], accepted: &[(Uuid, u32)], extra: usize) {
+    let stored: BTreeSet<(Uuid, u32)> = events.iter().map(|e| (e.root, e.sequence)).collect();
+    assert_eq!(stored.len(), events.len(), "duplicate (root, sequence) in the events topic");
+    for a in accepted {
+        assert!(stored.contains(a), "accepted {a:?} is not in the events topic");
+    }
+    let accepted_set: BTreeSet<_> = accepted.iter().collect();
+    assert_eq!(accepted_set.len(), accepted.len(), "a (root, sequence) was accepted twice");
+    assert_eq!(events.len(), accepted.len() + extra, "events that no caller was told about are in the topic");
+}
+
+/// Time until a fresh command is accepted on every partition.
+pub async fn all_partitions_accept(cluster: &Cluster) -> Duration {
+    let started = Instant::now();
+    let mut probes = Vec::new();
+    for p in 0..PARTITIONS {
+        let mut client = cluster.client();
+        probes.push(tokio::spawn(async move {
+            let root = root_in(p, PARTITIONS);
+            client.handle_command(request(root, 0, register())).await.expect("probe accepted");
+            started.elapsed()
+        }));
+    }
+    let mut worst = Duration::ZERO;
+    for p in probes {
+        worst = worst.max(p.await.unwrap());
+    }
+    worst
 }

@@ -273,6 +273,7 @@ fn dispatch<P: ?Sized + Send + 'static>(
             for ((topic, p), route) in routes.by_partition.iter_mut().filter(|(_, r)| r.backpressured) {
                 if route.drain() {
                     route.backpressured = false;
+                    tracing::info!(topic, partition = p, "partition resumed: its task caught up");
                     if !route.restoring {
                         pause_or_resume(consumer.as_ref(), topic, *p, false);
                     }
@@ -289,6 +290,7 @@ fn dispatch<P: ?Sized + Send + 'static>(
                         if !route.drain() && !route.backpressured {
                             // Backpressure for this partition only.
                             route.backpressured = true;
+                            tracing::info!(topic = key.0, partition = key.1, "partition paused: its task is behind");
                             pause_or_resume(consumer.as_ref(), &key.0, key.1, true);
                             metrics::counter!("angzarr.partition.paused", "topic" => key.0.clone()).increment(1);
                         }
