@@ -340,6 +340,22 @@ async fn kafka_injected_task_failures_restart_the_partition_and_a_retried_reques
     // Positive control on the same partition: it serves.
     send_following(&mut client, root, &mut next, deposit(1)).await.unwrap();
 
+    // A rejection nobody waits for (ASYNC) is recorded on `_rejections`.
+    let mut doomed = request(Uuid::new_v4(), 0, deposit(1));
+    doomed.sync_mode = SyncMode::Async as i32;
+    doomed.command.as_mut().unwrap().cover.as_mut().unwrap().correlation_id = "inject-rejected".into();
+    client.handle_command(doomed).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let recorded = loop {
+        let found = cluster.gateway.log.rejections(Some("inject-rejected")).await.unwrap();
+        if !found.is_empty() || Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert!(recorded[0].message.contains("player does not exist"), "{}", recorded[0].message);
+
     let events = read_events(&bootstrap(), &cluster.events_topic(), PARTITIONS);
     let counts = check_sequences(&events);
     assert_eq!(counts[&root], 3, "register once (despite its retry), deposit 7 once, deposit 1 once");

@@ -58,6 +58,10 @@ pub trait Log: Send + Sync + 'static {
     /// wait for itself — what SIMPLE and CASCADE wait on.
     fn notices(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<crate::record::Notice>>;
 
+    /// Recorded rejections of commands nobody waited for, oldest first; only
+    /// those of `correlation_id` when given.
+    async fn rejections(&self, correlation_id: Option<&str>) -> Result<Vec<crate::record::Rejection>>;
+
     /// Reads an aggregate's committed history: latest snapshot and pages after it.
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory>;
 }

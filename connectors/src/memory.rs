@@ -39,6 +39,8 @@ pub struct MemoryState {
     pub replies: Vec<Reply>,
     /// Transactions committed.
     pub commits: u32,
+    /// Rejections recorded (of commands nobody waited for).
+    pub rejections: Vec<crate::record::Rejection>,
 }
 
 /// The test's side of a [`MemoryPartition`]: append commands, read the log.
@@ -177,6 +179,7 @@ impl PartitionLog for MemoryPartition {
             s.committed = c;
         }
         s.replies.extend(batch.replies);
+        s.rejections.extend(batch.rejections);
         s.commits += 1;
         if Faults::take(&self.faults.unknown_after_commit) {
             return Err(LogError::OutcomeUnknown(self.id.to_string(), "injected: committed, reported unknown".into()));

@@ -195,6 +195,28 @@ pub struct Reply {
     pub outcome: CommandOutcome,
 }
 
+/// A command rejected with nobody waiting for the answer (ASYNC, saga and
+/// process-manager commands): recorded in the rejections log, in the same
+/// commit that consumes the command, where an operator and the caller find
+/// it by correlation id or request id.
+#[derive(Clone, Debug)]
+pub struct Rejection {
+    /// The command's domain.
+    pub domain: String,
+    /// Its root.
+    pub root: Uuid,
+    /// Its request id.
+    pub request_id: String,
+    /// Its correlation id.
+    pub correlation_id: String,
+    /// The gRPC status code of the rejection.
+    pub code: i32,
+    /// Why.
+    pub message: String,
+    /// The encoded `CommandBook` that was rejected.
+    pub command: Vec<u8>,
+}
+
 /// Everything one partition task commits at once: the events of its commands,
 /// due snapshots, the replies, and how far the commands were consumed. Either
 /// all of it becomes visible or none of it does.
@@ -214,6 +236,8 @@ pub struct TxBatch {
     /// Every event of the partition before this offset is covered by a
     /// snapshot: restore may start reading events here.
     pub restore_from: Option<i64>,
+    /// Rejections nobody waits for, to record.
+    pub rejections: Vec<Rejection>,
 }
 
 impl TxBatch {
@@ -225,6 +249,7 @@ impl TxBatch {
             && self.commands.is_empty()
             && self.consumed_through.is_none()
             && self.restore_from.is_none()
+            && self.rejections.is_empty()
     }
 }
 

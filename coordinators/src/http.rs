@@ -25,6 +25,44 @@ use crate::{CoordinatorError, Shutdown};
 struct AppState {
     gateway: Gateway,
     stream: EventStream,
+    log: std::sync::Arc<dyn angzarr_connectors::Log>,
+}
+
+#[derive(serde::Deserialize)]
+struct RejectionsQuery {
+    correlation_id: Option<String>,
+}
+
+/// Commands rejected with nobody waiting for the answer (ASYNC, saga and
+/// process-manager commands), oldest first: where the caller of an ASYNC
+/// command, or an operator, finds out why it was refused.
+async fn rejections(
+    State(app): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<RejectionsQuery>,
+) -> Response {
+    match app.log.rejections(q.correlation_id.as_deref()).await {
+        Ok(list) => {
+            let rows: Vec<serde_json::Value> = list
+                .into_iter()
+                .map(|r| {
+                    let command = angzarr_proto::angzarr::CommandBook::decode(r.command.as_slice())
+                        .map(|c| to_json(&c))
+                        .unwrap_or(serde_json::Value::Null);
+                    serde_json::json!({
+                        "domain": r.domain,
+                        "root": r.root.hyphenated().to_string(),
+                        "requestId": r.request_id,
+                        "correlationId": r.correlation_id,
+                        "code": format!("{:?}", tonic::Code::from(r.code)),
+                        "message": r.message,
+                        "command": command,
+                    })
+                })
+                .collect();
+            Json(rows).into_response()
+        }
+        Err(e) => status_response(CoordinatorError::from(e).into()),
+    }
 }
 
 /// A gRPC status as an HTTP answer: the usual code mapping, the message as JSON.
@@ -110,14 +148,16 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     gateway: Gateway,
     stream: EventStream,
+    log: std::sync::Arc<dyn angzarr_connectors::Log>,
     shutdown: Shutdown,
 ) -> Result<(), CoordinatorError> {
     let app = Router::new()
         .route("/v1/stream/{correlation_id}", get(sse))
         .route("/v1/stream/", get(empty_correlation))
         .route("/v1/ch/{domain}/commands", post(command))
+        .route("/v1/rejections", get(rejections))
         .route("/healthz", get(|| async { "ok" }))
-        .with_state(AppState { gateway, stream });
+        .with_state(AppState { gateway, stream, log });
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "gateway listening (HTTP: SSE and REST)");
     axum::serve(listener, app)

@@ -188,6 +188,36 @@ async fn a_restart_keeps_every_event_and_continues_the_sequence() {
 }
 
 #[tokio::test]
+async fn an_async_rejection_is_recorded_where_the_caller_finds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), &handler().await, 100).await;
+    let mut req = request(Uuid::new_v4(), Some(0), deposit(5));
+    req.sync_mode = SyncMode::Async as i32;
+    req.command.as_mut().unwrap().cover.as_mut().unwrap().correlation_id = "rejected-corr".into();
+    h.send(req).await.unwrap();
+    // Positive control through the same partition order: an accepted ASYNC command after it.
+    let root = Uuid::new_v4();
+    let mut ok = request(root, Some(0), register());
+    ok.sync_mode = SyncMode::Async as i32;
+    h.send(ok).await.unwrap();
+    for _ in 0..250 {
+        if h.book(root).await.next_sequence == 1
+            && !h.running.log.rejections(Some("rejected-corr")).await.unwrap().is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let found = h.running.log.rejections(Some("rejected-corr")).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].message.contains("player does not exist"), "{}", found[0].message);
+    assert_eq!(found[0].code, Code::FailedPrecondition as i32);
+    assert!(h.running.log.rejections(Some("other")).await.unwrap().is_empty());
+    assert_eq!(h.log.counts("player").await.unwrap().1, 1, "only the accepted command wrote an event");
+    h.running.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn async_answers_at_once_and_the_owner_still_decides() {
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), &handler().await, 100).await;

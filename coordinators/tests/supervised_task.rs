@@ -185,16 +185,24 @@ async fn a_command_is_held_while_the_business_logic_is_down_then_decided() {
     f.log.append(command(root, 1, deposit(10), "r2"));
     // Held, not rejected: the task stays serving and nothing is consumed.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // A rejection nobody waits for is recorded, in the commit that consumes it.
+    let mut doomed = command(Uuid::new_v4(), 0, deposit(1), "r3");
+    doomed.reply_to = None;
+    f.log.append(doomed);
     f.log.read(|s| {
         assert_eq!(s.committed, -1, "nothing consumed while the handler is down");
         assert!(s.replies.is_empty(), "nothing answered while the handler is down");
     });
     assert_eq!(f.state().unwrap().state, TaskState::Serving);
     let server = player_server(addr).await;
-    until(&f.log, "both commands decided once the handler is back", |s| s.committed == 1).await;
+    until(&f.log, "the three commands decided once the handler is back", |s| s.committed == 2).await;
     f.log.read(|s| {
         assert_eq!(s.events.len(), 2, "the ASYNC command was decided, not dropped");
         assert_eq!(accepted_seqs(outcome_of(s, "r2")[0]), vec![1]);
+        assert_eq!(s.rejections.len(), 1, "only the unanswerable rejection is recorded");
+        let r = &s.rejections[0];
+        assert_eq!((r.request_id.as_str(), r.correlation_id.as_str()), ("r3", "corr-r3"));
+        assert!(r.message.contains("does not exist"), "{}", r.message);
     });
     f.stop().await;
     server.shutdown().await;

@@ -2,7 +2,8 @@
 //!
 //! Per domain: `events` (the store: `retention.ms=-1`, never compacted),
 //! `commands` (co-partitioned with events, short retention) and `snapshots`
-//! (compacted); plus one `_replies` topic for gateways. Existing topics are
+//! (compacted); plus one `_replies` topic for gateways and one `_rejections`
+//! topic for commands rejected with nobody waiting. Existing topics are
 //! checked, never altered: a store that is not co-partitioned or that would
 //! compact or expire events is refused with the reason, because running on
 //! it would silently break the guarantees.
@@ -109,6 +110,16 @@ pub fn desired(topics: &Topics, domains: &[String], partitions: u32, replication
         configs: vec![("cleanup.policy", "delete".to_string()), ("retention.ms", (3600 * 1000u64).to_string())],
         copartitioned_with: None,
     });
+    out.push(TopicSpec {
+        name: topics.rejections(),
+        partitions,
+        replication,
+        configs: vec![
+            ("cleanup.policy", "delete".to_string()),
+            ("retention.ms", (30 * 24 * 3600 * 1000u64).to_string()),
+        ],
+        copartitioned_with: None,
+    });
     out
 }
 
@@ -164,7 +175,11 @@ pub async fn plan(
             existing.iter().position(|e| e.name == t.name).and_then(|i| described.get(i)).and_then(|r| r.as_ref().ok());
         if let Some(resource) = resource {
             for (key, want) in &t.configs {
-                if *key == "retention.ms" && (t.name.ends_with(".commands") || t.name.ends_with("._replies")) {
+                if *key == "retention.ms"
+                    && (t.name.ends_with(".commands")
+                        || t.name.ends_with("._replies")
+                        || t.name.ends_with("._rejections"))
+                {
                     continue; // retention of transient topics is the operator's choice
                 }
                 let have = resource.get(key).and_then(|e| e.value.clone()).unwrap_or_default();
@@ -243,7 +258,10 @@ mod tests {
     fn desired_topics_and_settings() {
         let d = desired(&Topics::new("t"), &["player".to_string()], 6, 1);
         let names: Vec<_> = d.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["t.player.events", "t.player.commands", "t.player.snapshots", "t._replies"]);
+        assert_eq!(
+            names,
+            ["t.player.events", "t.player.commands", "t.player.snapshots", "t._replies", "t._rejections"]
+        );
         assert!(d[0].configs.contains(&("retention.ms", "-1".to_string())));
         assert!(d[2].configs.contains(&("cleanup.policy", "compact".to_string())));
         assert_eq!(d[1].copartitioned_with.as_deref(), Some("t.player.events"));

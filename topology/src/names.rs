@@ -61,6 +61,11 @@ impl Topics {
         format!("{}._replies", self.prefix)
     }
 
+    /// Commands rejected with nobody waiting for the answer, keyed by root.
+    pub fn rejections(&self) -> String {
+        format!("{}._rejections", self.prefix)
+    }
+
     /// The domain and kind of a topic name under this prefix, if it is one of ours.
     pub fn parse(&self, topic: &str) -> Option<(String, TopicKind)> {
         let rest = topic.strip_prefix(&self.prefix)?.strip_prefix('.')?;

@@ -150,6 +150,11 @@ impl Log for EmbeddedLog {
         self.inner.bus.forget_reply(request_id);
     }
 
+    async fn rejections(&self, correlation_id: Option<&str>) -> Result<Vec<crate::record::Rejection>> {
+        let correlation_id = correlation_id.map(str::to_string);
+        self.with_store(move |s| s.rejections(correlation_id.as_deref())).await
+    }
+
     async fn submit(&self, cmd: CommandEnvelope, want_reply: bool) -> Result<Submitted> {
         self.check_domain(&cmd.domain)?;
         let partition = self.partition_of(&cmd.root);

@@ -56,9 +56,17 @@ impl PartitionLog for EmbeddedPartition {
 
     async fn commit(&mut self, batch: TxBatch) -> Result<Vec<i64>> {
         let (group, domain, p) = (self.group.clone(), self.id.domain.to_string(), self.id.partition);
-        let TxBatch { events, snapshots, replies, commands, consumed_through, restore_from: _ } = batch;
+        let TxBatch { events, snapshots, replies, commands, consumed_through, restore_from: _, rejections } = batch;
         let targets = self.log.route(&commands)?;
-        let stored = TxBatch { events, snapshots, replies: Vec::new(), commands, consumed_through, restore_from: None };
+        let stored = TxBatch {
+            events,
+            snapshots,
+            replies: Vec::new(),
+            commands,
+            consumed_through,
+            restore_from: None,
+            rejections,
+        };
         let partitions: Vec<u32> = targets.iter().map(|t| t.partition).collect();
         match self
             .log

@@ -54,6 +54,17 @@ CREATE TABLE IF NOT EXISTS snapshots (
     PRIMARY KEY (domain, root)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS snapshots_by_partition ON snapshots (domain, partition);
+CREATE TABLE IF NOT EXISTS rejections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    domain TEXT NOT NULL,
+    root BLOB NOT NULL,
+    request_id TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    code INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    command BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rejections_by_correlation ON rejections (correlation_id);
 CREATE TABLE IF NOT EXISTS offsets (
     grp TEXT NOT NULL,
     domain TEXT NOT NULL,
@@ -351,9 +362,42 @@ impl Store {
                     params![group, domain, partition, offset],
                 )?;
             }
+            let mut reject = tx.prepare_cached(
+                "INSERT INTO rejections (domain, root, request_id, correlation_id, code, message, command)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for r in &batch.rejections {
+                reject.execute(params![
+                    r.domain,
+                    r.root.as_bytes().as_slice(),
+                    r.request_id,
+                    r.correlation_id,
+                    r.code,
+                    r.message,
+                    r.command
+                ])?;
+            }
         }
         tx.commit()?;
         Ok(offsets)
+    }
+
+    /// Recorded rejections, oldest first (of `correlation_id` only, when given).
+    pub fn rejections(&self, correlation_id: Option<&str>) -> Result<Vec<crate::record::Rejection>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT domain, root, request_id, correlation_id, code, message, command FROM rejections
+             WHERE ?1 IS NULL OR correlation_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![correlation_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (domain, root, request_id, correlation_id, code, message, command) = row?;
+            let root = uuid_of(&root, || format!("rejections of {domain}"))?;
+            out.push(crate::record::Rejection { domain, root, request_id, correlation_id, code, message, command });
+        }
+        Ok(out)
     }
 
     /// The latest snapshot of a root.

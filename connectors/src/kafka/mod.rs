@@ -104,6 +104,7 @@ struct Inner {
     /// Partition count of each served domain's commands/events topics.
     partitions: HashMap<String, u32>,
     replies_partitions: u32,
+    rejections_partitions: u32,
     producer: FutureProducer,
     replies: replies::Inbox,
     instance_id: String,
@@ -158,6 +159,7 @@ impl KafkaLog {
             partitions.insert(d.clone(), counts[&config.topics.name(d, TopicKind::Commands)]);
         }
         let replies_partitions = counts[&config.topics.replies()];
+        let rejections_partitions = counts[&config.topics.rejections()];
         let producer: FutureProducer = client::idempotent_producer(&config)
             .create()
             .map_err(|e| LogError::Config(format!("creating the command producer: {e}")))?;
@@ -170,6 +172,7 @@ impl KafkaLog {
                 config,
                 partitions,
                 replies_partitions,
+                rejections_partitions,
                 producer,
                 replies,
                 instance_id,
@@ -249,11 +252,14 @@ impl Log for KafkaLog {
 
     async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn PartitionLog>>> {
         let topics = self.topics_of(domains, TopicKind::Commands)?;
-        let (config, group_name, replies) =
-            (self.inner.config.clone(), group.to_string(), self.inner.replies_partitions);
-        let targets = Arc::new(self.inner.partitions.clone());
+        let (config, group_name) = (self.inner.config.clone(), group.to_string());
+        let counts = partition::Counts {
+            replies: self.inner.replies_partitions,
+            rejections: self.inner.rejections_partitions,
+            commands: Arc::new(self.inner.partitions.clone()),
+        };
         let factory: group::Factory<dyn PartitionLog> = Arc::new(move |handed| {
-            Box::new(partition::KafkaPartition::new(config.clone(), &group_name, handed, replies, targets.clone()))
+            Box::new(partition::KafkaPartition::new(config.clone(), &group_name, handed, counts.clone()))
                 as Box<dyn PartitionLog>
         });
         let group_id = format!("{}.{}", self.inner.config.topics.prefix(), group);
@@ -287,6 +293,14 @@ impl Log for KafkaLog {
 
     fn notices(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::record::Notice>> {
         self.inner.replies.notices()
+    }
+
+    async fn rejections(&self, correlation_id: Option<&str>) -> Result<Vec<crate::record::Rejection>> {
+        let (config, n) = (self.inner.config.clone(), self.inner.rejections_partitions);
+        let correlation_id = correlation_id.map(str::to_string);
+        tokio::task::spawn_blocking(move || restore::rejections(&config, n, correlation_id.as_deref()))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))?
     }
 
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {

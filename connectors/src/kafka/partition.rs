@@ -27,6 +27,17 @@ use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, RecentReques
 use crate::{LogError, Result};
 use angzarr_proto::angzarr::{Cover, EventBook};
 
+/// Partition counts of the topics a partition owner writes besides its own.
+#[derive(Clone)]
+pub(super) struct Counts {
+    /// `_replies`.
+    pub replies: u32,
+    /// `_rejections`.
+    pub rejections: u32,
+    /// The commands topics a process manager may command, by domain.
+    pub commands: Arc<std::collections::HashMap<String, u32>>,
+}
+
 pub(super) struct KafkaPartition {
     config: KafkaConfig,
     id: PartitionId,
@@ -35,9 +46,7 @@ pub(super) struct KafkaPartition {
     control: std::sync::mpsc::Sender<Control>,
     consumer: Arc<dyn GroupMeta>,
     producer: Option<Arc<FutureProducer>>,
-    replies_partitions: u32,
-    /// Partition counts of the domains a process manager may command.
-    command_partitions: Arc<std::collections::HashMap<String, u32>>,
+    counts: Counts,
     /// Offset of the last command handed out; older ones are duplicates.
     last_offset: Option<i64>,
     /// Whether a restore ran before: a second one re-initialises and rewinds.
@@ -45,13 +54,7 @@ pub(super) struct KafkaPartition {
 }
 
 impl KafkaPartition {
-    pub(super) fn new(
-        config: KafkaConfig,
-        group: &str,
-        handed: Handed,
-        replies_partitions: u32,
-        command_partitions: Arc<std::collections::HashMap<String, u32>>,
-    ) -> Self {
+    pub(super) fn new(config: KafkaConfig, group: &str, handed: Handed, counts: Counts) -> Self {
         let id = handed.id;
         let transactional_id = format!("{}.{}.{}.{}", config.topics.prefix(), group, id.domain, id.partition);
         KafkaPartition {
@@ -62,8 +65,7 @@ impl KafkaPartition {
             control: handed.control,
             consumer: handed.group,
             producer: None,
-            replies_partitions,
-            command_partitions,
+            counts,
             last_offset: None,
             restored: false,
         }
@@ -203,7 +205,7 @@ impl PartitionLog for KafkaPartition {
             let (payload, headers) = records::reply(&r.request_id, &r.outcome);
             out.push(Out {
                 topic: self.config.topics.replies(),
-                partition: partition_for(r.reply_to.as_bytes(), self.replies_partitions) as i32,
+                partition: partition_for(r.reply_to.as_bytes(), self.counts.replies) as i32,
                 key: r.reply_to.clone(),
                 payload,
                 headers: Some(headers),
@@ -211,7 +213,19 @@ impl PartitionLog for KafkaPartition {
             });
         }
         for cmd in &batch.commands {
-            out.push(Out::command(&self.config, &self.command_partitions, cmd)?);
+            out.push(Out::command(&self.config, &self.counts.commands, cmd)?);
+        }
+        for r in &batch.rejections {
+            let key = root_key(&r.root);
+            let (payload, headers) = records::rejection(r);
+            out.push(Out {
+                topic: self.config.topics.rejections(),
+                partition: partition_for(key.as_bytes(), self.counts.rejections) as i32,
+                key,
+                payload,
+                headers: Some(headers),
+                tracked: false,
+            });
         }
         let meta = self.consumer.clone();
         let consumed = batch.consumed_through;

@@ -8,6 +8,7 @@
 //! | snapshots | `__restore_from` | decimal offset | — |
 //! | _replies | gateway instance | `EventBook` or reason text | request id, status |
 //! | _replies | gateway instance | `Projection`, or request ids one per line | notice, component, domain, root, sequence |
+//! | _rejections | root | `Notification` of a `RejectionNotification` | domain, root, correlation, request id, status, type |
 
 use prost::Message;
 use rdkafka::message::{Header, Headers, OwnedHeaders};
@@ -170,4 +171,53 @@ pub fn parse_notice<M: rdkafka::Message>(msg: &M) -> Option<Notice> {
         }),
         _ => None,
     }
+}
+
+/// A rejection nobody waited for: an upstream `Notification` carrying a
+/// `RejectionNotification` (the rejected command and the reason), so any
+/// consumer decodes it with the published protos; the rest in headers.
+pub fn rejection(r: &crate::record::Rejection) -> (Vec<u8>, OwnedHeaders) {
+    use angzarr_proto::angzarr::{Cover, Notification, RejectionNotification};
+    let notice = RejectionNotification {
+        rejected_command: CommandBook::decode(r.command.as_slice()).ok(),
+        rejection_reason: r.message.clone(),
+    };
+    let value = Notification {
+        cover: Some(Cover {
+            root: Some(r.root.into()),
+            domain: r.domain.clone(),
+            correlation_id: r.correlation_id.clone(),
+            ..Default::default()
+        }),
+        payload: Some(angzarr_proto::pack(&notice)),
+        sent_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+        ..Default::default()
+    };
+    let (root, code) = (r.root.hyphenated().to_string(), r.code.to_string());
+    let headers = owned(&[
+        (h::DOMAIN, r.domain.as_str()),
+        (h::ROOT, root.as_str()),
+        (h::CORRELATION_ID, r.correlation_id.as_str()),
+        (h::REQUEST_ID, r.request_id.as_str()),
+        (h::STATUS, code.as_str()),
+        (h::TYPE, "angzarr.RejectionNotification"),
+    ]);
+    (value.encode_to_vec(), headers)
+}
+
+/// A rejections record back, from its headers and value.
+pub fn parse_rejection<M: rdkafka::Message>(msg: &M) -> Option<crate::record::Rejection> {
+    use angzarr_proto::angzarr::{Notification, RejectionNotification};
+    let notification = Notification::decode(msg.payload()?).ok()?;
+    let notice: RejectionNotification =
+        notification.payload.as_ref().and_then(|a| angzarr_proto::unpack(a)).and_then(|r| r.ok())?;
+    Some(crate::record::Rejection {
+        domain: header(msg, h::DOMAIN).unwrap_or_default(),
+        root: header(msg, h::ROOT).and_then(|r| Uuid::parse_str(&r).ok()).unwrap_or_default(),
+        request_id: header(msg, h::REQUEST_ID).unwrap_or_default(),
+        correlation_id: header(msg, h::CORRELATION_ID).unwrap_or_default(),
+        code: header(msg, h::STATUS).and_then(|c| c.parse().ok()).unwrap_or(0),
+        message: notice.rejection_reason,
+        command: notice.rejected_command.map(|c| c.encode_to_vec()).unwrap_or_default(),
+    })
 }

@@ -214,3 +214,25 @@ pub fn recent_requests(
     })?;
     Ok(out)
 }
+
+/// Every recorded rejection (of `correlation_id` only, when given), read
+/// committed from the `_rejections` topic's `partitions` partitions.
+pub fn rejections(
+    config: &KafkaConfig,
+    partitions: u32,
+    correlation_id: Option<&str>,
+) -> Result<Vec<crate::record::Rejection>> {
+    let consumer: BaseConsumer<client::QuietEof> = client::committed_reader(config)
+        .create_with_context(client::QuietEof)
+        .map_err(|e| LogError::Config(format!("rejections reader: {e}")))?;
+    let topic = config.topics.rejections();
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        read_to_end(&consumer, &topic, p, Offset::Beginning, |msg| match super::records::parse_rejection(msg) {
+            Some(r) if correlation_id.is_none_or(|c| c == r.correlation_id) => out.push(r),
+            Some(_) => {}
+            None => undecodable(msg, "not a rejection notification"),
+        })?;
+    }
+    Ok(out)
+}

@@ -21,7 +21,7 @@
 use std::time::{Duration, Instant};
 
 use angzarr_connectors::{
-    CommandEnvelope, CommandOutcome, EventRecord, LogError, PartitionLog, Reply, SnapshotRecord, TxBatch,
+    CommandEnvelope, CommandOutcome, EventRecord, LogError, PartitionLog, Rejection, Reply, SnapshotRecord, TxBatch,
 };
 use angzarr_proto::angzarr::{
     CommandBook, ContextualCommand, EventBook, EventPage, PageHeader, Snapshot, SyncMode, business_response,
@@ -219,6 +219,7 @@ async fn serve(
                     Seen::OtherRoot(root) => Some(reused_id(&cmd.request_id, &root)),
                 },
             };
+            let fresh = repeat.is_none();
             let decided = match repeat {
                 Some(outcome) => {
                     tracing::debug!(partition = %id, request_id = cmd.request_id, "repeated request id: original outcome, nothing written");
@@ -240,12 +241,22 @@ async fn serve(
             };
             if let CommandOutcome::Rejected { code, message } = &decided.outcome
                 && cmd.reply_to.is_none()
+                && fresh
             {
                 // Nobody waits for this answer (ASYNC, saga, process manager):
                 // say it where an operator finds it.
                 tracing::warn!(partition = %id, offset = cmd.offset, request_id = cmd.request_id, correlation_id = cmd.correlation_id,
                     code, message, "command rejected with nobody waiting for the answer");
                 metrics::counter!("angzarr.commands.rejected_unwaited", "domain" => id.domain.to_string()).increment(1);
+                batch.rejections.push(Rejection {
+                    domain: cmd.domain.clone(),
+                    root: cmd.root,
+                    request_id: cmd.request_id.clone(),
+                    correlation_id: cmd.correlation_id.clone(),
+                    code: *code,
+                    message: message.clone(),
+                    command: cmd.book.clone(),
+                });
             }
             appended.extend(decided.events.iter().map(|e| (e.root, e.sequence)));
             batch.events.extend(decided.events);
@@ -424,11 +435,11 @@ async fn decide(
         }),
         _ => None,
     };
-    book.advance(&pages, snapshot.clone());
     if !pages.is_empty() {
         // The state after these pages, or unknown: never an older one.
         book.latest_state = latest_state;
     }
+    book.advance(&pages, snapshot.clone());
     let next_sequence = book.next_sequence();
     Some(Decided {
         events: records,
