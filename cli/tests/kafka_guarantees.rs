@@ -176,7 +176,7 @@ async fn kafka_restore_reads_snapshots_and_tail_not_history() {
             snapshot_records += stats.snapshot_records;
             event_records += stats.event_records;
             for h in &histories {
-                let covered = h.snapshot.as_ref().map_or(0, |s| s.sequence + 1);
+                let covered = h.snapshot.as_ref().map_or(0, |s| s.seq() + 1);
                 assert_eq!(covered + h.pages.len() as u32, history + 1, "{} restored whole", h.root);
             }
         }

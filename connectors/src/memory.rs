@@ -106,16 +106,20 @@ impl PartitionLog for MemoryPartition {
         for (root, snapshot) in &s.snapshots {
             by_root.insert(
                 *root,
-                AggregateHistory { root: *root, snapshot: Some(snapshot.clone()), ..Default::default() },
+                AggregateHistory {
+                    root: *root,
+                    snapshot: Some(crate::record::Encoded::snapshot(snapshot)),
+                    ..Default::default()
+                },
             );
         }
         for (offset, e) in s.events.iter().enumerate() {
             let h = by_root.entry(e.root).or_insert_with(|| AggregateHistory { root: e.root, ..Default::default() });
-            if h.snapshot.as_ref().is_some_and(|s| s.sequence >= e.sequence) {
+            if h.snapshot.as_ref().is_some_and(|s| s.seq() >= e.sequence) {
                 continue;
             }
             h.first_offset.get_or_insert(offset as i64);
-            h.pages.extend(e.book.pages.iter().cloned());
+            h.pages.extend(e.book.pages.iter().filter_map(crate::record::Encoded::page));
         }
         Ok(by_root.into_values().collect())
     }

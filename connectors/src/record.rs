@@ -84,17 +84,91 @@ pub struct CommandEnvelope {
     pub offset: i64,
 }
 
-/// An aggregate's stored history: the latest snapshot and the pages after it.
+/// An aggregate's stored history: the latest snapshot and the pages after
+/// it, **kept encoded**. A partition owner holds every live aggregate of its
+/// partition; as decoded protobuf structs each one costs a dozen small
+/// allocations (every `Any` owns its type URL), encoded it is two. Pages are
+/// decoded when a command needs them, which replaces the clone the request
+/// needs anyway.
 #[derive(Clone, Debug, Default)]
 pub struct AggregateHistory {
     /// The root.
     pub root: Uuid,
     /// Latest snapshot, if any.
-    pub snapshot: Option<Snapshot>,
+    pub snapshot: Option<Encoded<Snapshot>>,
     /// Event pages after the snapshot, in sequence order, each stamped.
-    pub pages: Vec<EventPage>,
+    pub pages: Vec<Encoded<EventPage>>,
     /// Log offset of the first of `pages`, when the log has offsets.
     pub first_offset: Option<i64>,
+}
+
+impl AggregateHistory {
+    /// The snapshot, decoded.
+    pub fn decoded_snapshot(&self) -> Option<Snapshot> {
+        self.snapshot.as_ref().map(Encoded::decode)
+    }
+
+    /// The pages, decoded.
+    pub fn decoded_pages(&self) -> Vec<EventPage> {
+        self.pages.iter().map(Encoded::decode).collect()
+    }
+}
+
+/// A message kept in its encoded form, with the sequence it carries (a
+/// snapshot's, or a page's) at hand without decoding.
+pub struct Encoded<M> {
+    bytes: Box<[u8]>,
+    seq: u32,
+    _message: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Encoded<M> {
+    fn clone(&self) -> Self {
+        Encoded { bytes: self.bytes.clone(), seq: self.seq, _message: std::marker::PhantomData }
+    }
+}
+
+impl<M> fmt::Debug for Encoded<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Encoded(seq {}, {} bytes)", self.seq, self.bytes.len())
+    }
+}
+
+impl<M: prost::Message + Default> Encoded<M> {
+    /// Decodes it. The bytes were encoded from an `M` by this process (or
+    /// read and checked as one), so a failure is a bug, not bad input.
+    pub fn decode(&self) -> M {
+        M::decode(&*self.bytes).expect("an encoded message decodes")
+    }
+
+    /// Its encoded size.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether it encodes to nothing (an empty message).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The sequence it carries.
+    pub fn seq(&self) -> u32 {
+        self.seq
+    }
+}
+
+impl Encoded<Snapshot> {
+    /// Encodes a snapshot.
+    pub fn snapshot(s: &Snapshot) -> Self {
+        Encoded { bytes: prost::Message::encode_to_vec(s).into(), seq: s.sequence, _message: Default::default() }
+    }
+}
+
+impl Encoded<EventPage> {
+    /// Encodes a stamped page; `None` if it carries no sequence.
+    pub fn page(p: &EventPage) -> Option<Self> {
+        Some(Encoded { seq: p.seq()?, bytes: prost::Message::encode_to_vec(p).into(), _message: Default::default() })
+    }
 }
 
 /// One event to append: the value is an `EventBook` holding the cover and one page.

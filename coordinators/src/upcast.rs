@@ -98,11 +98,15 @@ impl Upcasters {
             return Ok(histories);
         }
         let counts: Vec<usize> = histories.iter().map(|h| h.pages.len()).collect();
-        let all: Vec<EventPage> = histories.iter_mut().flat_map(|h| std::mem::take(&mut h.pages)).collect();
+        let all: Vec<EventPage> = histories.iter().flat_map(|h| h.decoded_pages()).collect();
         let mut upcast = self.pages(domain, all).await?.into_iter();
         // Pages were taken in order; each history gets back as many as it had.
         for (h, n) in histories.iter_mut().zip(counts) {
-            h.pages = upcast.by_ref().take(n).collect();
+            let pages: Vec<EventPage> = upcast.by_ref().take(n).collect();
+            h.pages = pages.iter().filter_map(angzarr_connectors::Encoded::page).collect();
+            if h.pages.len() != n {
+                return Err(Status::internal("an upcaster returned a page without a sequence"));
+            }
         }
         Ok(histories)
     }

@@ -439,7 +439,7 @@ async fn stored_as_v1(w: &mut Downstream, name: String) {
     let root = w.root(&name);
     let log = LOG.get().expect("the coordinator runs");
     let history = log.read_book("player", &root).await.unwrap();
-    let first = history.pages.first().and_then(|p| p.event()).expect("a stored event");
+    let first = history.decoded_pages().first().and_then(|p| p.event().cloned()).expect("a stored event");
     assert_eq!(type_name(&first.type_url), "examples.PlayerRegisteredV1");
 }
 

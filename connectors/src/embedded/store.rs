@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use angzarr_proto::angzarr::{EventBook, Snapshot};
 
-use crate::record::{AggregateHistory, CommandEnvelope, EventTx, StoredEvent, TxBatch};
+use crate::record::{AggregateHistory, CommandEnvelope, Encoded, EventTx, StoredEvent, TxBatch};
 use crate::{LogError, Result};
 
 const SCHEMA: &str = r#"
@@ -430,15 +430,20 @@ impl Store {
             let (offset, partition, body) = row?;
             let book = EventBook::decode(body.as_slice())
                 .map_err(|e| corrupt(format!("events {domain}[{partition}]@{offset}"), e))?;
-            pages.extend(book.pages);
+            pages.extend(book.pages.iter().filter_map(Encoded::page));
         }
-        Ok(AggregateHistory { root: *root, snapshot, pages, first_offset: None })
+        Ok(AggregateHistory {
+            root: *root,
+            snapshot: snapshot.as_ref().map(Encoded::snapshot),
+            pages,
+            first_offset: None,
+        })
     }
 
     /// Every aggregate of a partition: snapshots, then the events they do not cover.
     pub fn restore(&self, domain: &str, partition: u32) -> Result<Vec<AggregateHistory>> {
-        use std::collections::BTreeMap;
-        let mut by_root: BTreeMap<Uuid, AggregateHistory> = BTreeMap::new();
+        use std::collections::HashMap;
+        let mut by_root: HashMap<Uuid, AggregateHistory> = HashMap::new();
         let mut snaps =
             self.conn.prepare_cached("SELECT root, body FROM snapshots WHERE domain = ?1 AND partition = ?2")?;
         let rows =
@@ -450,7 +455,12 @@ impl Store {
             let snapshot = Snapshot::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
             by_root.insert(
                 root,
-                AggregateHistory { root, snapshot: Some(snapshot), pages: Vec::new(), first_offset: None },
+                AggregateHistory {
+                    root,
+                    snapshot: Some(Encoded::snapshot(&snapshot)),
+                    pages: Vec::new(),
+                    first_offset: None,
+                },
             );
         }
         let mut events = self.conn.prepare_cached(
@@ -470,7 +480,7 @@ impl Store {
             let book = EventBook::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
             let history = by_root.entry(root).or_insert_with(|| AggregateHistory { root, ..Default::default() });
             history.first_offset.get_or_insert(offset);
-            history.pages.extend(book.pages);
+            history.pages.extend(book.pages.iter().filter_map(Encoded::page));
         }
         Ok(by_root.into_values().collect())
     }

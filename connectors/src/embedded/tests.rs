@@ -116,8 +116,8 @@ async fn restore_reads_snapshot_and_only_the_uncovered_tail() {
     p.commit(TxBatch { events, snapshots: vec![snapshot], ..Default::default() }).await.unwrap();
     let restored = p.restore().await.unwrap();
     assert_eq!(restored.len(), 1);
-    assert_eq!(restored[0].snapshot.as_ref().unwrap().sequence, 2);
-    let seqs: Vec<_> = restored[0].pages.iter().map(|pg| pg.seq().unwrap()).collect();
+    assert_eq!(restored[0].snapshot.as_ref().unwrap().seq(), 2);
+    let seqs: Vec<_> = restored[0].pages.iter().map(|pg| pg.seq()).collect();
     assert_eq!(seqs, vec![3, 4]);
     let book = log.read_book("player", &root).await.unwrap();
     assert_eq!(book.pages.len(), 2);

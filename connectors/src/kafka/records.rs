@@ -210,7 +210,7 @@ pub fn parse_rejection<M: rdkafka::Message>(msg: &M) -> Option<crate::record::Re
     use angzarr_proto::angzarr::{Notification, RejectionNotification};
     let notification = Notification::decode(msg.payload()?).ok()?;
     let notice: RejectionNotification =
-        notification.payload.as_ref().and_then(|a| angzarr_proto::unpack(a)).and_then(|r| r.ok())?;
+        notification.payload.as_ref().and_then(angzarr_proto::unpack).and_then(|r| r.ok())?;
     Some(crate::record::Rejection {
         domain: header(msg, h::DOMAIN).unwrap_or_default(),
         root: header(msg, h::ROOT).and_then(|r| Uuid::parse_str(&r).ok()).unwrap_or_default(),

@@ -8,7 +8,7 @@
 //! uncovered one — which the partition owner keeps close to the head by
 //! snapshotting idle aggregates.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -23,7 +23,7 @@ use angzarr_topology::names::TopicKind;
 
 use super::records::RESTORE_FROM_KEY;
 use super::{KafkaConfig, client};
-use crate::record::AggregateHistory;
+use crate::record::{AggregateHistory, Encoded};
 use crate::{LogError, Result};
 
 /// What a restore read.
@@ -83,7 +83,9 @@ pub fn read_partition_with_stats(
     let snapshots_topic = config.topics.name(domain, TopicKind::Snapshots);
     let events_topic = config.topics.name(domain, TopicKind::Events);
     let mut stats = RestoreStats::default();
-    let mut by_root: BTreeMap<Uuid, AggregateHistory> = BTreeMap::new();
+    // Every live aggregate of the partition is held here, encoded: this map
+    // is the restore's peak memory.
+    let mut by_root: HashMap<Uuid, AggregateHistory> = HashMap::new();
     let mut restore_from: Option<i64> = None;
 
     stats.snapshot_records = read_to_end(&consumer, &snapshots_topic, partition, Offset::Beginning, |msg| {
@@ -101,7 +103,7 @@ pub fn read_partition_with_stats(
         match msg.payload().map(EventBook::decode) {
             Some(Ok(book)) => {
                 let history = by_root.entry(root).or_insert_with(|| AggregateHistory { root, ..Default::default() });
-                history.snapshot = book.snapshot;
+                history.snapshot = book.snapshot.as_ref().map(Encoded::snapshot);
             }
             Some(Err(e)) => undecodable(msg, &e.to_string()),
             None => {} // a tombstone: the snapshot was deleted
@@ -124,11 +126,12 @@ pub fn read_partition_with_stats(
             None => return undecodable(msg, "no value"),
         };
         let history = by_root.entry(root).or_insert_with(|| AggregateHistory { root, ..Default::default() });
-        let covered = history.snapshot.as_ref().map(|s| s.sequence as i64).unwrap_or(-1);
-        let next_expected = history.pages.last().and_then(|p| p.seq()).map(|s| s as i64 + 1).unwrap_or(covered + 1);
-        for page in book.pages {
-            let Some(seq) = page.seq() else { continue };
-            if (seq as i64) <= covered || (seq as i64) < next_expected {
+        let covered = history.snapshot.as_ref().map(|s| s.seq() as i64).unwrap_or(-1);
+        let next_expected = history.pages.last().map(|p| p.seq() as i64 + 1).unwrap_or(covered + 1);
+        for page in &book.pages {
+            let Some(page) = Encoded::page(page) else { continue };
+            let seq = page.seq() as i64;
+            if seq <= covered || seq < next_expected {
                 continue; // covered by the snapshot, or a duplicate
             }
             history.first_offset.get_or_insert(msg.offset());
@@ -192,7 +195,7 @@ pub fn recent_requests(
         _ => return Ok(Vec::new()),
     };
     let mut out: Vec<RecentRequest> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     read_to_end(&consumer, &topic, partition, from, |msg| {
         let Some(request_id) = super::records::header(msg, h::REQUEST_ID).filter(|r| !r.is_empty()) else { return };
         let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok())

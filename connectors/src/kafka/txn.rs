@@ -226,8 +226,7 @@ pub fn run(
         return Err(Failure::Unknown("injected fatal producer error before commit".into()));
     }
     let mut attempt = 1;
-    loop {
-        let Err(f) = commit(producer, timeout) else { break };
+    while let Err(f) = commit(producer, timeout) {
         let what = format!("commit_transaction: {:?}", f.code);
         match commit_verdict(f, attempt) {
             CommitVerdict::Retry => {

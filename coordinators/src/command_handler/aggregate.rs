@@ -7,17 +7,19 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use angzarr_connectors::AggregateHistory;
+use angzarr_connectors::{AggregateHistory, Encoded};
 use angzarr_proto::angzarr::{Cover, EventBook, EventPage, Snapshot};
 use uuid::Uuid;
 
-/// One aggregate as its owner holds it: the latest snapshot and the pages after it.
+/// One aggregate as its owner holds it: the latest snapshot and the pages
+/// after it, encoded ([`Encoded`]) — a partition's worth of these is the
+/// worker's memory, so they stay compact and are decoded per command.
 #[derive(Clone, Debug, Default)]
 pub struct Book {
     /// Latest stored snapshot.
-    pub snapshot: Option<Snapshot>,
+    pub snapshot: Option<Encoded<Snapshot>>,
     /// Pages after the snapshot, in order.
-    pub pages: Vec<EventPage>,
+    pub pages: Vec<Encoded<EventPage>>,
     /// Log offset of the first page not covered by the snapshot: restore
     /// must read from here (or earlier) to see this aggregate whole.
     pub first_uncovered: Option<i64>,
@@ -31,10 +33,10 @@ pub struct Book {
 impl Book {
     /// The sequence the next event gets.
     pub fn next_sequence(&self) -> u32 {
-        if let Some(last) = self.pages.last().and_then(|p| p.seq()) {
-            return last + 1;
+        if let Some(last) = self.pages.last() {
+            return last.seq() + 1;
         }
-        self.snapshot.as_ref().map_or(0, |s| s.sequence + 1)
+        self.snapshot.as_ref().map_or(0, |s| s.seq() + 1)
     }
 
     /// Events stored since the last snapshot (drives snapshot cadence).
@@ -42,31 +44,37 @@ impl Book {
         self.pages.len()
     }
 
-    /// The book as the business logic receives it.
+    /// The book as the business logic receives it (decoded here).
     pub fn to_event_book(&self, cover: Cover) -> EventBook {
         EventBook {
             cover: Some(cover),
-            snapshot: self.snapshot.clone(),
-            pages: self.pages.clone(),
+            snapshot: self.snapshot.as_ref().map(Encoded::decode),
+            pages: self.pages.iter().map(Encoded::decode).collect(),
             next_sequence: self.next_sequence(),
         }
     }
 
+    /// Whether the latest state is known (so the aggregate can be snapshotted
+    /// without calling its business logic).
+    pub fn knows_latest(&self) -> bool {
+        if self.pages.is_empty() { self.snapshot.is_some() } else { self.latest_state.is_some() }
+    }
+
     /// The latest state, when known: the snapshot's when no page follows it.
-    pub fn latest(&self) -> Option<&prost_types::Any> {
+    pub fn latest(&self) -> Option<prost_types::Any> {
         if self.pages.is_empty() {
-            self.snapshot.as_ref().and_then(|s| s.state.as_ref())
+            self.snapshot.as_ref().and_then(|s| s.decode().state)
         } else {
-            self.latest_state.as_ref()
+            self.latest_state.clone()
         }
     }
 
     /// Appends committed pages, and replaces everything up to a new snapshot.
     pub fn advance(&mut self, pages: &[EventPage], snapshot: Option<Snapshot>) {
-        self.pages.extend_from_slice(pages);
+        self.pages.extend(pages.iter().filter_map(Encoded::page));
         if let Some(s) = snapshot {
-            self.pages.retain(|p| p.seq().is_some_and(|q| q > s.sequence));
-            self.snapshot = Some(s);
+            self.pages.retain(|p| p.seq() > s.sequence);
+            self.snapshot = Some(Encoded::snapshot(&s));
             if self.pages.is_empty() {
                 self.first_uncovered = None;
                 // The snapshot holds the latest state now; never keep it twice.
@@ -78,7 +86,7 @@ impl Book {
     /// A snapshot of the latest state, covering every page — used to stop
     /// an idle aggregate from holding back where restore starts.
     pub fn snapshot_now(&mut self) -> Option<Snapshot> {
-        let state = self.latest()?.clone();
+        let state = self.latest()?;
         let sequence = self.next_sequence().checked_sub(1)?;
         let snapshot = Snapshot {
             sequence,
@@ -113,7 +121,8 @@ pub struct Books {
 impl Books {
     /// The restored state of a partition.
     pub fn restore(histories: Vec<AggregateHistory>) -> Self {
-        let by_root: HashMap<Uuid, Book> = histories.into_iter().map(|h| (h.root, h.into())).collect();
+        let mut by_root: HashMap<Uuid, Book> = HashMap::with_capacity(histories.len());
+        by_root.extend(histories.into_iter().map(|h| (h.root, h.into())));
         let uncovered = by_root.iter().filter_map(|(r, b)| b.first_uncovered.map(|o| (o, *r))).collect();
         Books { by_root, uncovered }
     }
@@ -170,7 +179,7 @@ impl Books {
         self.by_root.extend(changes);
         for (&(root, seq), &offset) in appended.iter().zip(offsets) {
             if let Some(book) = self.by_root.get_mut(&root) {
-                let covered = book.snapshot.as_ref().is_some_and(|s| s.sequence >= seq);
+                let covered = book.snapshot.as_ref().is_some_and(|s| s.seq() >= seq);
                 if !covered {
                     book.first_uncovered.get_or_insert(offset);
                 }
@@ -196,7 +205,7 @@ impl Books {
         self.uncovered
             .iter()
             .take_while(|(o, _)| *o < offset)
-            .filter(|(_, r)| self.by_root.get(r).and_then(|b| b.latest()).is_some())
+            .filter(|(_, r)| self.by_root.get(r).is_some_and(Book::knows_latest))
             .map(|(_, r)| *r)
             .take(max)
             .collect()
@@ -254,10 +263,19 @@ mod tests {
         let state = prost_types::Any { type_url: "t/S".into(), value: vec![1] };
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let mut books = Books::restore(vec![
-            AggregateHistory { root: a, pages: vec![page(0)], first_offset: Some(10), ..Default::default() },
+            AggregateHistory {
+                root: a,
+                pages: vec![Encoded::page(&page(0)).unwrap()],
+                first_offset: Some(10),
+                ..Default::default()
+            },
             AggregateHistory {
                 root: b,
-                snapshot: Some(Snapshot { sequence: 4, state: Some(state.clone()), ..Default::default() }),
+                snapshot: Some(Encoded::snapshot(&Snapshot {
+                    sequence: 4,
+                    state: Some(state.clone()),
+                    ..Default::default()
+                })),
                 ..Default::default()
             },
         ]);

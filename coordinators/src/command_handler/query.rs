@@ -49,15 +49,16 @@ impl QueryService {
                 "query selections (range, set, temporal) are not supported yet".into(),
             ));
         }
-        let mut history = self.log.read_book(&cover.domain, &root).await?;
-        history.pages = self
+        let history = self.log.read_book(&cover.domain, &root).await?;
+        let pages = self
             .upcasters
-            .pages(&cover.domain, history.pages)
+            .pages(&cover.domain, history.decoded_pages())
             .await
             .map_err(|s| CoordinatorError::Rejected { code: s.code(), message: s.message().to_string() })?;
         let mut cover = cover.clone();
         cover.correlation_id.clear();
-        Ok(Book::from(history).to_event_book(cover))
+        let next_sequence = Book::from(history.clone()).next_sequence();
+        Ok(EventBook { cover: Some(cover), snapshot: history.decoded_snapshot(), pages, next_sequence })
     }
 }
 
