@@ -6,8 +6,12 @@ use async_trait::async_trait;
 
 use super::EmbeddedLog;
 use crate::log::PartitionLog;
-use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, StoredEvent, TxBatch};
+use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, RecentRequest, StoredEvent, TxBatch};
 use crate::{LogError, Result};
+
+/// How many of a partition's latest events a new owner reads back for
+/// request ids (the window bounds it further).
+const RECENT_EVENTS: usize = 100_000;
 
 pub(super) struct EmbeddedPartition {
     log: EmbeddedLog,
@@ -36,6 +40,31 @@ impl PartitionLog for EmbeddedPartition {
         self.polled_through = self.committed;
         let (domain, p) = (self.id.domain.to_string(), self.id.partition);
         self.log.with_store(move |s| s.restore(&domain, p)).await
+    }
+
+    async fn recent_requests(&mut self, window: Duration) -> Result<Vec<RecentRequest>> {
+        if window.is_zero() {
+            return Ok(Vec::new());
+        }
+        let (domain, p) = (self.id.domain.to_string(), self.id.partition);
+        let recent = self.log.with_store(move |s| s.recent_requests(&domain, p, RECENT_EVENTS)).await?;
+        // Keep the window: pages carry the time they were stamped.
+        let since = std::time::SystemTime::now().checked_sub(window);
+        Ok(recent
+            .into_iter()
+            .filter(|r| {
+                let at = r
+                    .book
+                    .pages
+                    .last()
+                    .and_then(|p| p.created_at)
+                    .and_then(|t| std::time::SystemTime::try_from(t).ok());
+                match (at, since) {
+                    (Some(at), Some(since)) => at >= since,
+                    _ => true,
+                }
+            })
+            .collect())
     }
 
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<CommandEnvelope>> {

@@ -130,6 +130,14 @@ impl Store {
         if !has_reply_to {
             conn.execute_batch("ALTER TABLE events ADD COLUMN reply_to TEXT")?;
         }
+        // Files written before events carried their command's request id.
+        let has_request_id: bool =
+            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'request_id'", [], |r| {
+                r.get(0)
+            })?;
+        if !has_request_id {
+            conn.execute_batch("ALTER TABLE events ADD COLUMN request_id TEXT")?;
+        }
         Ok(Store { conn })
     }
 
@@ -316,8 +324,8 @@ impl Store {
                 |r| r.get(0),
             )?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO events (domain, partition, offset, root, edition, sequence, correlation_id, type, isolated, body, reply_to)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO events (domain, partition, offset, root, edition, sequence, correlation_id, type, isolated, body, reply_to, request_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for (ev, offset) in batch.events.iter().zip(next..) {
                 insert
@@ -332,7 +340,8 @@ impl Store {
                         ev.type_name,
                         ev.isolated,
                         ev.book.encode_to_vec(),
-                        ev.reply_to
+                        ev.reply_to,
+                        (!ev.request_id.is_empty()).then_some(ev.request_id.as_str())
                     ])
                     .map_err(|e| match e {
                         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
@@ -380,6 +389,46 @@ impl Store {
         }
         tx.commit()?;
         Ok(offsets)
+    }
+
+    /// Commands of a partition that carried a request id, with their pages,
+    /// among its last `max` events — newest last; the caller keeps those
+    /// within its window.
+    pub fn recent_requests(
+        &self,
+        domain: &str,
+        partition: u32,
+        max: usize,
+    ) -> Result<Vec<crate::record::RecentRequest>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT offset, request_id, root, body FROM
+               (SELECT offset, request_id, root, body FROM events WHERE domain = ?1 AND partition = ?2
+                ORDER BY offset DESC LIMIT ?3)
+             WHERE request_id IS NOT NULL ORDER BY offset",
+        )?;
+        let rows = stmt.query_map(params![domain, partition, max as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, Vec<u8>>(3)?))
+        })?;
+        let mut out: Vec<crate::record::RecentRequest> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = Default::default();
+        for row in rows {
+            let (offset, request_id, root, body) = row?;
+            let loc = || format!("events {domain}[{partition}]@{offset}");
+            let root = uuid_of(&root, loc)?;
+            let book = EventBook::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
+            let i = *index.entry(request_id.clone()).or_insert_with(|| {
+                out.push(crate::record::RecentRequest {
+                    request_id,
+                    root,
+                    book: EventBook { cover: book.cover.clone(), ..Default::default() },
+                });
+                out.len() - 1
+            });
+            let entry = &mut out[i].book;
+            entry.pages.extend(book.pages);
+            entry.next_sequence = entry.pages.last().and_then(|p| p.seq()).map_or(0, |s| s + 1);
+        }
+        Ok(out)
     }
 
     /// Recorded rejections, oldest first (of `correlation_id` only, when given).
