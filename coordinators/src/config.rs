@@ -482,6 +482,19 @@ mod tests {
         assert_eq!(interpolate("  # user: ${NOPE}\nb: ${BOOT}\n", env).unwrap(), "  # user: ${NOPE}\nb: k1:9092\n");
     }
 
+    /// The configuration README.md shows is one this code accepts, with the
+    /// command-handler settings it documents.
+    #[test]
+    fn the_readme_configuration_parses() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```yaml\nlog:\n  type: embedded").expect("the README shows a configuration") + 8;
+        let block = &readme[start..start + readme[start..].find("```").unwrap()];
+        let c = Config::parse_with(block, |_| None).unwrap();
+        assert_eq!(c.command_handler.dedupe_window, Duration::from_secs(300));
+        assert_eq!(c.command_handler.handler_call_timeout, Duration::from_secs(10));
+        assert_eq!(c.domains["player"].handler.as_deref(), Some("http://127.0.0.1:50051"));
+    }
+
     #[test]
     fn a_full_config_parses() {
         let c = Config::parse_with(
