@@ -155,6 +155,17 @@ impl<M: prost::Message + Default> Encoded<M> {
     pub fn seq(&self) -> u32 {
         self.seq
     }
+
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// From bytes that encode an `M` carrying `seq` (as [`Encoded::as_bytes`]
+    /// gave them) — for stores that keep these as they are.
+    pub fn from_parts(bytes: Box<[u8]>, seq: u32) -> Self {
+        Encoded { bytes, seq, _message: std::marker::PhantomData }
+    }
 }
 
 impl Encoded<Snapshot> {

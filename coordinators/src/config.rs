@@ -84,6 +84,14 @@ pub struct CommandHandlerConfig {
     /// re-initialises (normally the revocation comes within a session timeout).
     #[serde(default = "default_fenced_grace", with = "humantime_serde")]
     pub fenced_grace: Duration,
+    /// At most this many aggregates per partition in memory; the least
+    /// recently used beyond it are spilled to a file in `state_dir` (a
+    /// cache: the log stays the truth). Unset: every live aggregate in memory.
+    #[serde(default)]
+    pub max_cached_aggregates: Option<usize>,
+    /// Where spill files go (default: the system's temporary directory).
+    #[serde(default)]
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 fn default_max_batch() -> usize {
@@ -110,6 +118,8 @@ impl Default for CommandHandlerConfig {
             dedupe_max: default_dedupe_max(),
             handler_call_timeout: default_call_timeout(),
             fenced_grace: default_fenced_grace(),
+            max_cached_aggregates: None,
+            state_dir: None,
         }
     }
 }

@@ -10,6 +10,7 @@ use angzarr_proto::angzarr::command_handler_coordinator_service_server::CommandH
 use angzarr_proto::angzarr::event_query_service_server::EventQueryServiceServer;
 use tokio::task::JoinHandle;
 
+use crate::command_handler::aggregate::CacheConfig;
 use crate::command_handler::execute::RetryPolicy;
 use crate::command_handler::gateway::{Downstream, Gateway};
 use crate::command_handler::query::QueryService;
@@ -136,6 +137,10 @@ pub async fn start(
             dedupe_window: config.command_handler.dedupe_window,
             dedupe_max: config.command_handler.dedupe_max,
             fenced_grace: config.command_handler.fenced_grace,
+            cache: config.command_handler.max_cached_aggregates.map(|max_cached| CacheConfig {
+                max_cached,
+                state_dir: config.command_handler.state_dir.clone().unwrap_or_else(std::env::temp_dir),
+            }),
             retry: RetryPolicy { call_timeout: config.command_handler.handler_call_timeout, ..RetryPolicy::default() },
             ..TaskConfig::default()
         };

@@ -33,11 +33,15 @@ async fn start(handler: &str) -> Fixture {
 }
 
 async fn start_with(handler: &str, arm: impl FnOnce(&Faults)) -> Fixture {
+    start_configured(handler, arm, TaskConfig::default()).await
+}
+
+async fn start_configured(handler: &str, arm: impl FnOnce(&Faults), config: TaskConfig) -> Fixture {
     let (partition, log) = MemoryPartition::new("player", 0);
     arm(&log.faults);
     let handlers = Handlers::new([("player".to_string(), handler.to_string())]).unwrap();
     let states = TaskStates::default();
-    let mut config = TaskConfig { states: states.clone(), ..TaskConfig::default() };
+    let mut config = TaskConfig { states: states.clone(), ..config };
     config.retry.call_timeout = Duration::from_secs(2);
     let stop = Shutdown::new();
     let task_stop = stop.clone();
@@ -222,4 +226,40 @@ async fn a_request_id_reused_for_another_aggregate_is_refused_and_writes_nothing
         assert_eq!(s.events.len(), 2, "the reused id wrote nothing; the control wrote one");
     });
     f.stop().await;
+}
+
+#[tokio::test]
+async fn with_few_aggregates_in_memory_every_aggregate_keeps_its_sequence() {
+    let server = player_server("127.0.0.1:0".parse().unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = angzarr_coordinators::command_handler::aggregate::CacheConfig {
+        max_cached: 3,
+        state_dir: dir.path().to_path_buf(),
+    };
+    let config = TaskConfig { cache: Some(cache), max_batch: 2, ..TaskConfig::default() };
+    let f = start_configured(&format!("http://{}", server.addr), |_| {}, config).await;
+    let roots: Vec<Uuid> = (0..12).map(|_| Uuid::new_v4()).collect();
+    for (i, r) in roots.iter().enumerate() {
+        f.log.append(command(*r, 0, register(), &format!("reg-{i}")));
+    }
+    for (i, r) in roots.iter().enumerate() {
+        f.log.append(command(*r, 1, deposit(5), &format!("dep-{i}")));
+    }
+    // The first roots were spilled long ago: a stale sequence on one is
+    // still refused with its true next sequence, a right one accepted.
+    f.log.append(command(roots[0], 1, deposit(1), "stale"));
+    f.log.append(command(roots[0], 2, deposit(1), "fresh"));
+    until(&f.log, "every command answered", |s| s.replies.len() == 26).await;
+    f.log.read(|s| {
+        for i in 0..12 {
+            assert_eq!(accepted_seqs(outcome_of(s, &format!("dep-{i}"))[0]), vec![1], "root {i}");
+        }
+        assert!(matches!(outcome_of(s, "stale")[0], CommandOutcome::Rejected { message, .. } if message.contains("next sequence is 2")));
+        assert_eq!(accepted_seqs(outcome_of(s, "fresh")[0]), vec![2]);
+        assert_eq!(s.events.len(), 25);
+    });
+    let spilled = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(spilled, 1, "the task's spill file is in the state dir");
+    f.stop().await;
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "and removed with the task");
 }

@@ -8,6 +8,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use angzarr_connectors::{AggregateHistory, Encoded};
+
+use super::spill::{Spill, SpillError};
 use angzarr_proto::angzarr::{Cover, EventBook, EventPage, Snapshot};
 use uuid::Uuid;
 
@@ -28,6 +30,9 @@ pub struct Book {
     /// follow the snapshot: otherwise the snapshot's state is the latest and
     /// is not kept twice (see [`Book::latest`]).
     pub latest_state: Option<prost_types::Any>,
+    /// When a batch last touched it (the partition's batch count): the
+    /// least recently used are spilled first.
+    pub used: u64,
 }
 
 impl Book {
@@ -104,37 +109,124 @@ impl From<AggregateHistory> for Book {
         // With no page after it, the snapshot's state is the latest state
         // ([`Book::latest`]); with pages after it, the latest is unknown
         // until the business logic returns it again.
-        Book { snapshot: h.snapshot, pages: h.pages, first_uncovered: h.first_offset, latest_state: None }
+        Book { snapshot: h.snapshot, pages: h.pages, first_uncovered: h.first_offset, latest_state: None, used: 0 }
     }
 }
 
-/// Every aggregate of the partition.
+/// Every aggregate of the partition: the recently used in memory, the rest
+/// (past `max_cached_aggregates`) in a [`Spill`] file.
 #[derive(Default)]
 pub struct Books {
     by_root: HashMap<Uuid, Book>,
     /// `(first_uncovered, root)` of every aggregate with uncovered events,
-    /// kept in step with `by_root`: where restore may start, and which
-    /// aggregates hold it back, without a scan of every book per batch.
+    /// spilled ones included: where restore may start, and which aggregates
+    /// hold it back, without a scan of every book per batch.
     uncovered: BTreeSet<(i64, Uuid)>,
+    cold: Option<Cold>,
+    /// Batches so far: the clock of [`Book::used`].
+    clock: u64,
+}
+
+struct Cold {
+    max: usize,
+    /// Behind a mutex only so the books stay `Sync` (SQLite connections
+    /// are not); every use has `&mut` access and never waits on it.
+    spill: std::sync::Mutex<Spill>,
+}
+
+impl Cold {
+    fn spill(&mut self) -> &mut Spill {
+        self.spill.get_mut().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Books {
-    /// The restored state of a partition.
-    pub fn restore(histories: Vec<AggregateHistory>) -> Self {
-        let mut by_root: HashMap<Uuid, Book> = HashMap::with_capacity(histories.len());
-        by_root.extend(histories.into_iter().map(|h| (h.root, h.into())));
-        let uncovered = by_root.iter().filter_map(|(r, b)| b.first_uncovered.map(|o| (o, *r))).collect();
-        Books { by_root, uncovered }
+    /// The restored state of a partition; with `cache`, at most its
+    /// `max` books stay in memory and the rest are spilled.
+    pub fn restore(histories: Vec<AggregateHistory>, cache: Option<&CacheConfig>) -> Result<Self, SpillError> {
+        let cold = match cache {
+            Some(c) => {
+                Some(Cold { max: c.max_cached.max(1), spill: std::sync::Mutex::new(Spill::open(&c.state_dir)?) })
+            }
+            None => None,
+        };
+        let max = cold.as_ref().map_or(usize::MAX, |c| c.max);
+        let mut books = Books {
+            by_root: HashMap::with_capacity(histories.len().min(max)),
+            uncovered: BTreeSet::new(),
+            cold,
+            clock: 0,
+        };
+        let mut overflow = Vec::new();
+        for h in histories {
+            let (root, book) = (h.root, Book::from(h));
+            if let Some(o) = book.first_uncovered {
+                books.uncovered.insert((o, root));
+            }
+            if books.by_root.len() < max {
+                books.by_root.insert(root, book);
+            } else {
+                overflow.push((root, book));
+                if overflow.len() >= 10_000 {
+                    books.cold.as_mut().expect("a limit means a spill").spill().put(overflow.drain(..))?;
+                }
+            }
+        }
+        if !overflow.is_empty() {
+            books.cold.as_mut().expect("a limit means a spill").spill().put(overflow)?;
+        }
+        Ok(books)
     }
 
-    /// Number of live aggregates.
+    /// Number of live aggregates, in memory or spilled.
     pub fn len(&self) -> usize {
+        self.by_root.len() + self.cold.as_ref().map_or(0, |c| c.spill.lock().unwrap_or_else(|p| p.into_inner()).len())
+    }
+
+    /// Aggregates held in memory.
+    pub fn cached(&self) -> usize {
         self.by_root.len()
     }
 
     /// Whether no aggregate lives here.
     pub fn is_empty(&self) -> bool {
-        self.by_root.is_empty()
+        self.len() == 0
+    }
+
+    /// Brings the books of `roots` into memory (from the spill) and marks
+    /// them used — before a batch stages them.
+    pub fn load(&mut self, roots: impl IntoIterator<Item = Uuid>) -> Result<(), SpillError> {
+        self.clock += 1;
+        for root in roots {
+            if let Some(b) = self.by_root.get_mut(&root) {
+                b.used = self.clock;
+                continue;
+            }
+            if let Some(cold) = &mut self.cold
+                && let Some(mut b) = cold.spill().take(&root)?
+            {
+                b.used = self.clock;
+                self.by_root.insert(root, b);
+            }
+        }
+        Ok(())
+    }
+
+    /// Spills the least recently used books once more than the limit are in
+    /// memory, down to 90% of it (so eviction is not paid on every batch).
+    pub fn evict(&mut self) -> Result<usize, SpillError> {
+        let Some(cold) = &mut self.cold else { return Ok(0) };
+        if self.by_root.len() <= cold.max {
+            return Ok(0);
+        }
+        let keep = cold.max - cold.max / 10;
+        let n = self.by_root.len() - keep;
+        let mut by_use: Vec<(u64, Uuid)> = self.by_root.iter().map(|(r, b)| (b.used, *r)).collect();
+        by_use.select_nth_unstable(n - 1);
+        let out: Vec<(Uuid, Book)> =
+            by_use[..n].iter().map(|(_, r)| (*r, self.by_root.remove(r).expect("listed from the map"))).collect();
+        cold.spill().put(out)?;
+        Ok(n)
     }
 
     /// A batch's working copy.
@@ -212,6 +304,15 @@ impl Books {
     }
 }
 
+/// How many aggregates a partition keeps in memory, and where the rest go.
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    /// Books kept in memory.
+    pub max_cached: usize,
+    /// Directory of the spill files.
+    pub state_dir: std::path::PathBuf,
+}
+
 /// The refusal text when a command's expected sequence is not the aggregate's next.
 pub fn sequence_mismatch(domain: &str, root: &Uuid, expected: u32, next: u32) -> String {
     format!(
@@ -262,23 +363,27 @@ mod tests {
     fn the_restore_point_follows_snapshots_without_scanning() {
         let state = prost_types::Any { type_url: "t/S".into(), value: vec![1] };
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut books = Books::restore(vec![
-            AggregateHistory {
-                root: a,
-                pages: vec![Encoded::page(&page(0)).unwrap()],
-                first_offset: Some(10),
-                ..Default::default()
-            },
-            AggregateHistory {
-                root: b,
-                snapshot: Some(Encoded::snapshot(&Snapshot {
-                    sequence: 4,
-                    state: Some(state.clone()),
+        let mut books = Books::restore(
+            vec![
+                AggregateHistory {
+                    root: a,
+                    pages: vec![Encoded::page(&page(0)).unwrap()],
+                    first_offset: Some(10),
                     ..Default::default()
-                })),
-                ..Default::default()
-            },
-        ]);
+                },
+                AggregateHistory {
+                    root: b,
+                    snapshot: Some(Encoded::snapshot(&Snapshot {
+                        sequence: 4,
+                        state: Some(state.clone()),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                },
+            ],
+            None,
+        )
+        .unwrap();
         assert_eq!(books.restore_from(), Some(10));
         assert!(books.laggards(100, 10).is_empty(), "a's latest state is unknown after a restore");
         assert!(books.by_root[&b].latest().is_some(), "a snapshot with nothing after it is the latest state");
@@ -295,5 +400,36 @@ mod tests {
         books.apply(changes, &[(b, 5)], &[20]);
         assert_eq!(books.restore_from(), Some(20));
         assert!(books.laggards(21, 10).is_empty(), "b's state after page 5 is unknown until its handler returns it");
+    }
+
+    #[test]
+    fn past_the_limit_cold_books_are_spilled_and_come_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheConfig { max_cached: 10, state_dir: dir.path().to_path_buf() };
+        let roots: Vec<Uuid> = (0..25).map(|_| Uuid::new_v4()).collect();
+        let histories = roots
+            .iter()
+            .enumerate()
+            .map(|(i, r)| AggregateHistory {
+                root: *r,
+                pages: (0..=i as u32).map(|s| Encoded::page(&page(s)).unwrap()).collect(),
+                first_offset: Some(i as i64),
+                ..Default::default()
+            })
+            .collect();
+        let mut books = Books::restore(histories, Some(&cache)).unwrap();
+        assert_eq!((books.len(), books.cached()), (25, 10));
+        assert_eq!(books.restore_from(), Some(0), "spilled books still hold the restore point");
+        // A batch touches every root: each comes back with its own history.
+        for (i, r) in roots.iter().enumerate() {
+            books.load([*r]).unwrap();
+            assert_eq!(books.stage().get(r).unwrap().next_sequence(), i as u32 + 1, "root {i}");
+            books.evict().unwrap();
+            assert!(books.cached() <= 10);
+        }
+        assert_eq!(books.len(), 25, "nothing lost on the way");
+        // The most recently used stay in memory.
+        assert!(books.by_root.contains_key(&roots[24]));
+        assert!(!books.by_root.contains_key(&roots[0]));
     }
 }

@@ -17,6 +17,7 @@ pub mod dedupe;
 pub mod execute;
 pub mod gateway;
 pub mod query;
+pub mod spill;
 pub mod task;
 pub mod validate;
 pub mod worker;

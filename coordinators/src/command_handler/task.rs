@@ -30,7 +30,7 @@ use angzarr_proto::type_name;
 use prost::Message;
 use tonic::Code;
 
-use super::aggregate::{Books, Staged, sequence_mismatch};
+use super::aggregate::{Books, CacheConfig, Staged, sequence_mismatch};
 use super::dedupe::{Dedupe, Seen};
 use super::execute::{RetryPolicy, execute};
 use crate::Shutdown;
@@ -67,6 +67,8 @@ pub struct TaskConfig {
     pub states: TaskStates,
     /// How long a fenced task waits for its revocation before re-initialising.
     pub fenced_grace: Duration,
+    /// At most this many aggregates per partition in memory (the rest spilled); `None` = all.
+    pub cache: Option<CacheConfig>,
 }
 
 /// Snapshot cadence: store one when this many events accumulated since the
@@ -107,6 +109,7 @@ impl Default for TaskConfig {
             dedupe_max: 100_000,
             states: TaskStates::default(),
             fenced_grace: Duration::from_secs(30),
+            cache: None,
         }
     }
 }
@@ -189,10 +192,10 @@ async fn serve(
     let started = Instant::now();
     supervisor.restoring();
     let Some(restored) = restore(log, handlers, stop).await? else { return Ok(()) };
-    let mut books = Books::restore(restored);
+    let mut books = Books::restore(restored, config.cache.as_ref()).map_err(spill_failed)?;
     let mut dedupe = Dedupe::new(config.dedupe_window, config.dedupe_max);
     dedupe.seed(log.recent_requests(config.dedupe_window).await?);
-    tracing::info!(partition = %id, aggregates = books.len(), recent_requests = dedupe.len(), elapsed = ?started.elapsed(), "partition restored");
+    tracing::info!(partition = %id, aggregates = books.len(), in_memory = books.cached(), recent_requests = dedupe.len(), elapsed = ?started.elapsed(), "partition restored");
     supervisor.serving();
 
     let mut point = RestorePoint { head: None, written: None };
@@ -203,6 +206,7 @@ async fn serve(
             polled = log.poll(config.max_batch, config.poll_wait) => polled?,
         };
         let decide_started = Instant::now();
+        books.load(commands.iter().map(|c| c.root)).map_err(spill_failed)?;
         let mut batch = TxBatch::default();
         let mut staged = books.stage();
         let mut appended = Vec::new();
@@ -292,6 +296,7 @@ async fn serve(
                     point.written = restore_from;
                 }
                 books.apply(changes, &appended, &offsets);
+                books.evict().map_err(spill_failed)?;
                 for (request_id, root, outcome) in remembered {
                     dedupe.insert(&request_id, root, outcome);
                 }
@@ -315,6 +320,11 @@ async fn serve(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// A spill file that failed fails the task; its supervisor restores it from the log.
+fn spill_failed(e: super::spill::SpillError) -> LogError {
+    LogError::Unavailable(e.to_string())
 }
 
 /// The answer to a request id already used for another aggregate.
