@@ -22,7 +22,8 @@ use uuid::Uuid;
 use crate::common::{self, Env, Row};
 
 /// Writes A aggregates with `history` events each behind a snapshot, plus one tail event each.
-pub async fn seed(env: &Env, prefix: &str, aggregates: usize, history: usize) -> anyhow::Result<()> {
+/// Returns the roots.
+pub async fn seed(env: &Env, prefix: &str, aggregates: usize, history: usize) -> anyhow::Result<Vec<Uuid>> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", &env.kafka).create()?;
     let events = format!("{prefix}.player.events");
     let snapshots = format!("{prefix}.player.snapshots");
@@ -100,7 +101,7 @@ pub async fn seed(env: &Env, prefix: &str, aggregates: usize, history: usize) ->
             .map_err(|(e, _)| e)?,
     );
     flush(&mut pending).await?;
-    Ok(())
+    Ok(roots)
 }
 
 /// Reads the whole events partition: the replay a store without snapshots does.
