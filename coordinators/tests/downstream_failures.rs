@@ -351,3 +351,76 @@ async fn a_process_manager_commanding_an_unknown_domain_is_retried_and_writes_no
     assert!(positions.iter().all(Option::is_none), "the trigger is not consumed: {positions:?}");
     h.running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn held_async_and_saga_commands_are_decided_when_the_handler_returns() {
+    use angzarr_proto::examples::{CreateTable, TableCreated};
+    // Player's handler is down (a reserved port); tables are served. A saga
+    // on tables deposits into one player: saga commands to the held domain.
+    let player_addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let funded = Uuid::new_v4();
+    let saga = Saga::new("fund").on(move |_: &TableCreated, _, _| {
+        vec![command(
+            "player",
+            funded,
+            &DepositFunds { amount: Some(Currency { amount: 1, currency_code: "USD".into() }) },
+        )]
+    });
+    let url = serve_saga(saga).await;
+    let tables = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), |c| {
+        c.domains.insert("player".into(), DomainConfig::served_by(format!("http://{player_addr}"), 100));
+        c.domains.insert("table".into(), DomainConfig::served_by(format!("http://{}", tables.addr), 100));
+        c.sagas.insert("fund".into(), SagaConfig { handler: url, domains: vec!["table".into()] });
+    })
+    .await;
+    let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
+    let roots: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+    for r in roots.iter().chain([&funded]) {
+        client.handle_command(request(*r, 0, register(), SyncMode::Async, "held")).await.unwrap();
+    }
+    for r in &roots {
+        for seq in 1..=5 {
+            client.handle_command(request(*r, seq, deposit(1), SyncMode::Async, "held")).await.unwrap();
+        }
+    }
+    // Tables are decided meanwhile; each makes the saga send a held command.
+    for t in 0..3 {
+        let mut req = request(
+            Uuid::new_v4(),
+            0,
+            pack(&CreateTable {
+                table_name: format!("t{t}"),
+                small_blind: 1,
+                big_blind: 2,
+                min_buy_in: 10,
+                max_buy_in: 100,
+                max_players: 6,
+                ..Default::default()
+            }),
+            SyncMode::Decision,
+            "held",
+        );
+        req.command.as_mut().unwrap().cover.as_mut().unwrap().domain = "table".into();
+        client.handle_command(req).await.expect("tables are served while player is held");
+    }
+    // Held for 10 s: nothing of player decided, nothing rejected (positive
+    // control: the tables above were decided through the same worker).
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(h.log.counts("player").await.unwrap().1, 0, "nothing decided while the handler is down");
+    assert!(h.running.log.rejections(None).await.unwrap().is_empty(), "nothing rejected while the handler is down");
+
+    let server = poker::server().spawn(player_addr).await.unwrap();
+    let want = roots.len() as i64 * 6 + 1 + 3;
+    for _ in 0..300 {
+        if h.log.counts("player").await.unwrap().1 >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(h.log.counts("player").await.unwrap().1, want, "every held ASYNC and saga command decided once");
+    assert!(h.running.log.rejections(None).await.unwrap().is_empty());
+    h.running.stop().await.unwrap();
+    server.shutdown().await;
+}
