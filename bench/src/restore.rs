@@ -81,6 +81,7 @@ pub async fn seed(env: &Env, prefix: &str, aggregates: usize, history: usize) ->
     let (_, covered_to) = consumer.fetch_watermarks(&events, 0, Duration::from_secs(10))?;
     for r in &roots {
         let state = PlayerState {
+            status: "active".into(),
             bankroll: Some(Currency { amount: history as i64, currency_code: "USD".into() }),
             ..Default::default()
         };

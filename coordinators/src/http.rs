@@ -26,6 +26,32 @@ struct AppState {
     gateway: Gateway,
     stream: EventStream,
     log: std::sync::Arc<dyn angzarr_connectors::Log>,
+    states: crate::supervisor::TaskStates,
+}
+
+/// Ready when every partition task of this process serves: `200` with the
+/// count, or `503` naming each task that restores or failed (and why).
+async fn readyz(State(app): State<AppState>) -> Response {
+    let tasks = app.states.list();
+    let waiting: Vec<serde_json::Value> = tasks
+        .iter()
+        .filter(|(_, _, s)| s.state != crate::supervisor::TaskState::Serving)
+        .map(|(group, id, s)| {
+            serde_json::json!({
+                "group": group,
+                "partition": id.to_string(),
+                "state": s.state.as_str(),
+                "restarts": s.restarts,
+                "lastError": s.last_error,
+            })
+        })
+        .collect();
+    if waiting.is_empty() {
+        (StatusCode::OK, Json(serde_json::json!({"ready": true, "partitions": tasks.len()}))).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ready": false, "notServing": waiting})))
+            .into_response()
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -149,6 +175,7 @@ pub async fn serve(
     gateway: Gateway,
     stream: EventStream,
     log: std::sync::Arc<dyn angzarr_connectors::Log>,
+    states: crate::supervisor::TaskStates,
     shutdown: Shutdown,
 ) -> Result<(), CoordinatorError> {
     let app = Router::new()
@@ -157,7 +184,8 @@ pub async fn serve(
         .route("/v1/ch/{domain}/commands", post(command))
         .route("/v1/rejections", get(rejections))
         .route("/healthz", get(|| async { "ok" }))
-        .with_state(AppState { gateway, stream, log });
+        .route("/readyz", get(readyz))
+        .with_state(AppState { gateway, stream, log, states });
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "gateway listening (HTTP: SSE and REST)");
     axum::serve(listener, app)

@@ -205,8 +205,9 @@ pub async fn start(
                 .await
                 .map_err(|e| CoordinatorError::InvalidArgument(format!("cannot listen on {http}: {e}")))?;
             http_addr = listener.local_addr().ok();
-            let (gw, ev, lg, stop) = (gateway_core.clone(), events.clone(), log.clone(), shutdown.clone());
-            parts.push(tokio::spawn(async move { crate::http::serve(listener, gw, ev, lg, stop).await }));
+            let (gw, ev, lg, st, stop) =
+                (gateway_core.clone(), events.clone(), log.clone(), states.clone(), shutdown.clone());
+            parts.push(tokio::spawn(async move { crate::http::serve(listener, gw, ev, lg, st, stop).await }));
         }
         let gateway = CommandHandlerCoordinatorServiceServer::new(gateway_core).max_decoding_message_size(decode_limit);
         let stream = EventStreamServiceServer::new(events);

@@ -424,3 +424,69 @@ async fn held_async_and_saga_commands_are_decided_when_the_handler_returns() {
     h.running.stop().await.unwrap();
     server.shutdown().await;
 }
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn readyz_names_a_partition_that_cannot_restore_until_it_serves() {
+    let fixed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upcaster_url = format!("http://{}", listener.local_addr().unwrap());
+    let service = UpcasterServiceServer::new(FlakyUpcaster { fixed: fixed.clone(), calls: calls.clone() });
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let configure = |c: &mut Config| c.domains.get_mut("player").unwrap().upcaster = Some(upcaster_url.clone());
+    {
+        let h = start(dir.path(), configure).await;
+        let mut ready = String::new();
+        for _ in 0..100 {
+            ready = http_get(h.running.http_addr.unwrap(), "/readyz").await;
+            if ready.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(ready.starts_with("HTTP/1.1 200") && ready.contains("\"ready\":true"), "{ready}");
+        let root = Uuid::new_v4();
+        let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
+        client.handle_command(request(root, 0, register(), SyncMode::Decision, "")).await.unwrap();
+        h.running.stop().await.unwrap();
+    }
+
+    // Restart with the upcaster broken: the partition holding the history
+    // cannot restore, and readiness says which and why.
+    fixed.store(false, Ordering::SeqCst);
+    let h = start(dir.path(), configure).await;
+    let http = h.running.http_addr.unwrap();
+    let mut answer = String::new();
+    for _ in 0..100 {
+        answer = http_get(http, "/readyz").await;
+        if answer.starts_with("HTTP/1.1 503") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"state\":\"restoring\"") && answer.contains("player["), "{answer}");
+    fixed.store(true, Ordering::SeqCst);
+    for _ in 0..200 {
+        answer = http_get(http, "/readyz").await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    h.running.stop().await.unwrap();
+}

@@ -29,7 +29,7 @@ pub struct Book {
     /// snapshot can be stored without calling it again — only while pages
     /// follow the snapshot: otherwise the snapshot's state is the latest and
     /// is not kept twice (see [`Book::latest`]).
-    pub latest_state: Option<prost_types::Any>,
+    pub latest_state: Option<Box<prost_types::Any>>,
     /// When a batch last touched it (the partition's batch count): the
     /// least recently used are spilled first.
     pub used: u64,
@@ -70,7 +70,7 @@ impl Book {
         if self.pages.is_empty() {
             self.snapshot.as_ref().and_then(|s| s.decode().state)
         } else {
-            self.latest_state.clone()
+            self.latest_state.as_deref().cloned()
         }
     }
 
@@ -393,7 +393,7 @@ mod tests {
             let mut staged = books.stage();
             staged.get_mut(&b).advance(&[page(5)], None);
             let ab = staged.get_mut(&a);
-            ab.latest_state = Some(state.clone());
+            ab.latest_state = Some(Box::new(state.clone()));
             ab.snapshot_now().unwrap();
             staged.into_changes()
         };

@@ -99,7 +99,7 @@ impl From<rusqlite::Error> for SpillError {
 fn encode(book: &Book) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + book.pages.iter().map(|p| p.len() + 8).sum::<usize>());
     out.extend(book.first_uncovered.unwrap_or(-1).to_le_bytes());
-    let latest = book.latest_state.as_ref().map(Message::encode_to_vec).unwrap_or_default();
+    let latest = book.latest_state.as_deref().map(Message::encode_to_vec).unwrap_or_default();
     put(&mut out, &latest);
     match &book.snapshot {
         Some(s) => {
@@ -131,7 +131,7 @@ fn decode(mut b: &[u8]) -> Result<Book, SpillError> {
     let first = i64::from_le_bytes(take(&mut b, 8).ok_or_else(bad)?.try_into().unwrap());
     let n = u32_of(&mut b).ok_or_else(bad)? as usize;
     let latest = take(&mut b, n).ok_or_else(bad)?;
-    let latest_state = if n == 0 { None } else { Some(prost_types::Any::decode(latest).map_err(|_| bad())?) };
+    let latest_state = if n == 0 { None } else { Some(Box::new(prost_types::Any::decode(latest).map_err(|_| bad())?)) };
     let snap_seq = u32_of(&mut b).ok_or_else(bad)?;
     let snapshot = if snap_seq == u32::MAX {
         None
@@ -161,7 +161,7 @@ mod tests {
         let state = prost_types::Any { type_url: "t/S".into(), value: vec![7; 10] };
         book.advance(&[], Some(Snapshot { sequence: 3, state: Some(state.clone()), ..Default::default() }));
         book.advance(&[EventPage { header: Some(PageHeader::sequence(4)), ..Default::default() }], None);
-        book.latest_state = Some(state);
+        book.latest_state = Some(Box::new(state));
         book.first_uncovered = Some(42);
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         spill.put([(a, book.clone()), (b, Book::default())]).unwrap();

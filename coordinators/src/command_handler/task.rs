@@ -447,7 +447,7 @@ async fn decide(
     };
     if !pages.is_empty() {
         // The state after these pages, or unknown: never an older one.
-        book.latest_state = latest_state;
+        book.latest_state = latest_state.map(Box::new);
     }
     book.advance(&pages, snapshot.clone());
     let next_sequence = book.next_sequence();
