@@ -74,7 +74,13 @@ pub fn committed_reader(config: &KafkaConfig) -> ClientConfig {
         .set("fetch.wait.max.ms", "10")
         // After reaching the end, librdkafka waits this long before fetching
         // that partition again — 500 ms by default, per topic read to its end.
-        .set("fetch.error.backoff.ms", "10");
+        .set("fetch.error.backoff.ms", "10")
+        // A restore reads a whole partition as fast as the broker serves it;
+        // librdkafka's default prefetch (64 MiB queued per partition) then
+        // holds most of it in memory at once, ahead of the reader — the
+        // largest part of a worker's peak memory, measured. 8 MiB keeps the
+        // pipe full without that.
+        .set("queued.max.messages.kbytes", "8192");
     c
 }
 
