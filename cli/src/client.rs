@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use angzarr_proto::angzarr::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
 use angzarr_proto::angzarr::event_query_service_client::EventQueryServiceClient;
 use angzarr_proto::angzarr::{
     CommandBook, CommandPage, CommandRequest, Cover, PageHeader, Query, SyncMode, command_page,
@@ -35,6 +34,10 @@ pub struct SendArgs {
     /// The command as proto3 JSON.
     #[arg(long)]
     json: String,
+    /// Idempotency key: a retry with the same id gets the original outcome
+    /// and writes nothing. Default: a fresh one, printed when the outcome is unknown.
+    #[arg(long)]
+    request_id: Option<String>,
     /// Gateway URL.
     #[arg(long, env = "ANGZARR_GATEWAY", default_value = DEFAULT_GATEWAY)]
     gateway: String,
@@ -118,15 +121,23 @@ pub async fn send(args: SendArgs) -> ExitCode {
         sync_mode: mode as i32,
         ..Default::default()
     };
-    match CommandHandlerCoordinatorServiceClient::new(channel).handle_command(request).await {
-        Ok(resp) => match json::to_json(resp.get_ref()) {
+    let request_id = args.request_id.unwrap_or_else(angzarr_client::Gateway::new_request_id);
+    match angzarr_client::Gateway::new(channel).send(request, Some(&request_id)).await {
+        Ok(resp) => match json::to_json(&resp) {
             Ok(text) => {
                 println!("{text}");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e),
         },
-        Err(s) => status_failure(&s),
+        Err(angzarr_client::GatewayError::OutcomeUnknown { message, .. }) => {
+            eprintln!("outcome unknown: {message}\nretry safely with: --request-id {request_id}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -17,6 +17,7 @@
 mod aggregate;
 mod error;
 mod events;
+pub mod gateway;
 mod process_manager;
 mod projector;
 mod saga;
@@ -28,6 +29,7 @@ pub use aggregate::Aggregate;
 pub use angzarr_proto as proto;
 pub use error::{CommandRejected, ensure};
 pub use events::Events;
+pub use gateway::{Gateway, GatewayError, Retry};
 pub use process_manager::{ProcessManager, Reaction, Trigger};
 pub use projector::Projector;
 pub use saga::{Saga, command};
