@@ -54,6 +54,12 @@ async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
+/// Every metric of the process, in Prometheus' text format.
+async fn metrics() -> Response {
+    let body = crate::telemetry::prometheus().map(|h| h.render()).unwrap_or_default();
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
 #[derive(serde::Deserialize)]
 struct RejectionsQuery {
     correlation_id: Option<String>,
@@ -185,6 +191,7 @@ pub async fn serve(
         .route("/v1/rejections", get(rejections))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(AppState { gateway, stream, log, states });
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "gateway listening (HTTP: SSE and REST)");

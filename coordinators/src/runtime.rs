@@ -105,6 +105,8 @@ pub async fn start(
     roles: Roles,
     shutdown: Shutdown,
 ) -> Result<Running, CoordinatorError> {
+    // Record metrics from the start (the first call installs the recorder).
+    let _ = crate::telemetry::prometheus();
     let mut parts = Parts { list: Vec::new(), shutdown: shutdown.clone() };
     let mut grpc_addr = None;
     let mut http_addr = None;

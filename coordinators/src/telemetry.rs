@@ -24,3 +24,22 @@ pub const SPAN_PM_ORCHESTRATE: &str = "pm.orchestrate";
 pub const SPAN_ORCHESTRATION_EXECUTE: &str = "orchestration.execute";
 /// Histogram of process-manager reactions, seconds.
 pub const PM_DURATION: &str = "angzarr.pm.duration";
+
+/// The process's Prometheus recorder, installed on first use: the `metrics`
+/// facade has one global recorder, so every coordinator of the process (and
+/// every runtime a test starts) reports into the same one, rendered at
+/// `GET /metrics` on the HTTP listener. `None` when another recorder was
+/// installed first (say, by an embedding application).
+pub fn prometheus() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics recorder not installed; /metrics is empty");
+                None
+            }
+        })
+        .as_ref()
+}

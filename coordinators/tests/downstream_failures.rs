@@ -410,6 +410,14 @@ async fn held_async_and_saga_commands_are_decided_when_the_handler_returns() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(h.log.counts("player").await.unwrap().1, 0, "nothing decided while the handler is down");
     assert!(h.running.log.rejections(None).await.unwrap().is_empty(), "nothing rejected while the handler is down");
+    // The metrics say why the partition holds.
+    let scrape = http_get(h.running.http_addr.unwrap(), "/metrics").await;
+    let unreachable = scrape
+        .lines()
+        .find(|l| l.starts_with("angzarr_handler_unreachable{domain=\"player\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
+    assert!(unreachable.is_some_and(|n| n >= 1.0), "{scrape}");
+    assert!(scrape.contains("angzarr_partition_state{"), "{scrape}");
 
     let server = poker::server().spawn(player_addr).await.unwrap();
     let want = roots.len() as i64 * 6 + 1 + 3;
