@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use angzarr_proto::angzarr::{EventBook, Snapshot};
+use angzarr_proto::angzarr::Snapshot;
 
 use crate::faults::Faults;
 use crate::log::PartitionLog;
@@ -126,21 +126,11 @@ impl PartitionLog for MemoryPartition {
 
     async fn recent_requests(&mut self, _window: Duration) -> Result<Vec<RecentRequest>> {
         let s = self.state.lock().unwrap();
-        let mut out: Vec<RecentRequest> = Vec::new();
+        let mut out = crate::record::RecentRequests::default();
         for e in s.events.iter().filter(|e| !e.request_id.is_empty()) {
-            match out.iter_mut().find(|r| r.request_id == e.request_id) {
-                Some(r) => r.book.pages.extend(e.book.pages.iter().cloned()),
-                None => out.push(RecentRequest {
-                    request_id: e.request_id.clone(),
-                    root: e.root,
-                    book: EventBook { cover: e.book.cover.clone(), pages: e.book.pages.clone(), ..Default::default() },
-                }),
-            }
+            out.add(e.request_id.clone(), e.root, e.book.clone());
         }
-        for r in &mut out {
-            r.book.next_sequence = r.book.pages.last().and_then(|p| p.seq()).map_or(0, |s| s + 1);
-        }
-        Ok(out)
+        Ok(out.into_vec())
     }
 
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<CommandEnvelope>> {

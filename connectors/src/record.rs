@@ -245,6 +245,37 @@ pub struct RecentRequest {
     pub book: EventBook,
 }
 
+/// Groups stored events by the request id of their command, in log order:
+/// how every log turns its recent events into [`RecentRequest`]s.
+#[derive(Default)]
+pub struct RecentRequests {
+    out: Vec<RecentRequest>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl RecentRequests {
+    /// Adds one stored event (cover + page) of `request_id`'s command.
+    pub fn add(&mut self, request_id: String, root: Uuid, event: EventBook) {
+        let out = &mut self.out;
+        let i = *self.index.entry(request_id.clone()).or_insert_with(|| {
+            out.push(RecentRequest {
+                request_id,
+                root,
+                book: EventBook { cover: event.cover.clone(), ..Default::default() },
+            });
+            out.len() - 1
+        });
+        let book = &mut self.out[i].book;
+        book.pages.extend(event.pages);
+        book.next_sequence = book.pages.last().and_then(|p| p.seq()).map_or(0, |s| s + 1);
+    }
+
+    /// Every request, in the order first seen.
+    pub fn into_vec(self) -> Vec<RecentRequest> {
+        self.out
+    }
+}
+
 /// A snapshot to store as the root's latest.
 #[derive(Clone, Debug)]
 pub struct SnapshotRecord {

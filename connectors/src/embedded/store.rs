@@ -409,26 +409,15 @@ impl Store {
         let rows = stmt.query_map(params![domain, partition, max as i64], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, Vec<u8>>(3)?))
         })?;
-        let mut out: Vec<crate::record::RecentRequest> = Vec::new();
-        let mut index: std::collections::HashMap<String, usize> = Default::default();
+        let mut out = crate::record::RecentRequests::default();
         for row in rows {
             let (offset, request_id, root, body) = row?;
             let loc = || format!("events {domain}[{partition}]@{offset}");
             let root = uuid_of(&root, loc)?;
             let book = EventBook::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
-            let i = *index.entry(request_id.clone()).or_insert_with(|| {
-                out.push(crate::record::RecentRequest {
-                    request_id,
-                    root,
-                    book: EventBook { cover: book.cover.clone(), ..Default::default() },
-                });
-                out.len() - 1
-            });
-            let entry = &mut out[i].book;
-            entry.pages.extend(book.pages);
-            entry.next_sequence = entry.pages.last().and_then(|p| p.seq()).map_or(0, |s| s + 1);
+            out.add(request_id, root, book);
         }
-        Ok(out)
+        Ok(out.into_vec())
     }
 
     /// Recorded rejections, oldest first (of `correlation_id` only, when given).

@@ -173,7 +173,7 @@ pub fn recent_requests(
     partition: u32,
     window: Duration,
 ) -> Result<Vec<crate::record::RecentRequest>> {
-    use crate::record::{RecentRequest, headers as h};
+    use crate::record::{RecentRequests, headers as h};
     let consumer: BaseConsumer<client::QuietEof> = client::committed_reader(config)
         .create_with_context(client::QuietEof)
         .map_err(|e| LogError::Config(format!("recent-requests reader: {e}")))?;
@@ -194,8 +194,7 @@ pub fn recent_requests(
         // Nothing that recent.
         _ => return Ok(Vec::new()),
     };
-    let mut out: Vec<RecentRequest> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut out = RecentRequests::default();
     read_to_end(&consumer, &topic, partition, from, |msg| {
         let Some(request_id) = super::records::header(msg, h::REQUEST_ID).filter(|r| !r.is_empty()) else { return };
         let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok())
@@ -203,19 +202,9 @@ pub fn recent_requests(
             return;
         };
         let Some(Ok(book)) = msg.payload().map(EventBook::decode) else { return };
-        let i = *index.entry(request_id.clone()).or_insert_with(|| {
-            out.push(RecentRequest {
-                request_id,
-                root,
-                book: EventBook { cover: book.cover.clone(), ..Default::default() },
-            });
-            out.len() - 1
-        });
-        let entry = &mut out[i].book;
-        entry.pages.extend(book.pages);
-        entry.next_sequence = entry.pages.last().and_then(|p| p.seq()).map_or(0, |s| s + 1);
+        out.add(request_id, root, book);
     })?;
-    Ok(out)
+    Ok(out.into_vec())
 }
 
 /// Every recorded rejection (of `correlation_id` only, when given), read
