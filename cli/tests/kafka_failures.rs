@@ -324,6 +324,7 @@ async fn kafka_injected_task_failures_restart_the_partition_and_a_retried_reques
     // and a retry of that request id is answered from the log.
     let root = root_in(2, PARTITIONS);
     let mut client = cluster.client();
+    faults.partition.store(2, Ordering::SeqCst);
     Faults::arm(&faults.unknown_after_commit, 1);
     let mut req = tonic::Request::new(request(root, 0, register()));
     req.metadata_mut().insert("angzarr-request-id", "inject-1".parse().unwrap());

@@ -7,12 +7,16 @@
 //! outcome the producer cannot report — so the recovery path under test is
 //! the real one, against the real broker where the log is Kafka.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 /// Counters of faults still to inject. Each fires once per unit, then the
-/// log behaves normally again.
-#[derive(Debug, Default)]
+/// log behaves normally again. The commit faults fire only on transactions
+/// that append events (not on a partition's upkeep), and only on
+/// [`Faults::partition`] when it is set — so a test knows which command met it.
+#[derive(Debug)]
 pub struct Faults {
+    /// Only this partition number meets the faults; `-1` (the default): any.
+    pub partition: AtomicI64,
     /// The next N partition restores fail before reading anything, as a
     /// transient broker error would make them.
     pub restore_failures: AtomicU32,
@@ -26,7 +30,29 @@ pub struct Faults {
     pub fatal_before_commit: AtomicU32,
 }
 
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            partition: AtomicI64::new(-1),
+            restore_failures: AtomicU32::new(0),
+            unknown_after_commit: AtomicU32::new(0),
+            fatal_before_commit: AtomicU32::new(0),
+        }
+    }
+}
+
 impl Faults {
+    /// Whether partition `p` is in scope.
+    pub fn targets(&self, p: u32) -> bool {
+        let only = self.partition.load(Ordering::SeqCst);
+        only < 0 || only == p as i64
+    }
+
+    /// Consumes one fault of `counter` for partition `p`, if armed and in scope.
+    pub fn take_for(&self, counter: &AtomicU32, p: u32) -> bool {
+        self.targets(p) && Self::take(counter)
+    }
+
     /// Arms `counter` for `n` more faults.
     pub fn arm(counter: &AtomicU32, n: u32) {
         counter.fetch_add(n, Ordering::SeqCst);

@@ -99,7 +99,7 @@ impl PartitionLog for MemoryPartition {
     async fn restore(&mut self) -> Result<Vec<AggregateHistory>> {
         let s = self.state.lock().unwrap();
         self.polled_through = s.committed;
-        if Faults::take(&self.faults.restore_failures) {
+        if self.faults.take_for(&self.faults.restore_failures, self.id.partition) {
             return Err(LogError::Unavailable(format!("injected: restore of {} failed", self.id)));
         }
         let mut by_root: HashMap<Uuid, AggregateHistory> = HashMap::new();
@@ -153,7 +153,7 @@ impl PartitionLog for MemoryPartition {
     }
 
     async fn commit(&mut self, batch: TxBatch) -> Result<Vec<i64>> {
-        if Faults::take(&self.faults.fatal_before_commit) {
+        if !batch.events.is_empty() && self.faults.take_for(&self.faults.fatal_before_commit, self.id.partition) {
             return Err(LogError::OutcomeUnknown(self.id.to_string(), "injected fatal error before commit".into()));
         }
         let mut s = self.state.lock().unwrap();
@@ -163,6 +163,7 @@ impl PartitionLog for MemoryPartition {
                 return Err(LogError::Conflict(format!("{}/{} already has sequence {}", self.id, e.root, e.sequence)));
             }
         }
+        let committed_events = !batch.events.is_empty();
         let first = s.events.len() as i64;
         let offsets: Vec<i64> = (first..first + batch.events.len() as i64).collect();
         s.events.extend(batch.events);
@@ -175,7 +176,10 @@ impl PartitionLog for MemoryPartition {
         s.replies.extend(batch.replies);
         s.rejections.extend(batch.rejections);
         s.commits += 1;
-        if Faults::take(&self.faults.unknown_after_commit) {
+        if !s.events.is_empty()
+            && committed_events
+            && self.faults.take_for(&self.faults.unknown_after_commit, self.id.partition)
+        {
             return Err(LogError::OutcomeUnknown(self.id.to_string(), "injected: committed, reported unknown".into()));
         }
         Ok(offsets)

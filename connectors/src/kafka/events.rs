@@ -134,7 +134,7 @@ impl EventPartition for KafkaEventPartition {
             self.rewind();
         }
         self.started = true;
-        if crate::Faults::take(&self.config.faults.restore_failures) {
+        if self.config.faults.take_for(&self.config.faults.restore_failures, self.id.partition) {
             return Err(LogError::Unavailable(format!("injected: start of {} failed", self.id)));
         }
         let (config, tid) = (self.config.clone(), self.transactional_id.clone());
@@ -213,7 +213,7 @@ impl EventPartition for KafkaEventPartition {
                 }),
                 None => None,
             };
-            txn::run(&producer, out, consumed, timeout, &faults)
+            txn::run(&producer, out, consumed, timeout, &faults, p as u32)
         })
         .await
         .map_err(|e| LogError::OutcomeUnknown(self.id.to_string(), format!("transaction thread: {e}")))?;

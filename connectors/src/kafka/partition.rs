@@ -98,7 +98,7 @@ impl PartitionLog for KafkaPartition {
             self.producer = None;
             self.rewind();
         }
-        if crate::Faults::take(&self.config.faults.restore_failures) {
+        if self.config.faults.take_for(&self.config.faults.restore_failures, self.id.partition) {
             return Err(LogError::Unavailable(format!("injected: restore of {} failed", self.id)));
         }
         let config = self.config.clone();
@@ -243,7 +243,7 @@ impl PartitionLog for KafkaPartition {
                 }),
                 None => None,
             };
-            txn::run(&producer, out, consumed, timeout, &faults)
+            txn::run(&producer, out, consumed, timeout, &faults, p as u32)
         })
         .await
         .map_err(|e| LogError::OutcomeUnknown(self.id.to_string(), format!("transaction thread: {e}")))?;

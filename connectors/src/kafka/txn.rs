@@ -179,7 +179,10 @@ pub fn run(
     consumed: Option<Consumed<'_>>,
     timeout: Duration,
     faults: &Arc<Faults>,
+    partition: u32,
 ) -> Result<Vec<i64>, Failure> {
+    // Injected commit faults meet transactions that append events.
+    let faultable = records.iter().any(|r| r.tracked);
     if let Err(e) = producer.begin_transaction() {
         // Nothing was sent; a producer that cannot begin must be replaced.
         let f = Flags::of(&e);
@@ -220,7 +223,7 @@ pub fn run(
         Ok(o) => o,
         Err(e) => return Err(abort(producer, &e.to_string(), Flags::of(&e), timeout)),
     };
-    if Faults::take(&faults.fatal_before_commit) {
+    if faultable && faults.take_for(&faults.fatal_before_commit, partition) {
         // As a fatal error would: the transaction stays open in this
         // producer, which the caller must drop; re-initialising aborts it.
         return Err(Failure::Unknown("injected fatal producer error before commit".into()));
@@ -238,7 +241,7 @@ pub fn run(
             CommitVerdict::Unknown => return Err(Failure::Unknown(what)),
         }
     }
-    if Faults::take(&faults.unknown_after_commit) {
+    if faultable && faults.take_for(&faults.unknown_after_commit, partition) {
         return Err(Failure::Unknown("injected: committed, then reported as unknown".into()));
     }
     Ok(offsets)
