@@ -129,11 +129,9 @@ impl EventPartition for KafkaEventPartition {
     }
 
     async fn start(&mut self) -> Result<()> {
-        if self.producer.take().is_some() || self.started {
-            // Again, after a failure: back to the group's last commit.
-            self.rewind();
-        }
-        self.started = true;
+        let again = std::mem::replace(&mut self.started, true);
+        // After a failure this producer is not used again; a new one fences it.
+        self.producer = None;
         if self.config.faults.take_for(&self.config.faults.restore_failures, self.id.partition) {
             return Err(LogError::Unavailable(format!("injected: start of {} failed", self.id)));
         }
@@ -142,6 +140,11 @@ impl EventPartition for KafkaEventPartition {
             .await
             .map_err(|e| LogError::Unavailable(e.to_string()))??;
         self.producer = Some(Arc::new(producer));
+        if again {
+            // Back to the group's last commit, read only once our earlier
+            // producer is fenced and its transaction final.
+            self.rewind();
+        }
         let _ = self.control.send(Control::Resume(self.events_topic(), self.id.partition as i32));
         Ok(())
     }

@@ -92,11 +92,10 @@ impl PartitionLog for KafkaPartition {
     }
 
     async fn restore(&mut self) -> Result<Vec<AggregateHistory>> {
-        if std::mem::replace(&mut self.restored, true) {
-            // Again, after a failure: drop the producer (a new one fences it)
-            // and go back to the last committed command.
+        let again = std::mem::replace(&mut self.restored, true);
+        if again {
+            // After a failure: this producer is not used again; a new one fences it.
             self.producer = None;
-            self.rewind();
         }
         if self.config.faults.take_for(&self.config.faults.restore_failures, self.id.partition) {
             return Err(LogError::Unavailable(format!("injected: restore of {} failed", self.id)));
@@ -110,6 +109,12 @@ impl PartitionLog for KafkaPartition {
             .map_err(|e| LogError::Unavailable(e.to_string()))??;
         self.producer = Some(Arc::new(producer));
         let fenced_after = started.elapsed();
+        if again {
+            // Back to the last committed command — read only now: once our
+            // earlier producer is fenced, its transaction (and the offset it
+            // carried) is committed or aborted for good.
+            self.rewind();
+        }
 
         let (config, domain, p) = (self.config.clone(), self.id.domain.to_string(), self.id.partition);
         let (histories, stats) =
