@@ -112,10 +112,18 @@ async fn bounce(
     tokio::time::sleep(Duration::from_secs(3)).await;
     recover();
     let recovered = Instant::now();
-    eventually(Duration::from_secs(180), "100 commands accepted after the recovery", || {
-        at.lock().unwrap().iter().filter(|t| **t > recovered).count() >= 100
-    })
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while at.lock().unwrap().iter().filter(|t| **t > recovered).count() < 100 {
+        if Instant::now() > deadline {
+            for (i, w) in cluster.workers.iter().enumerate() {
+                let log = w.log_text();
+                let tail: Vec<&str> = log.lines().rev().take(60).collect();
+                eprintln!("--- worker {i}, last lines ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            }
+            panic!("timed out waiting for 100 commands accepted after the recovery");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     stop.store(true, Ordering::Relaxed);
     let (accepted, errors) = load.await.unwrap();
     let times = at.lock().unwrap().clone();

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use angzarr_proto::angzarr::EventBook;
 use angzarr_topology::names::TopicKind;
 
-use super::group::{Control, Handed, ROUTE_CAPACITY};
+use super::group::{Control, Handed};
 use super::txn::{self, Consumed, GroupMeta, Out};
 use super::{KafkaConfig, records};
 use crate::log::EventPartition;
@@ -35,6 +35,8 @@ pub(super) struct KafkaEventPartition {
     transactional_id: String,
     records: mpsc::Receiver<OwnedMessage>,
     control: std::sync::mpsc::Sender<Control>,
+    /// The consumer group's id (its committed offsets are where a rewind goes).
+    group_id: String,
     group: Arc<dyn GroupMeta>,
     producer: Option<Arc<FutureProducer>>,
     /// Partition counts of the domains commands may be sent to.
@@ -62,6 +64,7 @@ impl KafkaEventPartition {
             transactional_id,
             records: handed.records,
             control: handed.control,
+            group_id: handed.group_id,
             group: handed.group,
             producer: None,
             command_partitions,
@@ -75,13 +78,15 @@ impl KafkaEventPartition {
         self.config.topics.name(&self.id.domain, TopicKind::Events)
     }
 
-    /// Back to the group's committed position, on a fresh route; what was
+    /// Back to the group's committed offset, on a fresh route; what was
     /// buffered is dropped.
-    fn rewind(&mut self) {
-        let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
+    async fn rewind(&mut self) -> Result<()> {
+        let topic = self.events_topic();
+        let rx =
+            super::group::rewind(&self.config, &self.group_id, &topic, self.id.partition as i32, &self.control).await?;
         self.records = rx;
         self.last_offset = None;
-        let _ = self.control.send(Control::Rewind(self.events_topic(), self.id.partition as i32, tx));
+        Ok(())
     }
 }
 
@@ -143,7 +148,7 @@ impl EventPartition for KafkaEventPartition {
         if again {
             // Back to the group's last commit, read only once our earlier
             // producer is fenced and its transaction final.
-            self.rewind();
+            self.rewind().await?;
         }
         let _ = self.control.send(Control::Resume(self.events_topic(), self.id.partition as i32));
         Ok(())
@@ -224,7 +229,7 @@ impl EventPartition for KafkaEventPartition {
             Ok(_) => Ok(()),
             Err(failure) => {
                 match failure {
-                    txn::Failure::Aborted(_) => self.rewind(),
+                    txn::Failure::Aborted(_) => self.rewind().await?,
                     txn::Failure::Fenced(_) | txn::Failure::Unknown(_) => self.producer = None,
                 }
                 Err(failure.into_log_error(&self.id))

@@ -41,9 +41,10 @@ pub const ROUTE_CAPACITY: usize = 4096;
 pub enum Control {
     /// Start fetching a restored partition.
     Resume(String, i32),
-    /// Rewind a partition to its last committed offset after a failed
-    /// commit; records from now on go to the new route.
-    Rewind(String, i32, mpsc::Sender<OwnedMessage>),
+    /// Seek a partition to `Offset` (its group's committed offset, read by
+    /// the task) after a failed commit or a restart; records from now on go
+    /// to the new route.
+    Rewind(String, i32, Offset, mpsc::Sender<OwnedMessage>),
     /// Leave the group and stop.
     Leave,
 }
@@ -58,6 +59,8 @@ pub struct Handed {
     pub control: std::sync::mpsc::Sender<Control>,
     /// The group member, for offsets committed in transactions.
     pub group: Arc<dyn GroupMeta>,
+    /// The consumer group's id, to read its committed offsets.
+    pub group_id: String,
 }
 
 /// Builds a role's partition handle.
@@ -116,6 +119,8 @@ fn pause_or_resume<C: Consumer<X>, X: ConsumerContext>(consumer: &C, topic: &str
 
 /// The callbacks' view of the worker.
 pub struct GroupContext<P: ?Sized> {
+    /// The consumer group's id.
+    group_id: String,
     /// Subscribed topic → domain.
     domains: HashMap<String, String>,
     routes: Arc<Mutex<Routes>>,
@@ -173,8 +178,13 @@ impl<P: ?Sized + Send + 'static> ConsumerContext for GroupContext<P> {
                 .insert((el.topic().to_string(), el.partition()), Route::new(tx, true));
             let id = PartitionId::new(domain, el.partition() as u32);
             tracing::info!(partition = %id, topic = el.topic(), "partition assigned");
-            let handle =
-                (self.factory)(Handed { id, records: rx, control: self.control.clone(), group: group.clone() });
+            let handle = (self.factory)(Handed {
+                id,
+                records: rx,
+                control: self.control.clone(),
+                group: group.clone(),
+                group_id: self.group_id.clone(),
+            });
             let _ = self.assignments.blocking_send(Assignment::Assigned(handle));
         }
     }
@@ -200,6 +210,7 @@ pub fn join<P: ?Sized + Send + 'static>(
     let routes = Arc::new(Mutex::new(Routes::default()));
     let shared: Arc<Mutex<Option<Arc<dyn GroupMeta>>>> = Arc::new(Mutex::new(None));
     let context = GroupContext {
+        group_id: group_id.to_string(),
         domains: topics.clone(),
         routes: routes.clone(),
         assignments: assign_tx,
@@ -243,9 +254,9 @@ fn dispatch<P: ?Sized + Send + 'static>(
                     }
                     pause_or_resume(consumer.as_ref(), &topic, p, false);
                 }
-                Control::Rewind(topic, p, tx) => {
-                    let committed = committed_offset(&consumer, &topic, p);
+                Control::Rewind(topic, p, committed, tx) => {
                     if let Err(e) = consumer.seek(&topic, p, committed, Duration::from_secs(10)) {
+                        // Its task will be revoked, or fail and rewind again.
                         tracing::error!(topic, partition = p, error = %e, "rewind");
                     }
                     let mut routes = routes.lock().unwrap();
@@ -309,20 +320,41 @@ fn dispatch<P: ?Sized + Send + 'static>(
     }
 }
 
-/// Where a partition's group position is: after the last committed command.
-fn committed_offset<P: ?Sized + Send + 'static>(consumer: &GroupConsumer<P>, topic: &str, p: i32) -> Offset {
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition(topic, p);
-    match consumer.committed_offsets(tpl, Duration::from_secs(10)) {
-        Ok(c) => match c.find_partition(topic, p).map(|e| e.offset()) {
+/// Takes a partition back to its group's committed offset, on a fresh
+/// route (what was buffered is dropped). The offset is read here, by a
+/// consumer of the task's own — never "keep the position" on a failure to
+/// read it, which would skip what the old route had buffered — and only then
+/// handed to the dispatcher, which must never block.
+pub(super) async fn rewind(
+    config: &KafkaConfig,
+    group_id: &str,
+    topic: &str,
+    partition: i32,
+    control: &std::sync::mpsc::Sender<Control>,
+) -> Result<mpsc::Receiver<OwnedMessage>> {
+    let (cfg, group_id, t) = (config.clone(), group_id.to_string(), topic.to_string());
+    let committed = tokio::task::spawn_blocking(move || -> Result<Offset> {
+        let reader: BaseConsumer = client::group_member(&cfg, &group_id)
+            .create()
+            .map_err(|e| LogError::Config(format!("offset reader: {e}")))?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&t, partition);
+        let found = reader
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .map_err(|e| LogError::Unavailable(format!("reading the committed offset of {t}[{partition}]: {e}")))?;
+        Ok(match found.find_partition(&t, partition).map(|e| e.offset()) {
             Some(Offset::Offset(o)) => Offset::Offset(o),
+            // Nothing committed yet: from the beginning, as `auto.offset.reset`.
             _ => Offset::Beginning,
-        },
-        Err(e) => {
-            tracing::error!(topic, partition = p, error = %e, "reading committed offset; rewinding to the beginning is unsafe, keeping position");
-            Offset::Stored
-        }
-    }
+        })
+    })
+    .await
+    .map_err(|e| LogError::Unavailable(e.to_string()))??;
+    let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
+    control
+        .send(Control::Rewind(topic.to_string(), partition, committed, tx))
+        .map_err(|_| LogError::Unavailable("the group's dispatcher has stopped".into()))?;
+    Ok(rx)
 }
 
 #[async_trait]

@@ -18,7 +18,7 @@ use angzarr_topology::names::TopicKind;
 use angzarr_topology::partitioner::{partition_for, root_key};
 use prost::Message as _;
 
-use super::group::{Control, Handed, ROUTE_CAPACITY};
+use super::group::{Control, Handed};
 use super::records::{self, RESTORE_FROM_KEY};
 use super::txn::{self, Consumed, GroupMeta, Out};
 use super::{KafkaConfig, restore};
@@ -44,6 +44,8 @@ pub(super) struct KafkaPartition {
     transactional_id: String,
     records: mpsc::Receiver<OwnedMessage>,
     control: std::sync::mpsc::Sender<Control>,
+    /// The consumer group's id (its committed offsets are where a rewind goes).
+    group_id: String,
     consumer: Arc<dyn GroupMeta>,
     producer: Option<Arc<FutureProducer>>,
     counts: Counts,
@@ -63,6 +65,7 @@ impl KafkaPartition {
             transactional_id,
             records: handed.records,
             control: handed.control,
+            group_id: handed.group_id,
             consumer: handed.group,
             producer: None,
             counts,
@@ -75,13 +78,15 @@ impl KafkaPartition {
         self.config.topics.name(&self.id.domain, kind)
     }
 
-    /// After a failed commit: the dispatcher seeks back to the committed
-    /// offset and feeds a fresh route; what was buffered is dropped.
-    fn rewind(&mut self) {
-        let (tx, rx) = mpsc::channel(ROUTE_CAPACITY);
+    /// Back to the group's committed offset, on a fresh route; what was
+    /// buffered is dropped.
+    async fn rewind(&mut self) -> Result<()> {
+        let topic = self.topic(TopicKind::Commands);
+        let rx =
+            super::group::rewind(&self.config, &self.group_id, &topic, self.id.partition as i32, &self.control).await?;
         self.records = rx;
         self.last_offset = None;
-        let _ = self.control.send(Control::Rewind(self.topic(TopicKind::Commands), self.id.partition as i32, tx));
+        Ok(())
     }
 }
 
@@ -113,7 +118,7 @@ impl PartitionLog for KafkaPartition {
             // Back to the last committed command — read only now: once our
             // earlier producer is fenced, its transaction (and the offset it
             // carried) is committed or aborted for good.
-            self.rewind();
+            self.rewind().await?;
         }
 
         let (config, domain, p) = (self.config.clone(), self.id.domain.to_string(), self.id.partition);
@@ -257,7 +262,7 @@ impl PartitionLog for KafkaPartition {
             Err(failure) => {
                 match failure {
                     // Nothing happened: the same commands come again.
-                    txn::Failure::Aborted(_) => self.rewind(),
+                    txn::Failure::Aborted(_) => self.rewind().await?,
                     // A producer that failed this way is not used again.
                     txn::Failure::Fenced(_) | txn::Failure::Unknown(_) => self.producer = None,
                 }

@@ -191,10 +191,19 @@ async fn serve(
     let id = log.id().clone();
     let started = Instant::now();
     supervisor.restoring();
-    let Some(restored) = restore(log, handlers, stop).await? else { return Ok(()) };
+    // A revocation must not wait for a restore that waits for the broker.
+    let restored = tokio::select! {
+        _ = stop.wait() => return Ok(()),
+        restored = restore(log, handlers, stop) => restored?,
+    };
+    let Some(restored) = restored else { return Ok(()) };
     let mut books = Books::restore(restored, config.cache.as_ref()).map_err(spill_failed)?;
     let mut dedupe = Dedupe::new(config.dedupe_window, config.dedupe_max);
-    dedupe.seed(log.recent_requests(config.dedupe_window).await?);
+    let recent = tokio::select! {
+        _ = stop.wait() => return Ok(()),
+        recent = log.recent_requests(config.dedupe_window) => recent?,
+    };
+    dedupe.seed(recent);
     tracing::info!(partition = %id, aggregates = books.len(), in_memory = books.cached(), recent_requests = dedupe.len(), elapsed = ?started.elapsed(), "partition restored");
     supervisor.serving();
 

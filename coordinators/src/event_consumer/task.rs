@@ -95,7 +95,11 @@ async fn serve(
 ) -> Result<(), LogError> {
     let id = partition.id().clone();
     supervisor.restoring();
-    partition.start().await?;
+    // A revocation must not wait for a start that waits for the broker.
+    tokio::select! {
+        _ = stop.wait() => return Ok(()),
+        started = partition.start() => started?,
+    }
     tracing::info!(partition = %id, group = reactor.group(), "event partition started");
     supervisor.serving();
     // Last sequence reacted to per root: a redelivery is not applied twice.
