@@ -1,14 +1,13 @@
-//! `angzarr dev` and `angzarr standalone`: a whole runtime in one process.
+//! `angzarr dev`: the poker example and a whole runtime in one process
+//! (built with the `example` feature, on by default).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::config::{
     Config, DomainConfig, GatewayConfig, LogConfig, ProcessManagerConfig, ProjectorConfig, SagaConfig,
 };
-use angzarr_coordinators::runtime::{self, Roles};
 use anyhow::Context;
 
 /// Options of `angzarr dev`.
@@ -52,19 +51,6 @@ fn parse_handler(s: &str) -> Result<(String, String), String> {
         return Err(format!("`{u}`: the handler URL must start with http:// or https://"));
     }
     Ok((d.to_string(), u.to_string()))
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn terminated() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -138,59 +124,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             snapshot_every: args.snapshot_every,
         },
     );
-    let result = serve(&config).await;
+    let result = crate::serve::serve(&config).await;
     for server in [aggregates, projector, saga, hand_saga, hand_flow, upcaster] {
         server.shutdown().await;
     }
     result
-}
-
-pub async fn standalone(path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(path)?;
-    serve(&config).await
-}
-
-/// `angzarr coordinator ROLE --config FILE`: one role as its own process.
-pub async fn coordinator(role: Roles, path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(path)?;
-    let log = runtime::open_log(&config).await?;
-    let shutdown = Shutdown::new();
-    let running = runtime::start(&config, log, role, shutdown.clone()).await?;
-    if let Some(addr) = running.grpc_addr {
-        eprintln!("gateway listening on grpc://{addr}");
-    }
-    terminated().await;
-    eprintln!("stopping…");
-    running.stop().await?;
-    Ok(())
-}
-
-async fn serve(config: &Config) -> anyhow::Result<()> {
-    let log = runtime::open_log(config).await?;
-    let shutdown = Shutdown::new();
-    let running = runtime::start(config, log, Roles::ALL, shutdown.clone()).await?;
-    let addr = running.grpc_addr.expect("the gateway runs");
-    let http = running.http_addr.map(|a| format!(", HTTP http://{a}")).unwrap_or_default();
-    let where_ = match &config.log {
-        LogConfig::Embedded { path, .. } => format!("embedded log at {}", path.display()),
-        LogConfig::Kafka(k) => format!("kafka at {}", k.bootstrap_servers),
-    };
-    let handlers: Vec<String> = config
-        .domains
-        .iter()
-        .map(|(d, c)| format!("{d} → {}", c.handler.as_deref().unwrap_or("(another process)")))
-        .chain(config.projectors.iter().map(|(n, p)| format!("projector {n} → {}", p.handler)))
-        .chain(config.sagas.iter().map(|(n, s)| format!("saga {n} → {}", s.handler)))
-        .chain(config.process_managers.iter().map(|(n, p)| format!("process manager {n} → {}", p.handler)))
-        .collect();
-    eprintln!(
-        "angzarr is up: gateway grpc://{addr}{http}, {where_}\n  domains: {}\n\nTry:\n  angzarr send player RegisterPlayer --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"displayName\":\"Ada\",\"email\":\"ada@example.com\"}}' --gateway http://{addr}\n  angzarr send player DepositFunds --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"amount\":{{\"amount\":\"100\",\"currencyCode\":\"USD\"}}}}' --gateway http://{addr}\n  angzarr book player --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --gateway http://{addr}\n\nCtrl-C stops.",
-        handlers.join(", ")
-    );
-    tokio::select! {
-        _ = terminated() => eprintln!("stopping…"),
-        _ = shutdown.wait() => {}
-    }
-    running.stop().await?;
-    Ok(())
 }

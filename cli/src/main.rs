@@ -1,9 +1,11 @@
 //! `angzarr`: run the coordinators, and talk to them.
 
 mod client;
+#[cfg(feature = "example")]
 mod dev;
 mod json;
 mod replay;
+mod serve;
 mod topology;
 
 use std::path::PathBuf;
@@ -21,6 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the poker example on the embedded log, in one process, with no broker.
+    #[cfg(feature = "example")]
     Dev(dev::DevArgs),
     /// Run the coordinators for your own config and handlers.
     Standalone {
@@ -127,13 +130,14 @@ fn init_tracing(default: &str) {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "example")]
         Command::Dev(args) => {
             init_tracing("info");
             dev::run(args).await
         }
         Command::Standalone { config } => {
             init_tracing("info");
-            dev::standalone(&config).await
+            serve::standalone(&config).await
         }
         Command::Coordinator { role, config } => {
             init_tracing("info");
@@ -148,7 +152,7 @@ async fn main() -> ExitCode {
                     angzarr_coordinators::runtime::Roles { gateway: false, command_handler: false, downstream: true }
                 }
             };
-            dev::coordinator(roles, &config).await
+            serve::coordinator(roles, &config).await
         }
         Command::Replay { kind: ReplayKind::Projector, name, config, to } => {
             init_tracing("warn");

@@ -26,38 +26,6 @@ struct AppState {
     gateway: Gateway,
     stream: EventStream,
     log: std::sync::Arc<dyn angzarr_connectors::Log>,
-    states: crate::supervisor::TaskStates,
-}
-
-/// Ready when every partition task of this process serves: `200` with the
-/// count, or `503` naming each task that restores or failed (and why).
-async fn readyz(State(app): State<AppState>) -> Response {
-    let tasks = app.states.list();
-    let waiting: Vec<serde_json::Value> = tasks
-        .iter()
-        .filter(|(_, _, s)| s.state != crate::supervisor::TaskState::Serving)
-        .map(|(group, id, s)| {
-            serde_json::json!({
-                "group": group,
-                "partition": id.to_string(),
-                "state": s.state.as_str(),
-                "restarts": s.restarts,
-                "lastError": s.last_error,
-            })
-        })
-        .collect();
-    if waiting.is_empty() {
-        (StatusCode::OK, Json(serde_json::json!({"ready": true, "partitions": tasks.len()}))).into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ready": false, "notServing": waiting})))
-            .into_response()
-    }
-}
-
-/// Every metric of the process, in Prometheus' text format.
-async fn metrics() -> Response {
-    let body = crate::telemetry::prometheus().map(|h| h.render()).unwrap_or_default();
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -189,10 +157,8 @@ pub async fn serve(
         .route("/v1/stream/", get(empty_correlation))
         .route("/v1/ch/{domain}/commands", post(command))
         .route("/v1/rejections", get(rejections))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(AppState { gateway, stream, log, states });
+        .with_state(AppState { gateway, stream, log })
+        .merge(crate::admin::router(states));
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "gateway listening (HTTP: SSE and REST)");
     axum::serve(listener, app)

@@ -17,6 +17,7 @@
 //! [`runtime`] assembles a process from a [`config::Config`]: a log, the
 //! workers, the gateway servers, and clean shutdown.
 
+pub mod admin;
 pub mod backoff;
 pub mod command_handler;
 pub mod config;

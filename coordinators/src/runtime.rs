@@ -68,6 +68,8 @@ pub struct Running {
     pub grpc_addr: Option<SocketAddr>,
     /// Where the HTTP listener listens (when configured).
     pub http_addr: Option<SocketAddr>,
+    /// Where the admin listener listens (when configured).
+    pub admin_addr: Option<SocketAddr>,
     /// The log, shared by every part.
     pub log: Arc<dyn Log>,
     /// Every partition task's state.
@@ -110,6 +112,7 @@ pub async fn start(
     let mut parts = Parts { list: Vec::new(), shutdown: shutdown.clone() };
     let mut grpc_addr = None;
     let mut http_addr = None;
+    let mut admin_addr = None;
     let hub = Hub::default();
     let states = TaskStates::default();
     let upcasters =
@@ -176,6 +179,15 @@ pub async fn start(
         }
     }
 
+    if let Some(admin) = config.admin.listen {
+        let listener = tokio::net::TcpListener::bind(admin)
+            .await
+            .map_err(|e| CoordinatorError::InvalidArgument(format!("cannot listen on {admin} (admin.listen): {e}")))?;
+        admin_addr = listener.local_addr().ok();
+        let (st, stop) = (states.clone(), shutdown.clone());
+        parts.push(tokio::spawn(async move { crate::admin::serve(listener, st, stop).await }));
+    }
+
     if roles.gateway {
         let g = &config.gateway;
         let listener = tokio::net::TcpListener::bind(g.listen)
@@ -215,11 +227,29 @@ pub async fn start(
         let stream = EventStreamServiceServer::new(events);
         let query = EventQueryServiceServer::new(QueryService::new(log.clone()).with_upcasters(upcasters.clone()))
             .max_encoding_message_size(64 << 20);
+        // Standard gRPC health (`grpc.health.v1`) and server reflection, so
+        // grpcurl, Kubernetes' gRPC probes and service meshes work as usual.
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        for name in [
+            "",
+            <CommandHandlerCoordinatorServiceServer<Gateway> as tonic::server::NamedService>::NAME,
+            <EventQueryServiceServer<QueryService> as tonic::server::NamedService>::NAME,
+            <EventStreamServiceServer<EventStream> as tonic::server::NamedService>::NAME,
+        ] {
+            health_reporter.set_service_status(name, tonic_health::ServingStatus::Serving).await;
+        }
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(angzarr_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| CoordinatorError::InvalidArgument(format!("reflection: {e}")))?;
         let stop = shutdown.clone();
         tracing::info!(%addr, "gateway listening (gRPC)");
         parts.push(tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .tcp_nodelay(true)
+                .add_service(health)
+                .add_service(reflection)
                 .add_service(gateway)
                 .add_service(query)
                 .add_service(stream)
@@ -229,7 +259,7 @@ pub async fn start(
         }));
     }
 
-    Ok(Running { grpc_addr, http_addr, log, states, shutdown, parts: parts.list })
+    Ok(Running { grpc_addr, http_addr, admin_addr, log, states, shutdown, parts: parts.list })
 }
 
 /// The long-running parts of a process. A part that ends with an error

@@ -33,6 +33,10 @@ struct Harness {
 }
 
 async fn start(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> Harness {
+    start_roles(dir, Roles::ALL, configure).await
+}
+
+async fn start_roles(dir: &std::path::Path, roles: Roles, configure: impl FnOnce(&mut Config)) -> Harness {
     let aggregates = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let mut config = Config::new(
         LogConfig::Embedded { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal },
@@ -48,7 +52,7 @@ async fn start(dir: &std::path::Path, configure: impl FnOnce(&mut Config)) -> Ha
     configure(&mut config);
     let cfg = EmbeddedConfig { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal };
     let log = EmbeddedLog::open(&cfg, config.log_domains()).unwrap();
-    let running = runtime::start(&config, Arc::new(log.clone()), Roles::ALL, Shutdown::new()).await.unwrap();
+    let running = runtime::start(&config, Arc::new(log.clone()), roles, Shutdown::new()).await.unwrap();
     let channel =
         Channel::from_shared(format!("http://{}", running.grpc_addr.unwrap())).unwrap().connect().await.unwrap();
     Harness { running, log, channel }
@@ -496,5 +500,92 @@ async fn readyz_names_a_partition_that_cannot_restore_until_it_serves() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    h.running.stop().await.unwrap();
+}
+
+/// A process without a gateway (here: only the command handler) is probed
+/// and scraped on `admin.listen`: not ready while its partitions restore,
+/// ready once they serve, and its metrics move with the commands it decides.
+#[tokio::test]
+async fn a_command_handler_process_serves_health_readiness_and_metrics_on_its_admin_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    // A gateway process, and beside it a process with only the command handler.
+    let h = start_roles(dir.path(), Roles { gateway: true, command_handler: false, downstream: false }, |_| {}).await;
+    let aggregates = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut config = Config::new(
+        LogConfig::Embedded { path: dir.path().join("events.db"), partitions: 2, durability: Durability::Normal },
+        GatewayConfig::default(),
+        BTreeMap::from([("player".to_string(), DomainConfig::served_by(format!("http://{}", aggregates.addr), 100))]),
+    );
+    config.admin.listen = Some("127.0.0.1:0".parse().unwrap());
+    let roles = Roles { gateway: false, command_handler: true, downstream: false };
+    let worker = runtime::start(&config, Arc::new(h.log.clone()), roles, Shutdown::new()).await.unwrap();
+    assert!(worker.grpc_addr.is_none() && worker.http_addr.is_none(), "no gateway in this process");
+    let admin = worker.admin_addr.expect("the admin listener runs");
+
+    assert!(http_get(admin, "/healthz").await.starts_with("HTTP/1.1 200"));
+    let mut ready = String::new();
+    for _ in 0..200 {
+        ready = http_get(admin, "/readyz").await;
+        if ready.contains("\"partitions\":2") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready.contains("\"ready\":true") && ready.contains("\"partitions\":2"), "{ready}");
+    let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
+    let before = http_get(admin, "/metrics").await;
+    client.handle_command(request(Uuid::new_v4(), 0, register(), SyncMode::Decision, "")).await.unwrap();
+    let after = http_get(admin, "/metrics").await;
+    assert!(after.contains("# TYPE") && after != before, "the scrape moves with a decided command:\n{after}");
+    worker.stop().await.unwrap();
+    h.running.stop().await.unwrap();
+}
+
+/// The gateway answers the standard gRPC health check and lists its
+/// services by reflection, as grpcurl and Kubernetes' gRPC probes expect.
+#[tokio::test]
+async fn the_gateway_serves_grpc_health_and_reflection() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), |_| {}).await;
+    let mut health = HealthClient::new(h.channel.clone());
+    for service in ["", "angzarr.CommandHandlerCoordinatorService", "angzarr.EventQueryService"] {
+        let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
+        assert_eq!(status.status, 1, "`{service}` is SERVING");
+    }
+    let unknown = health.check(HealthCheckRequest { service: "no.Such".into() }).await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound, "positive control: an unknown service is not reported healthy");
+
+    let mut reflection = ServerReflectionClient::new(h.channel.clone());
+    let ask = |m: MessageRequest| ServerReflectionRequest { host: String::new(), message_request: Some(m) };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter([
+            ask(MessageRequest::ListServices(String::new())),
+            ask(MessageRequest::FileContainingSymbol("angzarr.CommandHandlerCoordinatorService".into())),
+        ]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) = answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected the service list")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in ["angzarr.CommandHandlerCoordinatorService", "angzarr.EventQueryService", "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} listed: {names:?}");
+    }
+    let Some(MessageResponse::FileDescriptorResponse(files)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("expected the descriptor of the command service")
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
     h.running.stop().await.unwrap();
 }

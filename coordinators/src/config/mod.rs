@@ -1,8 +1,15 @@
 //! Declarative configuration: YAML with `${VAR}` / `${VAR:-default}`.
 //!
-//! Interpolation happens on the text before parsing, so any value can come
-//! from the environment. Unknown keys and unset variables are errors at
-//! start-up, not surprises at runtime.
+//! Any scalar can come from the environment (`interpolate`). Unknown keys,
+//! wrong types and unset variables are errors at start-up naming the key
+//! and the line, not surprises at runtime.
+
+mod file;
+mod interpolate;
+mod tagged;
+
+pub use file::{BusConfig, StorageConfig};
+pub use interpolate::interpolate;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,11 +25,37 @@ pub enum ConfigError {
     #[error("reading {0}: {1}")]
     Read(PathBuf, std::io::Error),
     /// `${NAME}` with no default and `NAME` unset.
-    #[error("environment variable `{0}` is not set (use `${{{0}:-default}}` for a default)")]
-    MissingVar(String),
+    #[error("line {line}: environment variable `{name}` is not set (use `${{{name}:-default}}` for a default)")]
+    MissingVar {
+        /// The variable.
+        name: String,
+        /// 1-based line of the reference.
+        line: usize,
+    },
     /// `${` without its `}`.
-    #[error("unterminated `${{` at byte {0}")]
-    Unterminated(usize),
+    #[error("line {line}: unterminated `${{`")]
+    Unterminated {
+        /// 1-based line.
+        line: usize,
+    },
+    /// A variable's value cannot stand where it is referenced.
+    #[error("line {line}: the value of `{name}` cannot be placed here: {why}")]
+    VarSyntax {
+        /// The variable.
+        name: String,
+        /// 1-based line of the reference.
+        line: usize,
+        /// What to do instead.
+        why: &'static str,
+    },
+    /// An error in a file, with its path.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: Box<ConfigError>,
+    },
     /// Not valid YAML for this schema (unknown keys included).
     #[error("{0}")]
     Yaml(#[from] serde_yaml::Error),
@@ -31,35 +64,46 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// The whole configuration of a process.
+/// The whole configuration of a process. In a file the log is either
+/// `log: {type: embedded | kafka, …}` or the seed's two keys,
+/// `storage: {type: sqlite | kafka, …}` with `bus: {type: channel | kafka}`
+/// (`file.rs`); both read into `log`.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "file::ConfigFile")]
 pub struct Config {
     /// The log behind every coordinator.
     pub log: LogConfig,
+    /// The admin listener (health, readiness, metrics) of every role.
+    pub admin: AdminConfig,
     /// The gateway's listeners and limits.
-    #[serde(default)]
     pub gateway: GatewayConfig,
     /// Domains, by name: the ones with a `handler` are served by this
     /// process's command handler; the others are only read or targeted.
     pub domains: BTreeMap<String, DomainConfig>,
     /// Projectors, by name.
-    #[serde(default)]
     pub projectors: BTreeMap<String, ProjectorConfig>,
     /// Sagas, by name.
-    #[serde(default)]
     pub sagas: BTreeMap<String, SagaConfig>,
     /// Process managers, by name; each is also a domain of the log (its
     /// own commands, events and snapshots), so the name must not be one of
     /// `domains`.
-    #[serde(default)]
     pub process_managers: BTreeMap<String, ProcessManagerConfig>,
     /// How deep CASCADE follows saga commands before refusing.
-    #[serde(default = "default_cascade_depth")]
     pub max_cascade_depth: u32,
     /// How partition owners work.
-    #[serde(default)]
     pub command_handler: CommandHandlerConfig,
+}
+
+/// An HTTP listener every role can have, for orchestrators and scrapers:
+/// `/healthz` (alive), `/readyz` (every partition task serves), `/metrics`.
+/// The gateway's own HTTP listener serves the same paths; this one exists
+/// so command-handler and downstream processes can be probed too.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Where to listen; none = no admin listener.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
 }
 
 /// How partition owners work.
@@ -124,7 +168,7 @@ impl Default for CommandHandlerConfig {
     }
 }
 
-fn default_cascade_depth() -> u32 {
+pub(crate) fn default_cascade_depth() -> u32 {
     8
 }
 
@@ -165,24 +209,55 @@ pub struct ProcessManagerConfig {
     pub snapshot_every: u32,
 }
 
-/// Which log, and its settings.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+/// Which log, and its settings: `{type: embedded | kafka, …}`.
+#[derive(Clone, Debug)]
 pub enum LogConfig {
     /// One SQLite file, one process.
     Embedded {
         /// The file (directories are created).
-        #[serde(default = "default_path")]
         path: PathBuf,
         /// Partitions per domain.
-        #[serde(default = "default_partitions")]
         partitions: u32,
         /// `full` (fsync per commit) or `normal`.
-        #[serde(default)]
         durability: angzarr_connectors::embedded::Durability,
     },
     /// An Apache Kafka cluster.
     Kafka(KafkaLogConfig),
+}
+
+/// The settings of the embedded log as written (`log: {type: embedded}`,
+/// `storage: {type: sqlite}`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmbeddedFields {
+    #[serde(default = "default_path")]
+    path: PathBuf,
+    #[serde(default = "default_partitions")]
+    partitions: u32,
+    #[serde(default)]
+    durability: angzarr_connectors::embedded::Durability,
+}
+
+impl From<EmbeddedFields> for LogConfig {
+    fn from(f: EmbeddedFields) -> Self {
+        LogConfig::Embedded { path: f.path, partitions: f.partitions, durability: f.durability }
+    }
+}
+
+impl tagged::Tagged for LogConfig {
+    const TYPES: &'static [&'static str] = &["embedded", "kafka"];
+    fn from_tag<'de, D: serde::Deserializer<'de>>(tag: &str, rest: D) -> Result<Self, D::Error> {
+        match tag {
+            "embedded" => EmbeddedFields::deserialize(rest).map(Into::into),
+            _ => KafkaLogConfig::deserialize(rest).map(LogConfig::Kafka),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LogConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        tagged::deserialize(d)
+    }
 }
 
 /// Settings of the Kafka log.
@@ -322,63 +397,12 @@ mod humantime_serde {
     }
 }
 
-/// Replaces `${NAME}` and `${NAME:-default}` using `lookup`; `$${` is a literal `${`.
-/// Comment lines (first non-blank character `#`) are kept as they are, so an
-/// example left in a comment never demands its variable.
-pub fn interpolate(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let mut out = String::with_capacity(text.len());
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if line.trim_start().starts_with('#') {
-            out.push_str(line);
-        } else {
-            out.push_str(&interpolate_line(line, offset, &lookup)?);
-        }
-        offset += line.len();
-    }
-    Ok(out)
-}
-
-fn interpolate_line(text: &str, start: usize, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    let mut pos = start;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i..];
-        if let Some(literal) = after.strip_prefix("$${") {
-            out.push_str("${");
-            rest = literal;
-            pos += i + 3;
-        } else if let Some(body) = after.strip_prefix("${") {
-            let end = body.find('}').ok_or(ConfigError::Unterminated(pos + i))?;
-            let expr = &body[..end];
-            let (name, default) = match expr.split_once(":-") {
-                Some((n, d)) => (n, Some(d)),
-                None => (expr, None),
-            };
-            match (lookup(name).filter(|v| !v.is_empty() || default.is_none()), default) {
-                (Some(v), _) => out.push_str(&v),
-                (None, Some(d)) => out.push_str(d),
-                (None, None) => return Err(ConfigError::MissingVar(name.to_string())),
-            }
-            rest = &body[end + 1..];
-            pos += i + 3 + end;
-        } else {
-            out.push('$');
-            rest = &after[1..];
-            pos += i + 1;
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 impl Config {
     /// A configuration of `domains` on `log`, everything else default.
     pub fn new(log: LogConfig, gateway: GatewayConfig, domains: BTreeMap<String, DomainConfig>) -> Self {
         Config {
             log,
+            admin: AdminConfig::default(),
             gateway,
             domains,
             projectors: BTreeMap::new(),
@@ -427,7 +451,7 @@ impl Config {
     /// Reads and parses a file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
-        Self::parse(&text)
+        Self::parse(&text).map_err(|e| ConfigError::InFile { path: path.to_path_buf(), source: Box::new(e) })
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -480,23 +504,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn interpolation() {
-        assert_eq!(interpolate("a ${BOOT} b", env).unwrap(), "a k1:9092 b");
-        assert_eq!(interpolate("${NOPE:-x:1}", env).unwrap(), "x:1");
-        assert_eq!(interpolate("${EMPTY:-d}", env).unwrap(), "d");
-        assert_eq!(interpolate("cost $5 and $${LIT}", env).unwrap(), "cost $5 and ${LIT}");
-        assert!(matches!(interpolate("${NOPE}", env), Err(ConfigError::MissingVar(v)) if v == "NOPE"));
-        assert!(matches!(interpolate("x ${BOOT", env), Err(ConfigError::Unterminated(2))));
-        assert!(matches!(interpolate("a: 1\nb: ${BOOT", env), Err(ConfigError::Unterminated(8))));
-        assert_eq!(interpolate("  # user: ${NOPE}\nb: ${BOOT}\n", env).unwrap(), "  # user: ${NOPE}\nb: k1:9092\n");
-    }
-
     /// The configuration README.md shows is one this code accepts, with the
     /// command-handler settings it documents.
     #[test]
     fn the_readme_configuration_parses() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         let start = readme.find("```yaml\nlog:\n  type: embedded").expect("the README shows a configuration") + 8;
         let block = &readme[start..start + readme[start..].find("```").unwrap()];
         let c = Config::parse_with(block, |_| None).unwrap();
@@ -539,6 +551,59 @@ mod tests {
     }
 
     #[test]
+    fn the_seeds_storage_and_bus_keys_choose_the_log() {
+        let c = Config::parse_with(
+            "storage: {type: sqlite, path: /tmp/x.db}\nbus: {type: channel}\ndomains: {p: {handler: 'http://x'}}",
+            env,
+        )
+        .unwrap();
+        assert!(
+            matches!(c.log, LogConfig::Embedded { ref path, partitions: 8, .. } if path.to_str() == Some("/tmp/x.db"))
+        );
+        let c = Config::parse_with(
+            "storage: {type: kafka, bootstrap_servers: '${BOOT}'}\nbus: {type: kafka}\ndomains: {p: {}}",
+            env,
+        )
+        .unwrap();
+        assert!(matches!(c.log, LogConfig::Kafka(ref k) if k.bootstrap_servers == "k1:9092"));
+        for (yaml, says) in [
+            ("storage: {type: sqlite}\nbus: {type: kafka}", "is not a log this build has"),
+            ("storage: {type: kafka, bootstrap_servers: x}\nbus: {type: channel}", "is not a log this build has"),
+            ("log: {type: embedded}\nstorage: {type: sqlite}", "use one form"),
+            ("bus: {type: channel}", "`bus` without `storage`"),
+            ("gateway: {}", "missing the log"),
+            ("storage: {type: postgres}", "unknown variant `postgres`"),
+        ] {
+            let err = Config::parse_with(&format!("{yaml}\ndomains: {{p: {{}}}}"), env).unwrap_err().to_string();
+            assert!(err.contains(says), "{yaml}: {err}");
+        }
+    }
+
+    /// A value with YAML syntax in a variable stays a value, and a wrong
+    /// value is reported with its key and line.
+    #[test]
+    fn variables_are_scalars_and_errors_name_key_and_line() {
+        let lookup = |k: &str| match k {
+            "PW" => Some("a: b\nc #d".to_string()),
+            "PARTS" => Some("12".to_string()),
+            "BAD" => Some("many".to_string()),
+            _ => None,
+        };
+        let c = Config::parse_with(
+            "log:\n  type: kafka\n  bootstrap_servers: k:9092\n  partitions: ${PARTS}\n  settings:\n    sasl.password: ${PW}\ndomains: {p: {}}",
+            lookup,
+        )
+        .unwrap();
+        let LogConfig::Kafka(k) = c.log else { panic!() };
+        assert_eq!(k.partitions, 12);
+        assert_eq!(k.settings["sasl.password"], "a: b\nc #d");
+        let err = Config::parse_with("log:\n  type: embedded\n  partitions: ${BAD}\ndomains: {p: {}}", lookup)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.partitions") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
     fn bad_domain_names_are_errors() {
         let err =
             Config::parse_with("log: {type: embedded}\ndomains: {'a.b': {handler: 'http://x'}}", env).unwrap_err();
@@ -572,7 +637,7 @@ mod example_configs {
         assert_eq!(c.sagas["payment-gateway"].domains, ["player"]);
         let text = std::fs::read_to_string(format!("{dir}/angzarr-kafka.yaml")).unwrap();
         assert!(
-            matches!(Config::parse_with(&text, |_| None), Err(ConfigError::MissingVar(v)) if v == "KAFKA_BOOTSTRAP")
+            matches!(Config::parse_with(&text, |_| None), Err(ConfigError::MissingVar { name, .. }) if name == "KAFKA_BOOTSTRAP")
         );
     }
 }

@@ -1,0 +1,71 @@
+//! `angzarr standalone` and `angzarr coordinator ROLE`: the runtime of a
+//! configuration file, all roles in one process or one role per process.
+
+use std::path::Path;
+
+use angzarr_coordinators::Shutdown;
+use angzarr_coordinators::config::{Config, LogConfig};
+use angzarr_coordinators::runtime::{self, Roles};
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn terminated() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+pub async fn standalone(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    serve(&config).await
+}
+
+/// `angzarr coordinator ROLE --config FILE`: one role as its own process.
+pub async fn coordinator(role: Roles, path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let log = runtime::open_log(&config).await?;
+    let shutdown = Shutdown::new();
+    let running = runtime::start(&config, log, role, shutdown.clone()).await?;
+    if let Some(addr) = running.grpc_addr {
+        eprintln!("gateway listening on grpc://{addr}");
+    }
+    terminated().await;
+    eprintln!("stopping…");
+    running.stop().await?;
+    Ok(())
+}
+
+pub async fn serve(config: &Config) -> anyhow::Result<()> {
+    let log = runtime::open_log(config).await?;
+    let shutdown = Shutdown::new();
+    let running = runtime::start(config, log, Roles::ALL, shutdown.clone()).await?;
+    let addr = running.grpc_addr.expect("the gateway runs");
+    let http = running.http_addr.map(|a| format!(", HTTP http://{a}")).unwrap_or_default();
+    let where_ = match &config.log {
+        LogConfig::Embedded { path, .. } => format!("embedded log at {}", path.display()),
+        LogConfig::Kafka(k) => format!("kafka at {}", k.bootstrap_servers),
+    };
+    let handlers: Vec<String> = config
+        .domains
+        .iter()
+        .map(|(d, c)| format!("{d} → {}", c.handler.as_deref().unwrap_or("(another process)")))
+        .chain(config.projectors.iter().map(|(n, p)| format!("projector {n} → {}", p.handler)))
+        .chain(config.sagas.iter().map(|(n, s)| format!("saga {n} → {}", s.handler)))
+        .chain(config.process_managers.iter().map(|(n, p)| format!("process manager {n} → {}", p.handler)))
+        .collect();
+    eprintln!(
+        "angzarr is up: gateway grpc://{addr}{http}, {where_}\n  domains: {}\n\nTry:\n  angzarr send player RegisterPlayer --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"displayName\":\"Ada\",\"email\":\"ada@example.com\"}}' --gateway http://{addr}\n  angzarr send player DepositFunds --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"amount\":{{\"amount\":\"100\",\"currencyCode\":\"USD\"}}}}' --gateway http://{addr}\n  angzarr book player --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --gateway http://{addr}\n\nCtrl-C stops.",
+        handlers.join(", ")
+    );
+    tokio::select! {
+        _ = terminated() => eprintln!("stopping…"),
+        _ = shutdown.wait() => {}
+    }
+    running.stop().await?;
+    Ok(())
+}
