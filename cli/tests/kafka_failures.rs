@@ -119,6 +119,25 @@ async fn bounce(
                 let log = w.log_text();
                 let tail: Vec<&str> = log.lines().rev().take(60).collect();
                 eprintln!("--- worker {i}, last lines ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+                // What the process holds: its threads, open files and TCP
+                // connections (is it talking to the broker at all?).
+                let pid = w.child.id();
+                let threads = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    .map(|s| s.lines().filter(|l| l.starts_with("Threads")).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default();
+                let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+                let sockets = std::process::Command::new("ss").args(["-tanp"]).output().map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .filter(|l| l.contains(&format!("pid={pid},")))
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                });
+                eprintln!(
+                    "--- worker {i} (pid {pid}): {threads}, {fds} open files; TCP:\n{}",
+                    sockets.unwrap_or_default()
+                );
             }
             panic!("timed out waiting for 100 commands accepted after the recovery");
         }

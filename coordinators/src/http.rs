@@ -150,6 +150,7 @@ pub async fn serve(
     stream: EventStream,
     log: std::sync::Arc<dyn angzarr_connectors::Log>,
     states: crate::supervisor::TaskStates,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     shutdown: Shutdown,
 ) -> Result<(), CoordinatorError> {
     let app = Router::new()
@@ -160,6 +161,21 @@ pub async fn serve(
         .with_state(AppState { gateway, stream, log })
         .merge(crate::admin::router(states));
     let addr: Option<SocketAddr> = listener.local_addr().ok();
+    if let Some(tls) = tls {
+        tracing::info!(?addr, "gateway listening (HTTPS: SSE and REST)");
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        });
+        let listener = listener.into_std().map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
+        return axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls))
+            .handle(handle)
+            .serve(app.into_make_service())
+            .await
+            .map_err(|e| CoordinatorError::InvalidArgument(format!("https listener: {e}")));
+    }
     tracing::info!(?addr, "gateway listening (HTTP: SSE and REST)");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.wait().await })

@@ -35,6 +35,7 @@ pub mod saga;
 pub mod shutdown;
 pub mod supervisor;
 pub mod telemetry;
+pub mod tls;
 pub mod upcast;
 
 pub use error::CoordinatorError;

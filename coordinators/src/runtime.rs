@@ -109,6 +109,11 @@ pub async fn start(
 ) -> Result<Running, CoordinatorError> {
     // Record metrics from the start (the first call installs the recorder).
     let _ = crate::telemetry::prometheus();
+    // Checked before anything starts: a bad file must not leave parts running.
+    let tls = match (&config.gateway.tls, roles.gateway) {
+        (Some(t), true) => Some(crate::tls::load(t)?),
+        _ => None,
+    };
     let mut parts = Parts { list: Vec::new(), shutdown: shutdown.clone() };
     let mut grpc_addr = None;
     let mut http_addr = None;
@@ -221,7 +226,8 @@ pub async fn start(
             http_addr = listener.local_addr().ok();
             let (gw, ev, lg, st, stop) =
                 (gateway_core.clone(), events.clone(), log.clone(), states.clone(), shutdown.clone());
-            parts.push(tokio::spawn(async move { crate::http::serve(listener, gw, ev, lg, st, stop).await }));
+            let http_tls = tls.as_ref().map(|t| t.http.clone());
+            parts.push(tokio::spawn(async move { crate::http::serve(listener, gw, ev, lg, st, http_tls, stop).await }));
         }
         let gateway = CommandHandlerCoordinatorServiceServer::new(gateway_core).max_decoding_message_size(decode_limit);
         let stream = EventStreamServiceServer::new(events);
@@ -244,9 +250,15 @@ pub async fn start(
             .build_v1()
             .map_err(|e| CoordinatorError::InvalidArgument(format!("reflection: {e}")))?;
         let stop = shutdown.clone();
-        tracing::info!(%addr, "gateway listening (gRPC)");
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = &tls {
+            server = server
+                .tls_config(tls.grpc.clone())
+                .map_err(|e| CoordinatorError::InvalidArgument(format!("gateway TLS: {e}")))?;
+        }
+        tracing::info!(%addr, tls = tls.is_some(), "gateway listening (gRPC)");
         parts.push(tokio::spawn(async move {
-            tonic::transport::Server::builder()
+            server
                 .tcp_nodelay(true)
                 .add_service(health)
                 .add_service(reflection)
@@ -259,7 +271,7 @@ pub async fn start(
         }));
     }
 
-    Ok(Running { grpc_addr, http_addr, admin_addr, log, states, shutdown, parts: parts.list })
+    Ok(Running { grpc_addr, http_addr, admin_addr, log, states, shutdown, parts: std::mem::take(&mut parts.list) })
 }
 
 /// The long-running parts of a process. A part that ends with an error
@@ -268,6 +280,16 @@ pub async fn start(
 struct Parts {
     list: Vec<JoinHandle<Result<(), CoordinatorError>>>,
     shutdown: Shutdown,
+}
+
+/// A start-up that fails half-way (a port taken, a bad file) stops the
+/// parts it had already started instead of leaving them running.
+impl Drop for Parts {
+    fn drop(&mut self) {
+        if !self.list.is_empty() {
+            self.shutdown.trigger();
+        }
+    }
 }
 
 impl Parts {

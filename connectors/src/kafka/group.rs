@@ -130,7 +130,12 @@ pub struct GroupContext<P: ?Sized> {
     factory: Factory<P>,
 }
 
-impl<P: ?Sized + Send + 'static> ClientContext for GroupContext<P> {}
+impl<P: ?Sized + Send + 'static> ClientContext for GroupContext<P> {
+    /// librdkafka's errors, naming the group (a process has several clients).
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        tracing::error!(group = %self.group_id, %error, reason, "librdkafka (group member)");
+    }
+}
 
 impl<P: ?Sized + Send + 'static> ConsumerContext for GroupContext<P> {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

@@ -342,6 +342,24 @@ pub struct GatewayConfig {
     /// HTTP listener: Server-Sent Events and REST/JSON. None = off.
     #[serde(default)]
     pub http_listen: Option<SocketAddr>,
+    /// TLS on the gRPC and HTTP listeners (both, or neither); with
+    /// `client_ca`, clients must present a certificate it signed (mTLS).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// A server certificate, and optionally the CA clients' certificates must
+/// chain to. PEM files.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// Require client certificates signed by this CA.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -361,6 +379,7 @@ impl Default for GatewayConfig {
             max_command_bytes: default_max_command(),
             decision_timeout: default_decision_timeout(),
             http_listen: None,
+            tls: None,
         }
     }
 }
