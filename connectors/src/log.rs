@@ -64,6 +64,47 @@ pub trait Log: Send + Sync + 'static {
 
     /// Reads an aggregate's committed history: latest snapshot and pages after it.
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory>;
+
+    /// How far consumer group `group` (as named to [`Log::join`] or
+    /// [`Log::join_events`]) is behind on the commands or events of
+    /// `domains`, per partition. For monitoring: a snapshot, not a promise.
+    async fn lag(&self, _group: &str, _domains: &[String], _stream: Stream) -> Result<Vec<PartitionLag>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Which stream of a domain a consumer group reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// The commands (partition owners).
+    Commands,
+    /// The events (projectors, sagas, process managers).
+    Events,
+}
+
+/// A consumer group's position on one partition beside the partition's end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// The domain.
+    pub domain: String,
+    /// The partition.
+    pub partition: u32,
+    /// The group's committed position (the next offset it will read); `None`
+    /// when it never committed one.
+    pub committed: Option<i64>,
+    /// Where the partition starts (the earliest offset still stored).
+    pub start: i64,
+    /// The partition's end (the offset of the next record written).
+    pub end: i64,
+}
+
+impl PartitionLag {
+    /// Records between the group's position and the end. On Kafka this
+    /// counts transaction markers too: a caught-up partition written by
+    /// transactions shows 1 (the marker after the group's last record).
+    pub fn lag(&self) -> i64 {
+        (self.end - self.committed.unwrap_or(self.start)).max(0)
+    }
 }
 
 /// A worker's membership in a consumer group: a stream of assignment

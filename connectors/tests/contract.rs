@@ -135,6 +135,20 @@ async fn the_in_memory_partition_keeps_the_contract() {
     contract(Box::new(plog), append).await;
 }
 
+/// After [`contract`]: the group consumed c0..c2 of c0..c3, so it is one
+/// command behind; a group that never committed is behind by everything.
+async fn lag_after_contract(log: &dyn Log) {
+    use angzarr_connectors::log::Stream;
+    let domains = ["player".to_string()];
+    let lag = log.lag("contract", &domains, Stream::Commands).await.unwrap();
+    assert_eq!(lag.len(), 1, "{lag:?}");
+    assert!(lag[0].committed.is_some(), "{lag:?}");
+    assert_eq!(lag[0].lag(), 1, "c3 is not consumed: {lag:?}");
+    let never = log.lag("nobody", &domains, Stream::Commands).await.unwrap();
+    assert_eq!((never[0].committed, never[0].lag()), (None, 4), "{never:?}");
+    assert!(log.lag("contract", &["no-such".to_string()], Stream::Commands).await.is_err(), "unknown domain");
+}
+
 async fn first_assigned(
     log: &dyn Log,
 ) -> (Box<dyn angzarr_connectors::Membership<dyn PartitionLog>>, Box<dyn PartitionLog>) {
@@ -161,6 +175,7 @@ async fn the_embedded_log_keeps_the_contract() {
         })
     });
     contract(plog, append).await;
+    lag_after_contract(&log).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,4 +197,5 @@ async fn kafka_keeps_the_contract() {
         })
     });
     contract(plog, append).await;
+    lag_after_contract(&log).await;
 }

@@ -13,27 +13,38 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::lag::LagBoard;
 use crate::supervisor::{TaskState, TaskStates};
 use crate::{CoordinatorError, Shutdown};
 
-/// The admin routes over the partition tasks of this process.
-pub fn router(states: TaskStates) -> Router {
+/// What the admin routes report on.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The partition tasks of this process.
+    pub states: TaskStates,
+    /// The latest consumer-lag sample.
+    pub lag: LagBoard,
+}
+
+/// The admin routes: `/healthz`, `/readyz`, `/metrics`, `/v1/lag`.
+pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(states)
+        .route("/v1/lag", get(lag))
+        .with_state(state)
 }
 
 /// Serves the admin routes on `listener` until `shutdown`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    states: TaskStates,
+    state: AdminState,
     shutdown: Shutdown,
 ) -> Result<(), CoordinatorError> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(?addr, "admin listening (HTTP: /healthz, /readyz, /metrics)");
-    axum::serve(listener, router(states))
+    tracing::info!(?addr, "admin listening (HTTP: /healthz, /readyz, /metrics, /v1/lag)");
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(async move { shutdown.wait().await })
         .await
         .map_err(|e| CoordinatorError::InvalidArgument(format!("admin listener: {e}")))
@@ -41,8 +52,8 @@ pub async fn serve(
 
 /// Ready when every partition task of this process serves: `200` with the
 /// count, or `503` naming each task that restores or failed (and why).
-async fn readyz(State(states): State<TaskStates>) -> Response {
-    let tasks = states.list();
+async fn readyz(State(admin): State<AdminState>) -> Response {
+    let tasks = admin.states.list();
     let waiting: Vec<serde_json::Value> = tasks
         .iter()
         .filter(|(_, _, s)| s.state != TaskState::Serving)
@@ -68,4 +79,11 @@ async fn readyz(State(states): State<TaskStates>) -> Response {
 async fn metrics() -> Response {
     let body = crate::telemetry::prometheus().map(|h| h.render()).unwrap_or_default();
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// The latest consumer-lag sample of every group of the configuration.
+async fn lag(State(admin): State<AdminState>) -> Response {
+    let (at, groups) = admin.lag.latest();
+    let at = at.map(|t| humantime::format_rfc3339_millis(t).to_string());
+    Json(serde_json::json!({"sampledAt": at, "groups": groups})).into_response()
 }

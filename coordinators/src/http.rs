@@ -149,7 +149,7 @@ pub async fn serve(
     gateway: Gateway,
     stream: EventStream,
     log: std::sync::Arc<dyn angzarr_connectors::Log>,
-    states: crate::supervisor::TaskStates,
+    admin: crate::admin::AdminState,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     shutdown: Shutdown,
 ) -> Result<(), CoordinatorError> {
@@ -159,7 +159,7 @@ pub async fn serve(
         .route("/v1/ch/{domain}/commands", post(command))
         .route("/v1/rejections", get(rejections))
         .with_state(AppState { gateway, stream, log })
-        .merge(crate::admin::router(states));
+        .merge(crate::admin::router(admin));
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     if let Some(tls) = tls {
         tracing::info!(?addr, "gateway listening (HTTPS: SSE and REST)");

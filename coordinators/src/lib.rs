@@ -27,6 +27,7 @@ pub mod event_stream;
 pub mod handlers;
 pub mod http;
 pub mod hub;
+pub mod lag;
 pub mod outbound;
 pub mod process_manager;
 pub mod projector;

@@ -184,12 +184,21 @@ pub async fn start(
         }
     }
 
+    // Whoever serves /metrics samples every group's lag.
+    let lag = crate::lag::LagBoard::default();
+    let admin_state = crate::admin::AdminState { states: states.clone(), lag: lag.clone() };
+    if config.admin.listen.is_some() || (roles.gateway && config.gateway.http_listen.is_some()) {
+        let groups = crate::lag::groups(config);
+        let (lg, every, board, stop) = (log.clone(), config.admin.lag_interval, lag.clone(), shutdown.clone());
+        parts.push(tokio::spawn(async move { crate::lag::sample(lg, groups, every, board, stop).await }));
+    }
+
     if let Some(admin) = config.admin.listen {
         let listener = tokio::net::TcpListener::bind(admin)
             .await
             .map_err(|e| CoordinatorError::InvalidArgument(format!("cannot listen on {admin} (admin.listen): {e}")))?;
         admin_addr = listener.local_addr().ok();
-        let (st, stop) = (states.clone(), shutdown.clone());
+        let (st, stop) = (admin_state.clone(), shutdown.clone());
         parts.push(tokio::spawn(async move { crate::admin::serve(listener, st, stop).await }));
     }
 
@@ -225,7 +234,7 @@ pub async fn start(
                 .map_err(|e| CoordinatorError::InvalidArgument(format!("cannot listen on {http}: {e}")))?;
             http_addr = listener.local_addr().ok();
             let (gw, ev, lg, st, stop) =
-                (gateway_core.clone(), events.clone(), log.clone(), states.clone(), shutdown.clone());
+                (gateway_core.clone(), events.clone(), log.clone(), admin_state.clone(), shutdown.clone());
             let http_tls = tls.as_ref().map(|t| t.http.clone());
             parts.push(tokio::spawn(async move { crate::http::serve(listener, gw, ev, lg, st, http_tls, stop).await }));
         }

@@ -123,6 +123,7 @@ async fn a_projector_that_is_down_catches_up_without_skipping_when_it_returns() 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), |c| {
+        c.admin.lag_interval = Duration::from_millis(100);
         c.projectors.insert(
             "late".into(),
             ProjectorConfig {
@@ -142,6 +143,15 @@ async fn a_projector_that_is_down_catches_up_without_skipping_when_it_returns() 
     tokio::time::sleep(Duration::from_millis(500)).await;
     let positions = h.log.group_position("projector.late", "player").await.unwrap();
     assert!(positions.iter().all(Option::is_none), "nothing is committed while the projector is down: {positions:?}");
+    // Its lag shows, per partition, on /v1/lag and /metrics.
+    let http = h.running.http_addr.unwrap();
+    let behind = wait_for_lag(http, "projector.late", |n| n == 6).await;
+    assert_eq!(behind, 6, "six events behind while the projector is down");
+    let scrape = http_get(http, "/metrics").await;
+    assert!(
+        scrape.lines().any(|l| l.starts_with("angzarr_consumer_lag{") && l.contains("group=\"projector.late\"")),
+        "{scrape}"
+    );
 
     let seen: Arc<Mutex<Vec<u32>>> = Arc::default();
     let (a, b) = (seen.clone(), seen.clone());
@@ -166,7 +176,27 @@ async fn a_projector_that_is_down_catches_up_without_skipping_when_it_returns() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(*seen.lock().unwrap(), vec![0, 1, 2, 3, 4, 5], "every event, in order, none skipped");
+    assert_eq!(wait_for_lag(http, "projector.late", |n| n == 0).await, 0, "caught up: no lag");
     h.running.stop().await.unwrap();
+}
+
+/// Polls `/v1/lag` until `group`'s total lag satisfies `done` (or 10 s);
+/// returns the last total seen.
+async fn wait_for_lag(http: std::net::SocketAddr, group: &str, done: impl Fn(i64) -> bool) -> i64 {
+    let mut total = -1;
+    for _ in 0..100 {
+        let answer = http_get(http, "/v1/lag").await;
+        let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        if let Some(g) = json["groups"].as_array().unwrap().iter().find(|g| g["group"] == group) {
+            total = g["partitions"].as_array().unwrap().iter().map(|p| p["lag"].as_i64().unwrap()).sum();
+            if done(total) {
+                return total;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    total
 }
 
 #[tokio::test]

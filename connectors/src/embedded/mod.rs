@@ -150,6 +150,26 @@ impl Log for EmbeddedLog {
         self.inner.bus.forget_reply(request_id);
     }
 
+    async fn lag(
+        &self,
+        group: &str,
+        domains: &[String],
+        stream: crate::log::Stream,
+    ) -> Result<Vec<crate::log::PartitionLag>> {
+        for d in domains {
+            self.check_domain(d)?;
+        }
+        let (group, domains, n) = (group.to_string(), domains.to_vec(), self.inner.partitions);
+        self.with_store(move |s| {
+            let mut all = Vec::new();
+            for d in &domains {
+                all.extend(s.lag(&group, d, n, stream)?);
+            }
+            Ok(all)
+        })
+        .await
+    }
+
     async fn rejections(&self, correlation_id: Option<&str>) -> Result<Vec<crate::record::Rejection>> {
         let correlation_id = correlation_id.map(str::to_string);
         self.with_store(move |s| s.rejections(correlation_id.as_deref())).await

@@ -256,6 +256,40 @@ fn insert_command(tx: &rusqlite::Transaction<'_>, partition: u32, cmd: &CommandE
 }
 
 impl Store {
+    /// `group`'s position on each partition of `domain`'s commands or events,
+    /// beside the partition's first and next offsets (Kafka's meaning: the
+    /// committed position is the next offset to read).
+    pub fn lag(
+        &self,
+        group: &str,
+        domain: &str,
+        partitions: u32,
+        stream: crate::log::Stream,
+    ) -> Result<Vec<crate::log::PartitionLag>> {
+        let table = match stream {
+            crate::log::Stream::Commands => "commands",
+            crate::log::Stream::Events => "events",
+        };
+        let mut bounds = self.conn.prepare_cached(&format!(
+            "SELECT MIN(offset), MAX(offset) FROM {table} WHERE domain = ?1 AND partition = ?2"
+        ))?;
+        let mut out = Vec::with_capacity(partitions as usize);
+        for p in 0..partitions {
+            let (min, max): (Option<i64>, Option<i64>) =
+                bounds.query_row(params![domain, p], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let committed = self.committed_offset(group, domain, p)?.map(|last| last + 1);
+            let end = max.map_or(0, |m| m + 1);
+            out.push(crate::log::PartitionLag {
+                domain: domain.to_string(),
+                partition: p,
+                committed,
+                start: min.unwrap_or(end),
+                end,
+            });
+        }
+        Ok(out)
+    }
+
     /// The group's committed position: the offset of the last consumed command.
     pub fn committed_offset(&self, group: &str, domain: &str, partition: u32) -> Result<Option<i64>> {
         Ok(self

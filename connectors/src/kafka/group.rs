@@ -377,3 +377,42 @@ impl<P: ?Sized + Send + 'static> Membership<P> for KafkaMembership<P> {
         }
     }
 }
+
+/// The committed positions of `group_id` on every partition of `topics`
+/// (domain, topic, partition count), beside each partition's watermarks.
+/// Reads with a consumer that carries the group id but never joins, so the
+/// group itself is not disturbed.
+pub(super) fn lag(
+    config: &KafkaConfig,
+    group_id: &str,
+    topics: &[(String, String, u32)],
+) -> Result<Vec<crate::log::PartitionLag>> {
+    let reader: BaseConsumer =
+        client::group_member(config, group_id).create().map_err(|e| LogError::Config(format!("lag reader: {e}")))?;
+    let mut tpl = TopicPartitionList::new();
+    for (_, topic, n) in topics {
+        for p in 0..*n as i32 {
+            tpl.add_partition(topic, p);
+        }
+    }
+    let committed = reader
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .map_err(|e| LogError::Unavailable(format!("committed offsets of {group_id}: {e}")))?;
+    let mut out = Vec::new();
+    for (domain, topic, n) in topics {
+        for p in 0..*n as i32 {
+            let (start, end) = reader
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .map_err(|e| LogError::Unavailable(format!("watermarks of {topic}[{p}]: {e}")))?;
+            let position = committed.find_partition(topic, p).and_then(|e| e.offset().to_raw()).filter(|o| *o >= 0);
+            out.push(crate::log::PartitionLag {
+                domain: domain.clone(),
+                partition: p as u32,
+                committed: position,
+                start,
+                end,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -46,7 +46,7 @@ use angzarr_topology::kafka as topo;
 use angzarr_topology::names::{TopicKind, Topics};
 use angzarr_topology::partitioner::{partition_for, root_key};
 
-use crate::log::{EventPartition, Log, Membership, PartitionLog, Submitted};
+use crate::log::{EventPartition, Log, Membership, PartitionLag, PartitionLog, Stream, Submitted};
 use crate::record::{AggregateHistory, CommandEnvelope};
 use crate::{LogError, Result};
 
@@ -299,6 +299,22 @@ impl Log for KafkaLog {
         let (config, n) = (self.inner.config.clone(), self.inner.rejections_partitions);
         let correlation_id = correlation_id.map(str::to_string);
         tokio::task::spawn_blocking(move || restore::rejections(&config, n, correlation_id.as_deref()))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))?
+    }
+
+    async fn lag(&self, group: &str, domains: &[String], stream: Stream) -> Result<Vec<PartitionLag>> {
+        let kind = match stream {
+            Stream::Commands => TopicKind::Commands,
+            Stream::Events => TopicKind::Events,
+        };
+        let mut topics = Vec::new();
+        for d in domains {
+            topics.push((d.clone(), self.inner.config.topics.name(d, kind), self.partitions_of(d)?));
+        }
+        let config = self.inner.config.clone();
+        let group_id = format!("{}.{}", config.topics.prefix(), group);
+        tokio::task::spawn_blocking(move || group::lag(&config, &group_id, &topics))
             .await
             .map_err(|e| LogError::Unavailable(e.to_string()))?
     }

@@ -98,12 +98,26 @@ pub struct Config {
 /// `/healthz` (alive), `/readyz` (every partition task serves), `/metrics`.
 /// The gateway's own HTTP listener serves the same paths; this one exists
 /// so command-handler and downstream processes can be probed too.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Where to listen; none = no admin listener.
     #[serde(default)]
     pub listen: Option<SocketAddr>,
+    /// How often the consumer lag of every group is sampled (`/metrics`,
+    /// `/v1/lag`), by any process that serves `/metrics`.
+    #[serde(default = "default_lag_interval", with = "humantime_serde")]
+    pub lag_interval: Duration,
+}
+
+fn default_lag_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig { listen: None, lag_interval: default_lag_interval() }
+    }
 }
 
 /// How partition owners work.
