@@ -117,7 +117,10 @@ async fn bounce(
         if Instant::now() > deadline {
             for (i, w) in cluster.workers.iter().enumerate() {
                 let log = w.log_text();
-                let tail: Vec<&str> = log.lines().rev().take(60).collect();
+                // librdkafka repeats "all brokers down" every second; count it, show the rest.
+                let down = log.lines().filter(|l| l.contains("AllBrokersDown")).count();
+                eprintln!("--- worker {i}: {down} AllBrokersDown lines (omitted below)");
+                let tail: Vec<&str> = log.lines().filter(|l| !l.contains("AllBrokersDown")).rev().take(80).collect();
                 eprintln!("--- worker {i}, last lines ---\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
                 // What the process holds: its threads, open files and TCP
                 // connections (is it talking to the broker at all?).

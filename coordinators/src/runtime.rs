@@ -39,7 +39,7 @@ pub async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn Log>> {
             Ok(Arc::new(EmbeddedLog::open(&cfg, domains)?))
         }
         LogConfig::Kafka(k) => {
-            tracing::info!(bootstrap = %k.bootstrap_servers, settings = ?angzarr_connectors::kafka::redact(&k.settings), "connecting to kafka");
+            tracing::info!(bootstrap = %k.bootstrap_servers, settings = ?k.settings, "connecting to kafka");
             let log = angzarr_connectors::kafka::KafkaLog::connect(k.connector(), domains, k.connect_timeout).await?;
             Ok(Arc::new(log))
         }

@@ -130,7 +130,7 @@ pub fn admin(config: &ClientConfig) -> Result<AdminClient<DefaultClientContext>,
 
 /// Partition counts of existing topics among `names` (absent = missing).
 pub fn partition_counts(
-    admin: &AdminClient<DefaultClientContext>,
+    admin: &AdminClient<impl rdkafka::ClientContext + 'static>,
     timeout: Duration,
 ) -> Result<std::collections::HashMap<String, u32>, TopologyError> {
     let md = admin.inner().fetch_metadata(None, timeout)?;
@@ -144,7 +144,7 @@ pub fn partition_counts(
 
 /// Compares `desired` with the cluster.
 pub async fn plan(
-    admin: &AdminClient<DefaultClientContext>,
+    admin: &AdminClient<impl rdkafka::ClientContext + 'static>,
     desired: &[TopicSpec],
     timeout: Duration,
 ) -> Result<Vec<Step>, TopologyError> {
@@ -199,7 +199,7 @@ pub async fn plan(
 
 /// Creates what the plan creates; refuses (creating nothing) if any step is a refusal.
 pub async fn apply(
-    admin: &AdminClient<DefaultClientContext>,
+    admin: &AdminClient<impl rdkafka::ClientContext + 'static>,
     steps: &[Step],
     timeout: Duration,
 ) -> Result<usize, TopologyError> {

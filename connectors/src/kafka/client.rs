@@ -26,7 +26,7 @@ pub fn redact(settings: &std::collections::BTreeMap<String, String>) -> Vec<(Str
 pub fn base(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.bootstrap_servers);
-    for (k, v) in &config.settings {
+    for (k, v) in config.settings.iter() {
         c.set(k, v);
     }
     // librdkafka's own `debug` contexts are only useful with debug logging.
@@ -82,6 +82,59 @@ pub fn committed_reader(config: &KafkaConfig) -> ClientConfig {
         // pipe full without that.
         .set("queued.max.messages.kbytes", "8192");
     c
+}
+
+/// A client context that names its client in librdkafka's error reports: a
+/// worker has a producer per partition, and "all brokers down" from one of
+/// them says nothing without its name.
+pub struct Named(pub String);
+
+impl rdkafka::ClientContext for Named {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        tracing::error!(client = %self.0, %error, reason, "librdkafka");
+    }
+}
+
+/// The context of the start-up admin client: remembers librdkafka's last
+/// error, so a broker that refuses us (wrong password, untrusted
+/// certificate) is reported as such at once instead of as "not reachable"
+/// after the connect timeout.
+#[derive(Default)]
+pub struct Probe {
+    refused: std::sync::Mutex<Option<String>>,
+}
+
+impl Probe {
+    /// Why the broker refused the connection, if it did.
+    pub fn refused(&self) -> Option<String> {
+        self.refused.lock().expect("probe").clone()
+    }
+}
+
+impl Probe {
+    fn note(&self, text: &str) {
+        const REFUSALS: [&str; 4] =
+            ["SASL authentication error", "Authentication failed", "SSL handshake failed", "certificate verify failed"];
+        if REFUSALS.iter().any(|r| text.contains(r)) {
+            *self.refused.lock().expect("probe") = Some(text.to_string());
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for Probe {}
+
+impl rdkafka::ClientContext for Probe {
+    // librdkafka reports a refused handshake in its log (from its own
+    // threads), not always as an error event (which needs polling).
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        tracing::warn!(?level, fac, message, "librdkafka");
+        self.note(message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        tracing::warn!(%error, reason, "librdkafka");
+        self.note(reason);
+    }
 }
 
 /// A client context that does not report end-of-partition as an error:

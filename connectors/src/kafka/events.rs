@@ -13,7 +13,6 @@ use async_trait::async_trait;
 use prost::Message as _;
 use rdkafka::Message as _;
 use rdkafka::message::OwnedMessage;
-use rdkafka::producer::FutureProducer;
 use tokio::sync::mpsc;
 
 use angzarr_topology::partitioner::partition_for;
@@ -38,7 +37,7 @@ pub(super) struct KafkaEventPartition {
     /// The consumer group's id (its committed offsets are where a rewind goes).
     group_id: String,
     group: Arc<dyn GroupMeta>,
-    producer: Option<Arc<FutureProducer>>,
+    producer: Option<Arc<super::txn::TxProducer>>,
     /// Partition counts of the domains commands may be sent to.
     command_partitions: Arc<HashMap<String, u32>>,
     /// Partitions of the replies topic, where notices for gateways go.

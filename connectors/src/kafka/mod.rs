@@ -31,10 +31,11 @@ mod partition;
 mod records;
 mod replies;
 mod restore;
+mod settings;
 mod tail;
 mod txn;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +53,7 @@ use crate::{LogError, Result};
 
 pub use client::redact;
 pub use restore::{RestoreStats, read_partition_with_stats as restore_partition};
+pub use settings::Settings;
 
 /// Settings of the Kafka log.
 #[derive(Clone, Debug)]
@@ -67,7 +69,7 @@ pub struct KafkaConfig {
     /// Create missing topics at start-up.
     pub create_topics: bool,
     /// librdkafka settings passed to every client (TLS, SASL, …).
-    pub settings: BTreeMap<String, String>,
+    pub settings: Settings,
     /// Consumer-group session timeout: how long a silent worker keeps its partitions.
     pub session_timeout: Duration,
     /// Transaction timeout of the partition producers.
@@ -85,7 +87,7 @@ impl KafkaConfig {
             partitions: 8,
             replication_factor: 1,
             create_topics: true,
-            settings: BTreeMap::new(),
+            settings: Settings::default(),
             session_timeout: Duration::from_secs(10),
             transaction_timeout: Duration::from_secs(30),
             faults: Arc::default(),
@@ -117,13 +119,43 @@ impl KafkaLog {
     /// retried with backoff for `connect_timeout`, then reported.
     pub async fn connect(config: KafkaConfig, domains: Vec<String>, connect_timeout: Duration) -> Result<Self> {
         let admin_cfg = client::base(&config);
-        let admin = topo::admin(&admin_cfg).map_err(|e| LogError::Config(e.to_string()))?;
+        let admin: rdkafka::admin::AdminClient<client::Probe> =
+            admin_cfg.create_with_context(client::Probe::default()).map_err(|e| LogError::Config(e.to_string()))?;
+        // A polled client beside it: librdkafka hands a refused handshake to
+        // a client's context only while that client is polled.
+        let probe: Arc<rdkafka::consumer::BaseConsumer<client::Probe>> = Arc::new(
+            admin_cfg.create_with_context(client::Probe::default()).map_err(|e| LogError::Config(e.to_string()))?,
+        );
+        let listener = format!(
+            "{} ({})",
+            config.bootstrap_servers,
+            config.settings.get("security.protocol").map_or("PLAINTEXT", String::as_str)
+        );
         let desired = topo::desired(&config.topics, &domains, config.partitions, config.replication_factor);
 
         let deadline = tokio::time::Instant::now() + connect_timeout;
         let mut backoff = Duration::from_millis(200);
         let steps = loop {
-            match topo::plan(&admin, &desired, Duration::from_secs(5)).await {
+            let planned = topo::plan(&admin, &desired, Duration::from_secs(5)).await;
+            if planned.is_err() {
+                let probe = probe.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    use rdkafka::consumer::Consumer;
+                    let _ = probe.fetch_metadata(None, Duration::from_secs(2));
+                    let _ = probe.poll(Duration::from_millis(100));
+                })
+                .await;
+            }
+            // Refused (credentials, certificates): no retry will change that.
+            let refused = admin
+                .inner()
+                .context()
+                .refused()
+                .or_else(|| rdkafka::consumer::Consumer::context(probe.as_ref()).refused());
+            if let Some(why) = refused {
+                return Err(LogError::Config(format!("kafka at {listener} refused the connection: {why}")));
+            }
+            match planned {
                 Ok(steps) => break steps,
                 Err(e) if tokio::time::Instant::now() + backoff < deadline => {
                     tracing::warn!(bootstrap = %config.bootstrap_servers, error = %e, ?backoff, "kafka not reachable yet; retrying");
@@ -132,8 +164,7 @@ impl KafkaLog {
                 }
                 Err(e) => {
                     return Err(LogError::Unavailable(format!(
-                        "kafka at {} not reachable within {connect_timeout:?}: {e}",
-                        config.bootstrap_servers
+                        "kafka at {listener} not reachable within {connect_timeout:?}: {e}"
                     )));
                 }
             }
@@ -195,7 +226,7 @@ impl KafkaLog {
 
 /// Waits until every desired topic shows in metadata (creation is asynchronous).
 async fn wait_for_topics(
-    admin: &rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>,
+    admin: &rdkafka::admin::AdminClient<client::Probe>,
     desired: &[topo::TopicSpec],
 ) -> Result<HashMap<String, u32>> {
     for _ in 0..100 {

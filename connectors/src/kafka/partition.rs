@@ -11,7 +11,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rdkafka::Message as _;
 use rdkafka::message::OwnedMessage;
-use rdkafka::producer::FutureProducer;
 use tokio::sync::mpsc;
 
 use angzarr_topology::names::TopicKind;
@@ -47,7 +46,7 @@ pub(super) struct KafkaPartition {
     /// The consumer group's id (its committed offsets are where a rewind goes).
     group_id: String,
     consumer: Arc<dyn GroupMeta>,
-    producer: Option<Arc<FutureProducer>>,
+    producer: Option<Arc<super::txn::TxProducer>>,
     counts: Counts,
     /// Offset of the last command handed out; older ones are duplicates.
     last_offset: Option<i64>,

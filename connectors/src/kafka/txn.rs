@@ -174,7 +174,7 @@ impl<C: rdkafka::consumer::ConsumerContext> GroupMeta for rdkafka::consumer::Bas
 /// Runs one transaction (blocking; call from a blocking thread). Returns the
 /// offsets of the tracked records, in order, or how it failed.
 pub fn run(
-    producer: &FutureProducer,
+    producer: &TxProducer,
     records: Vec<Out>,
     consumed: Option<Consumed<'_>>,
     timeout: Duration,
@@ -249,7 +249,7 @@ pub fn run(
 
 /// Aborts after `why`; the transaction only counts as aborted when the
 /// broker confirmed the abort.
-fn abort(producer: &FutureProducer, why: &str, f: Flags, timeout: Duration) -> Failure {
+fn abort(producer: &TxProducer, why: &str, f: Flags, timeout: Duration) -> Failure {
     if f.fenced() {
         return Failure::Fenced(why.to_string());
     }
@@ -281,7 +281,7 @@ fn abort(producer: &FutureProducer, why: &str, f: Flags, timeout: Duration) -> F
 /// transaction — measured as a 100 ms floor on latency under load.
 /// librdkafka's own commit flushes too, and the producer's thread serves
 /// the queue meanwhile.
-fn commit(producer: &FutureProducer, timeout: Duration) -> Result<(), Flags> {
+fn commit(producer: &TxProducer, timeout: Duration) -> Result<(), Flags> {
     use rdkafka_sys as rdsys;
     let rk = producer.client().native_ptr();
     // SAFETY: `rk` is the live producer handle; the error is read then destroyed once.
@@ -312,12 +312,15 @@ fn wait(d: rdkafka::producer::DeliveryFuture) -> Result<i64, KafkaError> {
     }
 }
 
+/// A transactional producer; its errors name its transactional id.
+pub type TxProducer = FutureProducer<super::client::Named>;
+
 /// A transactional producer with `transactional_id`, fenced in: any previous
 /// producer with the same id is fenced and its open transaction aborted.
-pub fn fenced_producer(config: &super::KafkaConfig, transactional_id: &str) -> crate::Result<FutureProducer> {
+pub fn fenced_producer(config: &super::KafkaConfig, transactional_id: &str) -> crate::Result<TxProducer> {
     use crate::LogError;
-    let producer: FutureProducer = super::client::transactional_producer(config, transactional_id)
-        .create()
+    let producer: TxProducer = super::client::transactional_producer(config, transactional_id)
+        .create_with_context(super::client::Named(format!("producer {transactional_id}")))
         .map_err(|e| LogError::Config(format!("transactional producer {transactional_id}: {e}")))?;
     producer
         .init_transactions(Duration::from_secs(60))

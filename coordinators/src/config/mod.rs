@@ -294,7 +294,7 @@ pub struct KafkaLogConfig {
     pub create_topics: bool,
     /// librdkafka settings passed through (TLS, SASL, …), e.g. `security.protocol: SSL`.
     #[serde(default)]
-    pub settings: BTreeMap<String, String>,
+    pub settings: angzarr_connectors::kafka::Settings,
     /// How long a silent worker keeps its partitions before the group moves them.
     #[serde(default = "default_session_timeout", with = "humantime_serde")]
     pub session_timeout: Duration,
