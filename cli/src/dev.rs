@@ -102,7 +102,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             angzarr_coordinators::config::parse_log(&yaml)?
         }
     };
-    let gateway = GatewayConfig { listen: args.listen, http_listen: Some(args.http_listen), ..Default::default() };
+    let gateway = GatewayConfig {
+        listen: args.listen,
+        http_listen: Some(args.http_listen),
+        console_commands: true,
+        ..Default::default()
+    };
     let mut config = Config::new(log, gateway, domains);
     config.projectors.insert(
         poker::bankroll::NAME.into(),

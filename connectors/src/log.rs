@@ -65,6 +65,10 @@ pub trait Log: Send + Sync + 'static {
     /// Reads an aggregate's committed history: latest snapshot and pages after it.
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory>;
 
+    /// Roots of `domain` with events, in UUID order, after `after`, at most
+    /// `limit` (a listing for people: the console, `angzarr roots`).
+    async fn roots(&self, domain: &str, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>>;
+
     /// How far consumer group `group` (as named to [`Log::join`] or
     /// [`Log::join_events`]) is behind on the commands or events of
     /// `domains`, per partition. For monitoring: a snapshot, not a promise.

@@ -66,7 +66,7 @@ async fn rejections(
 }
 
 /// A gRPC status as an HTTP answer: the usual code mapping, the message as JSON.
-fn status_response(s: tonic::Status) -> Response {
+pub(crate) fn status_response(s: tonic::Status) -> Response {
     let code = match s.code() {
         tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
         tonic::Code::NotFound => StatusCode::NOT_FOUND,
@@ -77,7 +77,21 @@ fn status_response(s: tonic::Status) -> Response {
         tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    (code, Json(serde_json::json!({"code": format!("{:?}", s.code()), "message": s.message()}))).into_response()
+    (code, Json(serde_json::json!({"code": code_name(s.code()), "message": s.message()}))).into_response()
+}
+
+/// gRPC's canonical name of a status code (`FAILED_PRECONDITION`), as
+/// `google.rpc.Code` spells it in JSON.
+pub(crate) fn code_name(code: tonic::Code) -> String {
+    let camel = format!("{code:?}");
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 /// Proto3 JSON of a generated message (expanding `Any`s of known types).
@@ -150,6 +164,7 @@ pub async fn serve(
     stream: EventStream,
     log: std::sync::Arc<dyn angzarr_connectors::Log>,
     admin: crate::admin::AdminState,
+    console: crate::console::ConsoleState,
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     shutdown: Shutdown,
 ) -> Result<(), CoordinatorError> {
@@ -159,7 +174,8 @@ pub async fn serve(
         .route("/v1/ch/{domain}/commands", post(command))
         .route("/v1/rejections", get(rejections))
         .with_state(AppState { gateway, stream, log })
-        .merge(crate::admin::router(admin));
+        .merge(crate::admin::router(admin))
+        .merge(crate::console::router(console));
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     if let Some(tls) = tls {
         tracing::info!(?addr, "gateway listening (HTTPS: SSE and REST)");

@@ -21,6 +21,7 @@ pub mod admin;
 pub mod backoff;
 pub mod command_handler;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod event_consumer;
 pub mod event_stream;

@@ -236,7 +236,16 @@ pub async fn start(
             let (gw, ev, lg, st, stop) =
                 (gateway_core.clone(), events.clone(), log.clone(), admin_state.clone(), shutdown.clone());
             let http_tls = tls.as_ref().map(|t| t.http.clone());
-            parts.push(tokio::spawn(async move { crate::http::serve(listener, gw, ev, lg, st, http_tls, stop).await }));
+            let console = crate::console::ConsoleState {
+                log: log.clone(),
+                gateway: gateway_core.clone(),
+                states: states.clone(),
+                config: Arc::new(crate::console::describe(config, g.console_commands)),
+                commands_enabled: g.console_commands,
+            };
+            parts.push(tokio::spawn(async move {
+                crate::http::serve(listener, gw, ev, lg, st, console, http_tls, stop).await
+            }));
         }
         let gateway = CommandHandlerCoordinatorServiceServer::new(gateway_core).max_decoding_message_size(decode_limit);
         let stream = EventStreamServiceServer::new(events);

@@ -150,6 +150,12 @@ impl Log for EmbeddedLog {
         self.inner.bus.forget_reply(request_id);
     }
 
+    async fn roots(&self, domain: &str, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>> {
+        self.check_domain(domain)?;
+        let d = domain.to_string();
+        self.with_store(move |s| s.roots(&d, after, limit)).await
+    }
+
     async fn lag(
         &self,
         group: &str,

@@ -256,6 +256,24 @@ fn insert_command(tx: &rusqlite::Transaction<'_>, partition: u32, cmd: &CommandE
 }
 
 impl Store {
+    /// Roots of `domain` with events, in UUID (byte) order, after `after`.
+    pub fn roots(&self, domain: &str, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>> {
+        let after = after.map(|a| a.as_bytes().to_vec()).unwrap_or_default();
+        let mut q = self.conn.prepare_cached(
+            "SELECT DISTINCT root FROM events WHERE domain = ?1 AND root > ?2 ORDER BY root LIMIT ?3",
+        )?;
+        let rows = q.query_map(params![domain, after, limit as i64], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let bytes = row?;
+            out.push(Uuid::from_slice(&bytes).map_err(|e| crate::LogError::Corrupt {
+                location: format!("events of {domain}"),
+                reason: format!("root: {e}"),
+            })?);
+        }
+        Ok(out)
+    }
+
     /// `group`'s position on each partition of `domain`'s commands or events,
     /// beside the partition's first and next offsets (Kafka's meaning: the
     /// committed position is the next offset to read).

@@ -334,6 +334,15 @@ impl Log for KafkaLog {
             .map_err(|e| LogError::Unavailable(e.to_string()))?
     }
 
+    async fn roots(&self, domain: &str, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>> {
+        let partitions = self.partitions_of(domain)?;
+        let (config, d) = (self.inner.config.clone(), domain.to_string());
+        let all = tokio::task::spawn_blocking(move || restore::roots(&config, &d, partitions))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))??;
+        Ok(all.into_iter().filter(|r| after.is_none_or(|a| *r > a)).take(limit).collect())
+    }
+
     async fn lag(&self, group: &str, domains: &[String], stream: Stream) -> Result<Vec<PartitionLag>> {
         let kind = match stream {
             Stream::Commands => TopicKind::Commands,

@@ -228,3 +228,22 @@ pub fn rejections(
     }
     Ok(out)
 }
+
+/// Every root with events in `domain`'s events topic (`partitions`
+/// partitions), read committed from the start: a scan, for listings (the
+/// console); the key of each event record is its root.
+pub fn roots(config: &KafkaConfig, domain: &str, partitions: u32) -> Result<std::collections::BTreeSet<uuid::Uuid>> {
+    let consumer: BaseConsumer<client::QuietEof> = client::committed_reader(config)
+        .create_with_context(client::QuietEof)
+        .map_err(|e| LogError::Config(format!("roots reader: {e}")))?;
+    let topic = config.topics.name(domain, angzarr_topology::names::TopicKind::Events);
+    let mut out = std::collections::BTreeSet::new();
+    for p in 0..partitions {
+        read_to_end(&consumer, &topic, p, Offset::Beginning, |msg| {
+            if let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| k.parse().ok()) {
+                out.insert(root);
+            }
+        })?;
+    }
+    Ok(out)
+}

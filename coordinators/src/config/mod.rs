@@ -356,6 +356,11 @@ pub struct GatewayConfig {
     /// HTTP listener: Server-Sent Events and REST/JSON. None = off.
     #[serde(default)]
     pub http_listen: Option<SocketAddr>,
+    /// Let the web console (`/ui` on the HTTP listener) send commands.
+    /// Off by default; `angzarr dev` turns it on. The console only reads
+    /// otherwise.
+    #[serde(default)]
+    pub console_commands: bool,
     /// TLS on the gRPC and HTTP listeners (both, or neither); with
     /// `client_ca`, clients must present a certificate it signed (mTLS).
     #[serde(default)]
@@ -393,6 +398,7 @@ impl Default for GatewayConfig {
             max_command_bytes: default_max_command(),
             decision_timeout: default_decision_timeout(),
             http_listen: None,
+            console_commands: false,
             tls: None,
         }
     }
