@@ -158,6 +158,7 @@ async fn command(
 }
 
 /// Serves the HTTP listener on `listener` until `shutdown`.
+#[allow(clippy::too_many_arguments)] // one per part the listener serves
 pub async fn serve(
     listener: tokio::net::TcpListener,
     gateway: Gateway,

@@ -8,6 +8,12 @@ pub const SPAN_AGGREGATE_EXECUTE: &str = "aggregate.execute";
 pub const COMMAND_DURATION: &str = "angzarr.command.duration";
 /// Counter of commands by outcome.
 pub const COMMANDS_TOTAL: &str = "angzarr.commands";
+/// Gauge of commands the gateway is answering, by domain.
+pub const COMMANDS_IN_FLIGHT: &str = "angzarr.commands.in_flight";
+/// Counter of business-logic errors, by domain and gRPC code.
+pub const HANDLER_ERRORS: &str = "angzarr.handler.errors";
+/// Histogram of a partition owner's restore, seconds.
+pub const RESTORE_DURATION: &str = "angzarr.restore.duration";
 /// Counter of records that did not decode and were skipped.
 pub const UNDECODABLE_RECORDS: &str = "angzarr.records.undecodable";
 /// Span around a saga call.

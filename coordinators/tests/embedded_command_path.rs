@@ -44,6 +44,7 @@ async fn start_with_timeout(
             max_command_bytes: 4096,
             decision_timeout,
             http_listen: None,
+            console_commands: false,
             tls: None,
         },
         BTreeMap::from([("player".to_string(), DomainConfig::served_by(handler, snapshot_every))]),

@@ -124,6 +124,9 @@ def base_type(ty: str) -> tuple[str, str]:
         m = re.fullmatch(r"(?:[\w:]*::)?Vec<(.+)>", ty)
         if m:
             return "list", base_type(m.group(1))[1]
+        # connectors' `kafka::Settings`: librdkafka key -> value (a map).
+        if re.fullmatch(r"(?:[\w:]*::)?Settings", ty):
+            return "map", "String"
         return kind, ty.split("::")[-1]
 
 

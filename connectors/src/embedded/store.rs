@@ -440,6 +440,7 @@ impl Store {
             }
         }
         tx.commit()?;
+        metrics::counter!(crate::kafka::TRANSACTIONS, "log" => "embedded", "outcome" => "committed").increment(1);
         Ok(offsets)
     }
 

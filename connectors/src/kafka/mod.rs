@@ -54,6 +54,7 @@ use crate::{LogError, Result};
 pub use client::redact;
 pub use restore::{RestoreStats, read_partition_with_stats as restore_partition};
 pub use settings::Settings;
+pub use txn::TRANSACTIONS;
 
 /// Settings of the Kafka log.
 #[derive(Clone, Debug)]

@@ -181,6 +181,28 @@ pub fn run(
     faults: &Arc<Faults>,
     partition: u32,
 ) -> Result<Vec<i64>, Failure> {
+    let outcome = run_once(producer, records, consumed, timeout, faults, partition);
+    let label = match &outcome {
+        Ok(_) => "committed",
+        Err(Failure::Aborted(_)) => "aborted",
+        Err(Failure::Fenced(_)) => "fenced",
+        Err(Failure::Unknown(_)) => "unknown",
+    };
+    metrics::counter!(TRANSACTIONS, "log" => "kafka", "outcome" => label).increment(1);
+    outcome
+}
+
+/// Counter of transactions by `outcome` (committed, aborted, fenced, unknown).
+pub const TRANSACTIONS: &str = "angzarr.transactions";
+
+fn run_once(
+    producer: &TxProducer,
+    records: Vec<Out>,
+    consumed: Option<Consumed<'_>>,
+    timeout: Duration,
+    faults: &Arc<Faults>,
+    partition: u32,
+) -> Result<Vec<i64>, Failure> {
     // Injected commit faults meet transactions that append events.
     let faultable = records.iter().any(|r| r.tracked);
     if let Err(e) = producer.begin_transaction() {

@@ -78,6 +78,9 @@ pub async fn execute(
                     tracing::warn!(attempt, code = ?status.code(), message = status.message(), ?backoff,
                         "business logic unreachable; the partition holds this command and retries");
                     metrics::counter!("angzarr.handler.unreachable", "domain" => domain.to_string()).increment(1);
+                    let code = crate::http::code_name(status.code());
+                    metrics::counter!(crate::telemetry::HANDLER_ERRORS, "domain" => domain.to_string(), "code" => code)
+                        .increment(1);
                     tokio::select! {
                         _ = stop.wait() => return None,
                         _ = tokio::time::sleep(backoff) => {}
@@ -85,7 +88,12 @@ pub async fn execute(
                     backoff = (backoff * 2).min(policy.max_backoff);
                     attempt += 1;
                 }
-                Err(status) => return Some(Err(status)),
+                Err(status) => {
+                    let code = crate::http::code_name(status.code());
+                    metrics::counter!(crate::telemetry::HANDLER_ERRORS, "domain" => domain.to_string(), "code" => code)
+                        .increment(1);
+                    return Some(Err(status));
+                }
             }
         }
     }

@@ -313,7 +313,10 @@ impl CommandHandlerCoordinatorService for Gateway {
         let correlation_id = cover.map(|c| c.correlation_id.clone()).unwrap_or_default();
         let span = tracing::info_span!(SPAN_AGGREGATE_HANDLE, %domain, %correlation_id, sync_mode = req.sync_mode);
         let started = Instant::now();
+        let in_flight = metrics::gauge!(crate::telemetry::COMMANDS_IN_FLIGHT, "domain" => domain.clone());
+        in_flight.increment(1.0);
         let result = self.handle(req, request_id).instrument(span).await;
+        in_flight.decrement(1.0);
         let outcome = match &result {
             Ok(_) => "accepted",
             Err(CoordinatorError::Rejected { .. }) => "rejected",

@@ -204,6 +204,8 @@ async fn serve(
         recent = log.recent_requests(config.dedupe_window) => recent?,
     };
     dedupe.seed(recent);
+    metrics::histogram!(crate::telemetry::RESTORE_DURATION, "domain" => id.domain.to_string())
+        .record(started.elapsed().as_secs_f64());
     tracing::info!(partition = %id, aggregates = books.len(), in_memory = books.cached(), recent_requests = dedupe.len(), elapsed = ?started.elapsed(), "partition restored");
     supervisor.serving();
 

@@ -69,6 +69,8 @@ fn log_error(e: angzarr_connectors::LogError) -> Response {
     }
 }
 
+// The error is the HTTP answer itself, returned at once by every handler.
+#[allow(clippy::result_large_err)]
 pub(crate) fn parse_root(root: &str) -> Result<Uuid, Response> {
     root.parse().map_err(|e| error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", format!("`{root}` is not a UUID: {e}")))
 }
