@@ -111,15 +111,28 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut config = Config::new(log, gateway, domains);
     config.projectors.insert(
         poker::bankroll::NAME.into(),
-        ProjectorConfig { handler: format!("http://{}", projector.addr), domains: vec!["player".into()], sync: true },
+        ProjectorConfig {
+            handler: format!("http://{}", projector.addr),
+            domains: vec!["player".into()],
+            sync: true,
+            on_poison: Default::default(),
+        },
     );
     config.sagas.insert(
         poker::settlement::NAME.into(),
-        SagaConfig { handler: format!("http://{}", saga.addr), domains: vec!["player".into()] },
+        SagaConfig {
+            handler: format!("http://{}", saga.addr),
+            domains: vec!["player".into()],
+            on_poison: Default::default(),
+        },
     );
     config.sagas.insert(
         poker::hand_settlement::NAME.into(),
-        SagaConfig { handler: format!("http://{}", hand_saga.addr), domains: vec!["hand".into()] },
+        SagaConfig {
+            handler: format!("http://{}", hand_saga.addr),
+            domains: vec!["hand".into()],
+            on_poison: Default::default(),
+        },
     );
     config.process_managers.insert(
         poker::hand_flow::NAME.into(),
@@ -127,6 +140,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             handler: format!("http://{}", hand_flow.addr),
             domains: vec![poker::table::DOMAIN.into(), poker::hand::DOMAIN.into()],
             snapshot_every: args.snapshot_every,
+            on_poison: Default::default(),
         },
     );
     let result = crate::serve::serve(&config).await;

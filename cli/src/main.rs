@@ -3,6 +3,7 @@
 mod client;
 #[cfg(feature = "example")]
 mod dev;
+mod dlq;
 mod json;
 mod replay;
 mod serve;
@@ -66,6 +67,12 @@ enum Command {
         /// Gateway URL.
         #[arg(long, env = "ANGZARR_GATEWAY", default_value = "http://127.0.0.1:1313")]
         gateway: String,
+    },
+    /// The dead letters of the configuration's projectors, sagas and process managers.
+    Dlq {
+        /// What to do.
+        #[command(subcommand)]
+        action: dlq::DlqCommand,
     },
     /// Plan or apply the Kafka topics of a configuration.
     Topology {
@@ -161,6 +168,10 @@ async fn main() -> ExitCode {
         Command::Tail { correlation, gateway } => {
             init_tracing("warn");
             return client::tail(&correlation, &gateway).await;
+        }
+        Command::Dlq { action } => {
+            init_tracing("warn");
+            dlq::run(action).await
         }
         Command::Topology { action, config } => {
             init_tracing("warn");

@@ -28,6 +28,6 @@ pub use error::{LogError, Result};
 pub use faults::Faults;
 pub use log::{Assignment, EventPartition, Log, Membership, PartitionLog, Submitted};
 pub use record::{
-    AggregateHistory, CommandEnvelope, CommandOutcome, Encoded, EventRecord, EventTx, Notice, PartitionId,
-    RecentRequest, Rejection, Reply, SnapshotRecord, StoredEvent, TxBatch,
+    AggregateHistory, CommandEnvelope, CommandOutcome, DeadLetter, Encoded, EventRecord, EventTx, Notice, PartitionId,
+    RecentRequest, Rejection, Reply, SnapshotRecord, StoredEvent, TxBatch, Undecodable,
 };

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::Result;
 use crate::record::{
-    AggregateHistory, CommandEnvelope, CommandOutcome, EventTx, PartitionId, RecentRequest, StoredEvent, TxBatch,
+    AggregateHistory, CommandEnvelope, CommandOutcome, DeadLetter, EventTx, PartitionId, RecentRequest, StoredEvent,
+    TxBatch,
 };
 
 /// What [`Log::submit`] returns once the command is durably in the commands log.
@@ -75,6 +76,21 @@ pub trait Log: Send + Sync + 'static {
     async fn lag(&self, _group: &str, _domains: &[String], _stream: Stream) -> Result<Vec<PartitionLag>> {
         Ok(Vec::new())
     }
+
+    /// The dead letters of consumer group `group` not yet replayed or
+    /// dropped, oldest first.
+    async fn dead_letters(&self, group: &str) -> Result<Vec<DeadLetter>>;
+
+    /// Settles one of `group`'s dead letters: removes it — dropped (`None`)
+    /// or replayed (`Some`: the commands replaying it produced, appended
+    /// atomically with its removal, so a replayed saga reaction happens
+    /// once). `false` if the letter was not (or no longer) there.
+    async fn settle_dead_letter(
+        &self,
+        group: &str,
+        letter: &DeadLetter,
+        replayed: Option<Vec<CommandEnvelope>>,
+    ) -> Result<bool>;
 }
 
 /// Which stream of a domain a consumer group reads.
@@ -100,13 +116,22 @@ pub struct PartitionLag {
     pub start: i64,
     /// The partition's end (the offset of the next record written).
     pub end: i64,
+    /// Nothing a consumer can read lies between the group's position and
+    /// the end. On Kafka the offsets there may still hold records no
+    /// `read_committed` consumer ever sees — the marker that ends each
+    /// transaction, aborted records — so `end - committed` of a caught-up
+    /// group is often 1; a probe read from the position says which.
+    pub drained: bool,
 }
 
 impl PartitionLag {
-    /// Records between the group's position and the end. On Kafka this
-    /// counts transaction markers too: a caught-up partition written by
-    /// transactions shows 1 (the marker after the group's last record).
+    /// Offsets between the group's position and the end: 0 when
+    /// [`drained`](Self::drained). An upper bound of the records still to
+    /// read (markers and aborted records among them count).
     pub fn lag(&self) -> i64 {
+        if self.drained {
+            return 0;
+        }
         (self.end - self.committed.unwrap_or(self.start)).max(0)
     }
 }

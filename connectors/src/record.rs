@@ -388,8 +388,103 @@ pub struct StoredEvent {
     pub isolated: bool,
     /// The gateway instance waiting on its SIMPLE or CASCADE command.
     pub reply_to: Option<String>,
-    /// Cover + the one page, as stored.
+    /// Cover + the one page, as stored (empty when `undecodable`).
     pub book: EventBook,
+    /// Set when the record could not be read: the consumer's poison policy
+    /// decides what happens to it; it is never silently skipped.
+    pub undecodable: Option<Arc<Undecodable>>,
+}
+
+/// An events record that does not decode, as it was in the log.
+#[derive(Debug)]
+pub struct Undecodable {
+    /// What is wrong with it.
+    pub reason: String,
+    /// Its key, as stored.
+    pub key: Vec<u8>,
+    /// Its value, as stored.
+    pub value: Vec<u8>,
+}
+
+/// A record a consumer gave up on (its poison policy said dead-letter):
+/// kept in the group's dead-letter log with where it came from and why,
+/// until someone replays or drops it (`angzarr dlq`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeadLetter {
+    /// The domain of the events log it came from.
+    pub domain: String,
+    /// Its partition there.
+    pub partition: u32,
+    /// Its offset there.
+    pub offset: i64,
+    /// Its root, when the record could be read.
+    pub root: Option<Uuid>,
+    /// Its sequence, when the record could be read.
+    pub sequence: Option<u32>,
+    /// The correlation id of the command that caused it.
+    pub correlation_id: String,
+    /// Why the consumer gave up (the handler's error or the decoding error).
+    pub error: String,
+    /// The original record's key.
+    pub key: Vec<u8>,
+    /// The original record's value.
+    pub value: Vec<u8>,
+    /// When it was dead-lettered (milliseconds since the Unix epoch).
+    pub at_ms: i64,
+}
+
+impl DeadLetter {
+    /// The record `event` as a dead letter, given up on because of `error`.
+    pub fn of(event: &StoredEvent, error: impl Into<String>) -> Self {
+        use prost::Message as _;
+        let (root, sequence, key, value) = match &event.undecodable {
+            Some(u) => (None, None, u.key.clone(), u.value.clone()),
+            None => (
+                Some(event.root),
+                Some(event.sequence),
+                event.root.to_string().into_bytes(),
+                event.book.encode_to_vec(),
+            ),
+        };
+        let at_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        DeadLetter {
+            domain: event.domain.clone(),
+            partition: event.partition,
+            offset: event.offset,
+            root,
+            sequence,
+            correlation_id: event.correlation_id.clone(),
+            error: error.into(),
+            key,
+            value,
+            at_ms,
+        }
+    }
+
+    /// Its name in the dead-letter log: where it came from,
+    /// `<domain>/<partition>/<offset>` (unique per group).
+    pub fn id(&self) -> String {
+        format!("{}/{}/{}", self.domain, self.partition, self.offset)
+    }
+
+    /// The event again, for a replay; `None` if it still does not decode.
+    pub fn event(&self) -> Option<StoredEvent> {
+        use prost::Message as _;
+        let book = EventBook::decode(self.value.as_slice()).ok()?;
+        Some(StoredEvent {
+            domain: self.domain.clone(),
+            partition: self.partition,
+            offset: self.offset,
+            root: self.root?,
+            sequence: self.sequence?,
+            correlation_id: self.correlation_id.clone(),
+            isolated: false,
+            reply_to: None,
+            book,
+            undecodable: None,
+        })
+    }
 }
 
 impl StoredEvent {
@@ -452,4 +547,6 @@ pub struct EventTx {
     pub notices: Vec<(String, Notice)>,
     /// Offset of the last event consumed.
     pub consumed_through: Option<i64>,
+    /// Records given up on, for the group's dead-letter log.
+    pub dead_letters: Vec<DeadLetter>,
 }

@@ -183,10 +183,11 @@ async fn kafka_keeps_the_contract() {
     use angzarr_connectors::kafka::{KafkaConfig, KafkaLog};
     let bootstrap = std::env::var("KAFKA_BOOTSTRAP")
         .expect("KAFKA_BOOTSTRAP is not set: this test needs the real broker (`scripts/kafka start`)");
-    let mut cfg = KafkaConfig::new(bootstrap);
+    let mut cfg = KafkaConfig::new(bootstrap.clone());
     cfg.topics = angzarr_topology::Topics::new(format!("contract-{}", &Uuid::new_v4().simple().to_string()[..8]));
     cfg.partitions = 1;
     cfg.session_timeout = Duration::from_secs(6);
+    let cfg_topics = cfg.topics.clone();
     let log = KafkaLog::connect(cfg, vec!["player".into()], Duration::from_secs(30)).await.unwrap();
     let (_membership, plog) = first_assigned(&log).await;
     let appender = log.clone();
@@ -198,4 +199,33 @@ async fn kafka_keeps_the_contract() {
     });
     contract(plog, append).await;
     lag_after_contract(&log).await;
+    events_lag_skips_transaction_markers(&log, &cfg_topics, &bootstrap).await;
+}
+
+/// On Kafka, after [`contract`]: its two commits wrote the events topic as
+/// `e0 marker e1 e2 marker` (offsets 0..=4; the end is 5). A group whose
+/// position is 4 has read every event — only the marker is left — and is
+/// not behind; at 3 it still has `e2` to read (the positive control through
+/// the same probe), and at 1 the marker then `e1 e2`.
+async fn events_lag_skips_transaction_markers(log: &dyn Log, topics: &angzarr_topology::Topics, bootstrap: &str) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let topic = topics.name("player", angzarr_topology::TopicKind::Events);
+    let domains = ["player".to_string()];
+    for (position, behind, lag) in [(4, 1, 0), (3, 2, 2), (1, 4, 4)] {
+        let group = format!("markers-at-{position}");
+        let committer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", format!("{}.{group}", topics.prefix()))
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Offset(position)).unwrap();
+        committer.commit(&tpl, rdkafka::consumer::CommitMode::Sync).unwrap();
+        let rows = log.lag(&group, &domains, angzarr_connectors::log::Stream::Events).await.unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!((rows[0].end, rows[0].committed), (5, Some(position)), "the layout this test expects: {rows:?}");
+        assert_eq!(rows[0].end - position, behind);
+        assert_eq!(rows[0].lag(), lag, "at {position}: {rows:?}");
+    }
 }

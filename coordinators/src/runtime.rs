@@ -18,7 +18,7 @@ use crate::command_handler::task::{SnapshotPolicy, TaskConfig};
 use crate::command_handler::validate::Limits;
 use crate::command_handler::worker::Worker;
 use crate::config::{Config, LogConfig};
-use crate::event_consumer::{EventWorker, Reactor};
+use crate::event_consumer::{EventWorker, OnPoison, Reactor};
 use crate::event_stream::EventStream;
 use crate::handlers::Handlers;
 use crate::hub::Hub;
@@ -44,6 +44,27 @@ pub async fn open_log(config: &Config) -> anyhow::Result<Arc<dyn Log>> {
             Ok(Arc::new(log))
         }
     }
+}
+
+/// A downstream consumer and what it does with a record it cannot handle.
+pub type ReactorWithPolicy = (Arc<dyn Reactor>, OnPoison);
+
+/// Every downstream consumer of `config` (projectors, sagas, process-manager
+/// routers) with its poison policy, reporting to `hub`.
+pub fn reactors(config: &Config, hub: &Hub) -> Result<Vec<ReactorWithPolicy>, CoordinatorError> {
+    let targets: Vec<String> = config.domains.keys().cloned().collect();
+    let mut out: Vec<ReactorWithPolicy> = Vec::new();
+    for (name, p) in &config.projectors {
+        out.push((Arc::new(ProjectorReactor::new(name, &p.handler, p.domains.clone(), hub.clone())?), p.on_poison));
+    }
+    for (name, s) in &config.sagas {
+        let saga = SagaReactor::new(name, &s.handler, s.domains.clone(), targets.clone(), hub.clone())?;
+        out.push((Arc::new(saga), s.on_poison));
+    }
+    for (name, pm) in &config.process_managers {
+        out.push((Arc::new(PmRouter::new(name, pm.domains.clone())), pm.on_poison));
+    }
+    Ok(out)
 }
 
 /// What runs in one process.
@@ -160,25 +181,11 @@ pub async fn start(
     }
 
     if roles.downstream {
-        let mut reactors: Vec<Arc<dyn Reactor>> = Vec::new();
-        for (name, p) in &config.projectors {
-            reactors.push(Arc::new(ProjectorReactor::new(name, &p.handler, p.domains.clone(), hub.clone())?));
-        }
-        for (name, s) in &config.sagas {
-            reactors.push(Arc::new(SagaReactor::new(
-                name,
-                &s.handler,
-                s.domains.clone(),
-                targets.clone(),
-                hub.clone(),
-            )?));
-        }
-        for (name, pm) in &config.process_managers {
-            reactors.push(Arc::new(PmRouter::new(name, pm.domains.clone())));
-        }
-        for reactor in reactors {
-            let worker =
-                EventWorker::new(log.clone(), reactor).with_upcasters(upcasters.clone()).with_states(states.clone());
+        for (reactor, on_poison) in reactors(config, &hub)? {
+            let worker = EventWorker::new(log.clone(), reactor)
+                .with_upcasters(upcasters.clone())
+                .with_states(states.clone())
+                .with_poison_policy(on_poison);
             let stop = shutdown.clone();
             parts.push(tokio::spawn(async move { worker.run(stop).await }));
         }

@@ -14,8 +14,10 @@ pub const COMMANDS_IN_FLIGHT: &str = "angzarr.commands.in_flight";
 pub const HANDLER_ERRORS: &str = "angzarr.handler.errors";
 /// Histogram of a partition owner's restore, seconds.
 pub const RESTORE_DURATION: &str = "angzarr.restore.duration";
-/// Counter of records that did not decode and were skipped.
+/// Counter of records that did not decode (each then follows its consumer's poison policy).
 pub const UNDECODABLE_RECORDS: &str = "angzarr.records.undecodable";
+/// Counter of records moved to a dead-letter log, by consumer group.
+pub const DEAD_LETTERS: &str = "angzarr.dead_letters";
 /// Span around a saga call.
 pub const SPAN_SAGA_ORCHESTRATE: &str = "saga.orchestrate";
 /// Span around a projector call.

@@ -104,7 +104,10 @@ async fn a_saga_commanding_an_unknown_domain_stalls_its_offset_and_writes_nothin
     let url = serve_saga(saga).await;
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), |c| {
-        c.sagas.insert("bad".into(), SagaConfig { handler: url, domains: vec!["player".into()] });
+        c.sagas.insert(
+            "bad".into(),
+            SagaConfig { handler: url, domains: vec!["player".into()], on_poison: Default::default() },
+        );
     })
     .await;
     let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());
@@ -130,6 +133,7 @@ async fn a_projector_that_is_down_catches_up_without_skipping_when_it_returns() 
                 handler: format!("http://127.0.0.1:{port}"),
                 domains: vec!["player".into()],
                 sync: false,
+                on_poison: Default::default(),
             },
         );
     })
@@ -213,7 +217,10 @@ async fn a_cascade_cycle_is_refused_past_the_depth_limit() {
     let url = serve_saga(saga).await;
     let dir = tempfile::tempdir().unwrap();
     let h = start(dir.path(), |c| {
-        c.sagas.insert("echo".into(), SagaConfig { handler: url, domains: vec!["player".into()] });
+        c.sagas.insert(
+            "echo".into(),
+            SagaConfig { handler: url, domains: vec!["player".into()], on_poison: Default::default() },
+        );
         c.max_cascade_depth = 3;
     })
     .await;
@@ -315,7 +322,12 @@ async fn an_upcaster_that_fails_holds_readers_back_and_rewrites_nothing() {
         c.domains.get_mut("player").unwrap().upcaster = Some(upcaster_url);
         c.projectors.insert(
             "audit".into(),
-            ProjectorConfig { handler: format!("http://{}", server.addr), domains: vec!["player".into()], sync: false },
+            ProjectorConfig {
+                handler: format!("http://{}", server.addr),
+                domains: vec!["player".into()],
+                sync: false,
+                on_poison: Default::default(),
+            },
         );
     })
     .await;
@@ -370,6 +382,7 @@ async fn a_process_manager_commanding_an_unknown_domain_is_retried_and_writes_no
                 handler: format!("http://{}", server.addr),
                 domains: vec!["player".into()],
                 snapshot_every: 100,
+                on_poison: Default::default(),
             },
         );
     })
@@ -406,7 +419,10 @@ async fn held_async_and_saga_commands_are_decided_when_the_handler_returns() {
     let h = start(dir.path(), |c| {
         c.domains.insert("player".into(), DomainConfig::served_by(format!("http://{player_addr}"), 100));
         c.domains.insert("table".into(), DomainConfig::served_by(format!("http://{}", tables.addr), 100));
-        c.sagas.insert("fund".into(), SagaConfig { handler: url, domains: vec!["table".into()] });
+        c.sagas.insert(
+            "fund".into(),
+            SagaConfig { handler: url, domains: vec!["table".into()], on_poison: Default::default() },
+        );
     })
     .await;
     let mut client = CommandHandlerCoordinatorServiceClient::new(h.channel.clone());

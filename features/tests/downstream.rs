@@ -554,25 +554,40 @@ async fn main() {
             handler: format!("http://{}", hand_flow.addr),
             domains: vec!["table".into(), "hand".into()],
             snapshot_every: 100,
+            on_poison: Default::default(),
         },
     );
     let player = vec!["player".to_string()];
     config.projectors.insert(
         "bankroll".into(),
-        ProjectorConfig { handler: format!("http://{}", bankroll.addr), domains: player.clone(), sync: true },
+        ProjectorConfig {
+            handler: format!("http://{}", bankroll.addr),
+            domains: player.clone(),
+            sync: true,
+            on_poison: Default::default(),
+        },
     );
     config.projectors.insert(
         "audit".into(),
-        ProjectorConfig { handler: format!("http://{}", audit.addr), domains: player.clone(), sync: false },
+        ProjectorConfig {
+            handler: format!("http://{}", audit.addr),
+            domains: player.clone(),
+            sync: false,
+            on_poison: Default::default(),
+        },
     );
     config.sagas.insert(
         "transfer-settlement".into(),
-        SagaConfig { handler: format!("http://{}", saga.addr), domains: player.clone() },
+        SagaConfig { handler: format!("http://{}", saga.addr), domains: player.clone(), on_poison: Default::default() },
     );
     let hand_saga = angzarr_client::Server::new().saga(poker::hand_settlement::saga()).spawn(loopback).await.unwrap();
     config.sagas.insert(
         poker::hand_settlement::NAME.into(),
-        SagaConfig { handler: format!("http://{}", hand_saga.addr), domains: vec!["hand".into()] },
+        SagaConfig {
+            handler: format!("http://{}", hand_saga.addr),
+            domains: vec!["hand".into()],
+            on_poison: Default::default(),
+        },
     );
     let log = runtime::open_log(&config).await.expect("log");
     let running = runtime::start(&config, log, Roles::ALL, Shutdown::new()).await.expect("coordinator");

@@ -74,6 +74,19 @@ pub enum TopologyError {
     Refused(Vec<String>),
 }
 
+/// The dead-letter topic of consumer group `group`: one partition (dead
+/// letters are rare and read whole, in order), compacted by letter id so a
+/// settled letter's marker replaces it.
+pub fn dead_letter_topic(topics: &Topics, group: &str, replication: i32) -> TopicSpec {
+    TopicSpec {
+        name: topics.dead_letters(group),
+        partitions: 1,
+        replication,
+        configs: vec![("cleanup.policy", "compact".to_string())],
+        copartitioned_with: None,
+    }
+}
+
 /// The topics `domains` need.
 pub fn desired(topics: &Topics, domains: &[String], partitions: u32, replication: i32) -> Vec<TopicSpec> {
     let mut out = Vec::new();

@@ -66,6 +66,12 @@ impl Topics {
         format!("{}._rejections", self.prefix)
     }
 
+    /// The dead-letter log of consumer group `group` (e.g.
+    /// `projector.bankroll`): `<prefix>.<group>.dlq`.
+    pub fn dead_letters(&self, group: &str) -> String {
+        format!("{}.{}.dlq", self.prefix, group)
+    }
+
     /// The domain and kind of a topic name under this prefix, if it is one of ours.
     pub fn parse(&self, topic: &str) -> Option<(String, TopicKind)> {
         let rest = topic.strip_prefix(&self.prefix)?.strip_prefix('.')?;

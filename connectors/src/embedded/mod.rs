@@ -251,6 +251,28 @@ impl Log for EmbeddedLog {
         let (domain, root) = (domain.to_string(), *root);
         self.with_store(move |s| s.read_book(&domain, &root)).await
     }
+
+    async fn dead_letters(&self, group: &str) -> Result<Vec<crate::record::DeadLetter>> {
+        let group = group.to_string();
+        self.with_store(move |s| s.dead_letters(&group)).await
+    }
+
+    async fn settle_dead_letter(
+        &self,
+        group: &str,
+        letter: &crate::record::DeadLetter,
+        replayed: Option<Vec<CommandEnvelope>>,
+    ) -> Result<bool> {
+        let commands = replayed.unwrap_or_default();
+        let targets = self.route(&commands)?;
+        let partitions: Vec<u32> = targets.iter().map(|t| t.partition).collect();
+        let (group, letter) = (group.to_string(), letter.clone());
+        let settled = self.with_store(move |s| s.settle_dead_letter(&group, &letter, &commands, &partitions)).await?;
+        for t in targets {
+            self.inner.bus.commands_appended(&t);
+        }
+        Ok(settled)
+    }
 }
 
 /// On one machine the single worker owns every partition, forever.

@@ -120,6 +120,7 @@ impl PartitionLog for EmbeddedPartition {
                         isolated: e.isolated,
                         reply_to: e.reply_to,
                         book: e.book,
+                        undecodable: None,
                     })
                     .collect();
                 self.log.inner.bus.events_appended(&self.id, committed);

@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use angzarr_proto::angzarr::{EventBook, Snapshot};
 
-use crate::record::{AggregateHistory, CommandEnvelope, Encoded, EventTx, StoredEvent, TxBatch};
+use crate::record::{
+    AggregateHistory, CommandEnvelope, DeadLetter, Encoded, EventTx, StoredEvent, TxBatch, Undecodable,
+};
 use crate::{LogError, Result};
 
 const SCHEMA: &str = r#"
@@ -65,6 +67,20 @@ CREATE TABLE IF NOT EXISTS rejections (
     command BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rejections_by_correlation ON rejections (correlation_id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    grp TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    root BLOB,
+    sequence INTEGER,
+    correlation_id TEXT NOT NULL,
+    error TEXT NOT NULL,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    at_ms INTEGER NOT NULL,
+    PRIMARY KEY (grp, domain, partition, offset)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS offsets (
     grp TEXT NOT NULL,
     domain TEXT NOT NULL,
@@ -171,7 +187,20 @@ impl Store {
             let (offset, root, sequence, correlation_id, isolated, body, reply_to) = row?;
             let loc = || format!("events {domain}[{partition}]@{offset}");
             let root = uuid_of(&root, loc)?;
-            let book = EventBook::decode(body.as_slice()).map_err(|e| corrupt(loc(), e))?;
+            // A body that does not decode is the consumers' poison, not a
+            // reason to stop every consumer of the file.
+            let (book, undecodable) = match EventBook::decode(body.as_slice()) {
+                Ok(book) => (book, None),
+                Err(e) => {
+                    tracing::error!(location = loc(), error = %e, "undecodable event");
+                    let raw = Undecodable {
+                        reason: format!("value is not an EventBook: {e}"),
+                        key: root.to_string().into_bytes(),
+                        value: body,
+                    };
+                    (EventBook::default(), Some(std::sync::Arc::new(raw)))
+                }
+            };
             out.push(StoredEvent {
                 domain: domain.to_string(),
                 partition,
@@ -182,6 +211,7 @@ impl Store {
                 isolated,
                 reply_to,
                 book,
+                undecodable,
             });
         }
         Ok(out)
@@ -200,6 +230,26 @@ impl Store {
         for (cmd, p) in tx_in.commands.iter().zip(command_partitions) {
             insert_command(&tx, *p, cmd)?;
         }
+        for d in &tx_in.dead_letters {
+            tx.execute(
+                "INSERT OR REPLACE INTO dead_letters
+                 (grp, domain, partition, offset, root, sequence, correlation_id, error, key, value, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    group,
+                    d.domain,
+                    d.partition,
+                    d.offset,
+                    d.root.map(|r| r.as_bytes().to_vec()),
+                    d.sequence,
+                    d.correlation_id,
+                    d.error,
+                    d.key,
+                    d.value,
+                    d.at_ms
+                ],
+            )?;
+        }
         if let Some(offset) = tx_in.consumed_through {
             tx.execute(
                 "INSERT INTO offsets (grp, domain, partition, offset) VALUES (?1, ?2, ?3, ?4)
@@ -209,6 +259,64 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The dead letters of `group` still waiting for a decision, oldest first.
+    pub fn dead_letters(&self, group: &str) -> Result<Vec<DeadLetter>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT domain, partition, offset, root, sequence, correlation_id, error, key, value, at_ms
+             FROM dead_letters WHERE grp = ?1 ORDER BY at_ms, domain, partition, offset",
+        )?;
+        let rows = stmt.query_map(params![group], |r| {
+            Ok((
+                DeadLetter {
+                    domain: r.get(0)?,
+                    partition: r.get(1)?,
+                    offset: r.get(2)?,
+                    root: None,
+                    sequence: r.get(4)?,
+                    correlation_id: r.get(5)?,
+                    error: r.get(6)?,
+                    key: r.get(7)?,
+                    value: r.get(8)?,
+                    at_ms: r.get(9)?,
+                },
+                r.get::<_, Option<Vec<u8>>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut letter, root) = row?;
+            if let Some(root) = root {
+                letter.root = Some(uuid_of(&root, || format!("dead letter {group} {}", letter.id()))?);
+            }
+            out.push(letter);
+        }
+        Ok(out)
+    }
+
+    /// Removes `group`'s dead letter `letter` and appends `commands` (what
+    /// its replay produced), in one transaction; `false` if it was not there.
+    pub fn settle_dead_letter(
+        &mut self,
+        group: &str,
+        letter: &DeadLetter,
+        commands: &[CommandEnvelope],
+        command_partitions: &[u32],
+    ) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let removed = tx.execute(
+            "DELETE FROM dead_letters WHERE grp = ?1 AND domain = ?2 AND partition = ?3 AND offset = ?4",
+            params![group, letter.domain, letter.partition, letter.offset],
+        )?;
+        if removed == 0 {
+            return Ok(false);
+        }
+        for (cmd, p) in commands.iter().zip(command_partitions) {
+            insert_command(&tx, *p, cmd)?;
+        }
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Sets a group's position on every partition of `domain` (replay).
@@ -303,6 +411,7 @@ impl Store {
                 committed,
                 start: min.unwrap_or(end),
                 end,
+                drained: false,
             });
         }
         Ok(out)

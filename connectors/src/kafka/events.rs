@@ -25,7 +25,7 @@ use super::group::{Control, Handed};
 use super::txn::{self, Consumed, GroupMeta, Out};
 use super::{KafkaConfig, records};
 use crate::log::EventPartition;
-use crate::record::{EventTx, PartitionId, StoredEvent, headers as h};
+use crate::record::{EventTx, PartitionId, StoredEvent, Undecodable, headers as h};
 use crate::{LogError, Result};
 
 pub(super) struct KafkaEventPartition {
@@ -36,6 +36,8 @@ pub(super) struct KafkaEventPartition {
     control: std::sync::mpsc::Sender<Control>,
     /// The consumer group's id (its committed offsets are where a rewind goes).
     group_id: String,
+    /// The group as the coordinator names it (`projector.bankroll`).
+    group_name: String,
     group: Arc<dyn GroupMeta>,
     producer: Option<Arc<super::txn::TxProducer>>,
     /// Partition counts of the domains commands may be sent to.
@@ -43,6 +45,8 @@ pub(super) struct KafkaEventPartition {
     /// Partitions of the replies topic, where notices for gateways go.
     replies_partitions: u32,
     last_offset: Option<i64>,
+    /// Whether this group's dead-letter topic is known to exist.
+    dead_letter_topic: bool,
     /// Whether `start` ran before: a second one re-initialises and rewinds.
     started: bool,
 }
@@ -64,11 +68,13 @@ impl KafkaEventPartition {
             records: handed.records,
             control: handed.control,
             group_id: handed.group_id,
+            group_name: group.to_string(),
             group: handed.group,
             producer: None,
             command_partitions,
             replies_partitions,
             last_offset: None,
+            dead_letter_topic: false,
             started: false,
         }
     }
@@ -89,31 +95,48 @@ impl KafkaEventPartition {
     }
 }
 
-/// An events record back as a [`StoredEvent`]; `None` (logged, counted) when it does not decode.
-pub(super) fn parse_event<M: rdkafka::Message>(msg: &M, domain: &str) -> Option<StoredEvent> {
-    let skip = |reason: &str| {
+/// An events record back as a [`StoredEvent`]; one that does not decode
+/// comes back marked [`Undecodable`] (logged, counted) with its raw bytes,
+/// for the consumer's poison policy.
+pub(super) fn parse_event<M: rdkafka::Message>(msg: &M, domain: &str) -> StoredEvent {
+    let poison = |reason: &str| {
         tracing::error!(
             topic = msg.topic(),
             partition = msg.partition(),
             offset = msg.offset(),
             reason,
-            "undecodable event skipped"
+            "undecodable event"
         );
         metrics::counter!("angzarr.records.undecodable", "topic" => msg.topic().to_string()).increment(1);
-        None
+        StoredEvent {
+            domain: domain.to_string(),
+            partition: msg.partition() as u32,
+            offset: msg.offset(),
+            root: Uuid::nil(),
+            sequence: 0,
+            correlation_id: records::header(msg, h::CORRELATION_ID).unwrap_or_default(),
+            isolated: false,
+            reply_to: None,
+            book: EventBook::default(),
+            undecodable: Some(Arc::new(Undecodable {
+                reason: reason.to_string(),
+                key: msg.key().unwrap_or_default().to_vec(),
+                value: msg.payload().unwrap_or_default().to_vec(),
+            })),
+        }
     };
     let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok()) else {
-        return skip("key is not a UUID");
+        return poison("key is not a UUID");
     };
     let book = match msg.payload().map(EventBook::decode) {
         Some(Ok(b)) => b,
-        Some(Err(e)) => return skip(&e.to_string()),
-        None => return skip("no value"),
+        Some(Err(e)) => return poison(&format!("value is not an EventBook: {e}")),
+        None => return poison("no value"),
     };
     let Some(sequence) = book.pages.first().and_then(|p| p.seq()) else {
-        return skip("no page with a sequence");
+        return poison("no page with a sequence");
     };
-    Some(StoredEvent {
+    StoredEvent {
         domain: domain.to_string(),
         partition: msg.partition() as u32,
         offset: msg.offset(),
@@ -123,7 +146,8 @@ pub(super) fn parse_event<M: rdkafka::Message>(msg: &M, domain: &str) -> Option<
         isolated: records::header(msg, h::ISOLATED).as_deref() == Some("true"),
         reply_to: records::header(msg, h::REPLY_TO),
         book,
-    })
+        undecodable: None,
+    }
 }
 
 #[async_trait]
@@ -165,21 +189,7 @@ impl EventPartition for KafkaEventPartition {
             taken += 1;
             if self.last_offset.is_none_or(|l| msg.offset() > l) {
                 self.last_offset = Some(msg.offset());
-                match parse_event(&msg, &self.id.domain) {
-                    Some(e) => out.push(e),
-                    // Keep the position moving past it: a task commits through the last offset it saw.
-                    None => out.push(StoredEvent {
-                        domain: self.id.domain.to_string(),
-                        partition: self.id.partition,
-                        offset: msg.offset(),
-                        root: Uuid::nil(),
-                        sequence: 0,
-                        correlation_id: String::new(),
-                        isolated: true,
-                        reply_to: None,
-                        book: EventBook::default(),
-                    }),
-                }
+                out.push(parse_event(&msg, &self.id.domain));
             }
             next = if taken < max { self.records.try_recv().ok() } else { None };
         }
@@ -204,6 +214,14 @@ impl EventPartition for KafkaEventPartition {
                     tracked: false,
                 });
             }
+        }
+        if !tx.dead_letters.is_empty() {
+            if !self.dead_letter_topic {
+                // Nothing is open yet: failing here changes nothing.
+                super::dlq::ensure_topic(&self.config, &self.group_name).await?;
+                self.dead_letter_topic = true;
+            }
+            out.extend(tx.dead_letters.iter().map(|d| super::dlq::record(&self.config, &self.group_name, d)));
         }
         let (topic, p, group) = (self.events_topic(), self.id.partition as i32, self.group.clone());
         let consumed = tx.consumed_through;

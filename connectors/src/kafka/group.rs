@@ -18,7 +18,7 @@
 //! Assignment is cooperative-sticky: a rebalance moves only the partitions
 //! that change owner; the others keep their tasks and their in-memory state.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -398,20 +398,84 @@ pub(super) fn lag(
     let committed = reader
         .committed_offsets(tpl, Duration::from_secs(10))
         .map_err(|e| LogError::Unavailable(format!("committed offsets of {group_id}: {e}")))?;
-    let mut out = Vec::new();
+    let mut rows = Vec::new();
     for (domain, topic, n) in topics {
         for p in 0..*n as i32 {
             let (start, end) = reader
                 .fetch_watermarks(topic, p, Duration::from_secs(10))
                 .map_err(|e| LogError::Unavailable(format!("watermarks of {topic}[{p}]: {e}")))?;
             let position = committed.find_partition(topic, p).and_then(|e| e.offset().to_raw()).filter(|o| *o >= 0);
-            out.push(crate::log::PartitionLag {
+            let lag = crate::log::PartitionLag {
                 domain: domain.clone(),
                 partition: p as u32,
                 committed: position,
                 start,
                 end,
-            });
+                drained: false,
+            };
+            rows.push((topic.as_str(), lag));
+        }
+    }
+    // Only a few offsets behind can be nothing but markers (one per
+    // transaction; a caught-up group is behind by its last one): probe those.
+    let behind: Vec<(String, i32, i64)> = rows
+        .iter()
+        .filter(|(_, l)| l.lag() > 0 && l.lag() <= MARKERS_PROBED)
+        .map(|(topic, l)| (topic.to_string(), l.partition as i32, l.committed.unwrap_or(l.start)))
+        .collect();
+    let drained = drained(config, &behind)?;
+    Ok(rows
+        .into_iter()
+        .map(|(topic, mut l)| {
+            l.drained = drained.contains(&(topic.to_string(), l.partition as i32));
+            l
+        })
+        .collect())
+}
+
+/// A group at most this many offsets behind is probed for readable records.
+const MARKERS_PROBED: i64 = 16;
+
+/// Of `behind` (topic, partition, position), the partitions where a
+/// `read_committed` reader starting at the position meets the end before
+/// any record: what lies there are transaction markers or aborted records,
+/// which the group will never be handed. A partition the probe could not
+/// settle within its time counts as not drained (lag is then over-, never
+/// under-reported).
+fn drained(config: &KafkaConfig, behind: &[(String, i32, i64)]) -> Result<HashSet<(String, i32)>> {
+    let mut out = HashSet::new();
+    if behind.is_empty() {
+        return Ok(out);
+    }
+    let reader: BaseConsumer =
+        client::committed_reader(config).create().map_err(|e| LogError::Config(format!("lag probe: {e}")))?;
+    let mut topics: Vec<&str> = behind.iter().map(|(t, _, _)| t.as_str()).collect();
+    topics.dedup();
+    // One topic at a time: librdkafka's end-of-partition event names the
+    // partition but not its topic.
+    for topic in topics {
+        let mut tpl = TopicPartitionList::new();
+        let mut open = HashSet::new();
+        for (_, p, from) in behind.iter().filter(|(t, _, _)| t == topic) {
+            tpl.add_partition_offset(topic, *p, Offset::Offset(*from))
+                .map_err(|e| LogError::Config(format!("lag probe {topic}[{p}]: {e}")))?;
+            open.insert(*p);
+        }
+        reader.assign(&tpl).map_err(|e| LogError::Unavailable(format!("lag probe: {e}")))?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !open.is_empty() && std::time::Instant::now() < deadline {
+            match reader.poll(Duration::from_millis(100)) {
+                None => {}
+                // A readable record: really behind.
+                Some(Ok(m)) => {
+                    open.remove(&m.partition());
+                }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) if open.remove(&p) => {
+                    out.insert((topic.to_string(), p));
+                }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {}
+                Some(Err(e)) => return Err(LogError::Unavailable(format!("lag probe {topic}: {e}"))),
+            }
         }
     }
     Ok(out)

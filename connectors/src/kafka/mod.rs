@@ -25,6 +25,7 @@
 //! - Every reader uses `isolation.level=read_committed`.
 
 mod client;
+mod dlq;
 mod events;
 mod group;
 mod partition;
@@ -356,6 +357,26 @@ impl Log for KafkaLog {
         let config = self.inner.config.clone();
         let group_id = format!("{}.{}", config.topics.prefix(), group);
         tokio::task::spawn_blocking(move || group::lag(&config, &group_id, &topics))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))?
+    }
+
+    async fn dead_letters(&self, group: &str) -> Result<Vec<crate::record::DeadLetter>> {
+        let (config, group) = (self.inner.config.clone(), group.to_string());
+        tokio::task::spawn_blocking(move || dlq::list(&config, &group))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))?
+    }
+
+    async fn settle_dead_letter(
+        &self,
+        group: &str,
+        letter: &crate::record::DeadLetter,
+        replayed: Option<Vec<CommandEnvelope>>,
+    ) -> Result<bool> {
+        let (config, group, letter) = (self.inner.config.clone(), group.to_string(), letter.clone());
+        let partitions = self.inner.partitions.clone();
+        tokio::task::spawn_blocking(move || dlq::settle(&config, &partitions, &group, &letter, replayed))
             .await
             .map_err(|e| LogError::Unavailable(e.to_string()))?
     }

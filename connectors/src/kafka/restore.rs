@@ -39,7 +39,7 @@ pub struct RestoreStats {
 
 /// Reads `topic[partition]` from `from` to its end (the last stable offset,
 /// under `read_committed`), calling `each` per record.
-fn read_to_end(
+pub(super) fn read_to_end(
     consumer: &BaseConsumer<client::QuietEof>,
     topic: &str,
     partition: u32,

@@ -197,6 +197,10 @@ pub struct ProjectorConfig {
     /// SIMPLE and CASCADE commands wait for it and return its projection.
     #[serde(default)]
     pub sync: bool,
+    /// What to do with an event it cannot get past (`{policy: retry |
+    /// dead_letter | stop, attempts: 5}`).
+    #[serde(default)]
+    pub on_poison: crate::event_consumer::OnPoison,
 }
 
 /// A saga: the user's `SagaService`, turning events of `domains` into commands.
@@ -207,6 +211,9 @@ pub struct SagaConfig {
     pub handler: String,
     /// Domains whose events it reacts to.
     pub domains: Vec<String>,
+    /// What to do with an event it cannot get past.
+    #[serde(default)]
+    pub on_poison: crate::event_consumer::OnPoison,
 }
 
 /// A process manager: the user's `ProcessManagerService`, fed the events of
@@ -221,6 +228,9 @@ pub struct ProcessManagerConfig {
     /// Store a snapshot of a process every this many process events (0 = never).
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u32,
+    /// What its router does with an event it cannot read.
+    #[serde(default)]
+    pub on_poison: crate::event_consumer::OnPoison,
 }
 
 /// Which log, and its settings: `{type: embedded | kafka, …}`.

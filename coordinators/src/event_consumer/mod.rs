@@ -7,7 +7,11 @@
 //! - A reactor that fails (down, erroring) is retried with backoff; the
 //!   offset does not move past an event until its reaction is committed, so
 //!   nothing is skipped — the group's lag grows and the log says why.
+//! - A record it cannot get past — undecodable, or refused by the handler
+//!   again and again — follows the consumer's [`poison`] policy: held,
+//!   dead-lettered in the transaction that moves past it, or the process stops.
 
+pub mod poison;
 mod task;
 mod worker;
 
@@ -15,6 +19,7 @@ use angzarr_connectors::{CommandEnvelope, Notice, StoredEvent};
 use angzarr_proto::angzarr::EventBook;
 use tonic::Status;
 
+pub use poison::{OnPoison, PoisonPolicy};
 pub use worker::EventWorker;
 
 /// A downstream role's reaction to events.

@@ -4,14 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use angzarr_connectors::{EventPartition, EventTx, LogError, StoredEvent};
+use angzarr_connectors::{DeadLetter, EventPartition, EventTx, LogError, StoredEvent};
 use angzarr_proto::angzarr::EventBook;
 use uuid::Uuid;
 
+use super::poison::{OnPoison, PoisonPolicy, is_outage};
 use super::{Reaction, Reactor};
 use crate::Shutdown;
 use crate::backoff::until_ok;
 use crate::supervisor::{Supervisor, TaskStates};
+use crate::telemetry::DEAD_LETTERS;
 use crate::upcast::Upcasters;
 
 const MAX_BATCH: usize = 512;
@@ -43,41 +45,120 @@ fn runs(events: &[StoredEvent], by_root: bool) -> Vec<Run> {
     out
 }
 
-/// One call, retried until it is answered; `None` if stopped first.
+/// What became of one reactor call.
+enum Called {
+    /// It answered.
+    Reacted(Box<Reaction>),
+    /// Its handler answered with an error `attempts` times in a row under a
+    /// policy that gives up (`dead_letter`, `stop`).
+    Poison(String),
+    /// `stop` came first.
+    Stopped,
+}
+
+/// One call, retried until it is answered (or, under a policy that gives
+/// up, until it is poison); outages are retried under every policy.
 async fn react(
     reactor: &dyn Reactor,
     book: &EventBook,
     evs: &[StoredEvent],
     id: &angzarr_connectors::PartitionId,
     stop: &Shutdown,
-) -> Option<Reaction> {
-    until_ok(
+    on_poison: OnPoison,
+) -> Called {
+    let answered_errors = std::sync::atomic::AtomicU32::new(0);
+    let gives_up = on_poison.policy != PoisonPolicy::Retry;
+    let called = until_ok(
         stop,
-        || reactor.react(book, evs),
+        || async {
+            match reactor.react(book, evs).await {
+                Ok(r) => Ok(Called::Reacted(Box::new(r))),
+                Err(status) if is_outage(status.code()) => Err(status),
+                Err(status) => {
+                    let n = answered_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    if gives_up && n >= on_poison.attempts.max(1) {
+                        Ok(Called::Poison(format!("{:?}: {}", status.code(), status.message())))
+                    } else {
+                        Err(status)
+                    }
+                }
+            }
+        },
         |status, backoff| {
             tracing::error!(group = reactor.group(), partition = %id, offset = evs[0].offset, code = ?status.code(),
                 message = status.message(), ?backoff, "reaction failed; retrying (the offset does not move past it)")
         },
     )
-    .await
+    .await;
+    called.unwrap_or(Called::Stopped)
+}
+
+/// A record the policy stops the process for.
+fn fatal(reactor: &dyn Reactor, e: &StoredEvent, why: &str) -> LogError {
+    LogError::Corrupt {
+        location: format!("{} of {}[{}]@{}", reactor.group(), e.domain, e.partition, e.offset),
+        reason: format!("poison record (on_poison: stop): {why}"),
+    }
 }
 
 /// Runs until `stop` (revocation or shutdown), restarting after any failure
 /// as the [`Supervisor`] decides.
+/// A `stop` policy ends it with `Err` (the process must stop).
 pub async fn run(
     mut partition: Box<dyn EventPartition>,
     reactor: Arc<dyn Reactor>,
     upcasters: Upcasters,
+    on_poison: OnPoison,
     stop: Shutdown,
     states: TaskStates,
 ) -> Result<(), LogError> {
     let id = partition.id().clone();
     let mut supervisor = Supervisor::new(&reactor.group(), id.clone(), states, stop.clone(), FENCED_GRACE);
     loop {
-        let ended = serve(partition.as_mut(), reactor.as_ref(), &upcasters, &stop, &mut supervisor).await;
-        if !supervisor.restart_after(ended).await {
-            return Ok(());
+        let ended = serve(partition.as_mut(), reactor.as_ref(), &upcasters, on_poison, &stop, &mut supervisor).await;
+        match ended {
+            Err(Ended::Stop(e)) => return Err(e),
+            Err(Ended::Failed(e)) => {
+                if !supervisor.restart_after(Err(e)).await {
+                    return Ok(());
+                }
+            }
+            Ok(()) => return Ok(()),
         }
+    }
+}
+
+/// Why one life of the task ended early.
+enum Ended {
+    /// Restart it (re-initialise, rewind), as the supervisor decides.
+    Failed(LogError),
+    /// Stop the process: the `stop` policy met a poison record.
+    Stop(LogError),
+}
+
+impl From<LogError> for Ended {
+    fn from(e: LogError) -> Self {
+        Ended::Failed(e)
+    }
+}
+
+/// An undecodable record the task cannot pass: restart and meet it again
+/// (retry), or stop the process.
+fn hold(reactor: &dyn Reactor, poison: &StoredEvent, reason: &str, on_poison: OnPoison) -> Ended {
+    if on_poison.policy == PoisonPolicy::Stop {
+        return Ended::Stop(fatal(reactor, poison, &format!("undecodable: {reason}")));
+    }
+    Ended::Failed(LogError::Corrupt {
+        location: format!("{}[{}]@{}", poison.domain, poison.partition, poison.offset),
+        reason: format!("undecodable event, held (on_poison: retry): {reason}"),
+    })
+}
+
+/// A record whose handler keeps refusing it: a dead letter, or the end.
+fn poisoned(reactor: &dyn Reactor, e: &StoredEvent, why: &str, on_poison: OnPoison) -> Result<DeadLetter, Ended> {
+    match on_poison.policy {
+        PoisonPolicy::Stop => Err(Ended::Stop(fatal(reactor, e, why))),
+        _ => Ok(DeadLetter::of(e, why)),
     }
 }
 
@@ -90,15 +171,16 @@ async fn serve(
     partition: &mut dyn EventPartition,
     reactor: &dyn Reactor,
     upcasters: &Upcasters,
+    on_poison: OnPoison,
     stop: &Shutdown,
     supervisor: &mut Supervisor,
-) -> Result<(), LogError> {
+) -> Result<(), Ended> {
     let id = partition.id().clone();
     supervisor.restoring();
     // A revocation must not wait for a start that waits for the broker.
     tokio::select! {
         _ = stop.wait() => return Ok(()),
-        started = partition.start() => started?,
+        started = partition.start() => started.map_err(Ended::Failed)?,
     }
     tracing::info!(partition = %id, group = reactor.group(), "event partition started");
     supervisor.serving();
@@ -108,9 +190,38 @@ async fn serve(
     loop {
         let events = tokio::select! {
             _ = stop.wait() => return Ok(()),
-            polled = partition.poll(MAX_BATCH, Duration::from_millis(250)) => polled?,
+            polled = partition.poll(MAX_BATCH, Duration::from_millis(250)) => polled.map_err(Ended::Failed)?,
         };
-        let Some(last) = events.last().map(|e| e.offset) else { continue };
+        let Some(mut last) = events.last().map(|e| e.offset) else { continue };
+        // An undecodable record: dead-lettered in this batch's transaction,
+        // or the batch ends before it and, once what precedes it is
+        // committed, the task holds there (retry: restarts, with backoff,
+        // until it decodes) or the process stops.
+        let mut held = None;
+        let mut dead_letters = Vec::new();
+        let mut events = events;
+        if let Some(i) = events.iter().position(|e| e.undecodable.is_some()) {
+            if on_poison.policy == PoisonPolicy::DeadLetter {
+                events.retain(|e| match &e.undecodable {
+                    Some(u) => {
+                        dead_letters.push(DeadLetter::of(e, format!("undecodable: {}", u.reason)));
+                        false
+                    }
+                    None => true,
+                });
+            } else {
+                let poison = events.split_off(i).swap_remove(0);
+                let reason = poison.undecodable.as_ref().map_or(String::new(), |u| u.reason.clone());
+                held = Some((poison, reason));
+                match events.last() {
+                    Some(e) => last = e.offset,
+                    None => {
+                        let (poison, reason) = held.take().unwrap();
+                        return Err(hold(reactor, &poison, &reason, on_poison));
+                    }
+                }
+            }
+        }
         // Most domains have no upcaster: no copy of the batch for them.
         let events = if events.iter().any(|e| upcasters.covers(&e.domain)) {
             let upcast = until_ok(
@@ -130,12 +241,42 @@ async fn serve(
             .into_iter()
             .filter(|e| !e.isolated && !e.root.is_nil() && applied.get(&e.root).is_none_or(|s| e.sequence > *s))
             .collect();
-        let mut tx = EventTx { consumed_through: Some(last), ..Default::default() };
+        let mut tx = EventTx { consumed_through: Some(last), dead_letters, ..Default::default() };
         let mut reacted = Vec::new();
         // One call at a time, in order (measured: a `buffered` stream of
         // these calls replayed 3x slower, even with one in flight).
-        for (book, evs) in runs(&fresh, reactor.batches_by_root()) {
-            let Some(reaction) = react(reactor, &book, &evs, &id, stop).await else { return Ok(()) };
+        let mut pending: std::collections::VecDeque<Run> = runs(&fresh, reactor.batches_by_root()).into();
+        while let Some((book, evs)) = pending.pop_front() {
+            let reaction = match react(reactor, &book, &evs, &id, stop, on_poison).await {
+                Called::Reacted(r) => *r,
+                Called::Stopped => return Ok(()),
+                // Several events of a root: which one is poison? Each alone, once.
+                Called::Poison(_) if evs.len() > 1 => {
+                    let once = OnPoison { attempts: 1, ..on_poison };
+                    for e in evs.iter().rev() {
+                        pending.push_front((e.book.clone(), vec![e.clone()]));
+                    }
+                    let (book, evs) = pending.pop_front().unwrap();
+                    match react(reactor, &book, &evs, &id, stop, once).await {
+                        Called::Reacted(r) => *r,
+                        Called::Stopped => return Ok(()),
+                        Called::Poison(why) => match poisoned(reactor, &evs[0], &why, on_poison) {
+                            Ok(letter) => {
+                                tx.dead_letters.push(letter);
+                                continue;
+                            }
+                            Err(e) => return Err(e),
+                        },
+                    }
+                }
+                Called::Poison(why) => match poisoned(reactor, &evs[0], &why, on_poison) {
+                    Ok(letter) => {
+                        tx.dead_letters.push(letter);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
             tx.commands.extend(reaction.commands);
             if let Some(notice) = reaction.notice {
                 let mut waiting: Vec<&String> = evs.iter().filter_map(|e| e.reply_to.as_ref()).collect();
@@ -145,11 +286,21 @@ async fn serve(
             }
             reacted.push((evs[0].root, evs.last().unwrap().sequence));
         }
+        if !tx.dead_letters.is_empty() {
+            metrics::counter!(DEAD_LETTERS, "group" => reactor.group()).increment(tx.dead_letters.len() as u64);
+            for d in &tx.dead_letters {
+                tracing::warn!(group = reactor.group(), partition = %id, offset = d.offset, error = d.error,
+                    "record moved to the dead-letter log (on_poison: dead_letter)");
+            }
+        }
         match partition.commit(tx).await {
             Ok(()) => {
                 aborts = 0;
                 for (root, seq) in reacted {
                     applied.insert(root, seq);
+                }
+                if let Some((poison, reason)) = held {
+                    return Err(hold(reactor, &poison, &reason, on_poison));
                 }
             }
             Err(e @ LogError::Aborted(..)) => {
@@ -162,7 +313,7 @@ async fn serve(
                 }
             }
             // Fenced, or an outcome nobody can tell: the supervisor decides.
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use angzarr_connectors::{Assignment, Log, PartitionId};
 use tokio::task::JoinHandle;
 
-use super::{Reactor, task};
+use super::{OnPoison, Reactor, task};
 use crate::supervisor::TaskStates;
 use crate::upcast::Upcasters;
 use crate::{CoordinatorError, Shutdown};
@@ -17,13 +17,20 @@ pub struct EventWorker {
     log: Arc<dyn Log>,
     reactor: Arc<dyn Reactor>,
     upcasters: Upcasters,
+    on_poison: OnPoison,
     states: TaskStates,
 }
 
 impl EventWorker {
     /// A worker for `reactor` on `log`.
     pub fn new(log: Arc<dyn Log>, reactor: Arc<dyn Reactor>) -> Self {
-        EventWorker { log, reactor, upcasters: Upcasters::default(), states: TaskStates::default() }
+        EventWorker {
+            log,
+            reactor,
+            upcasters: Upcasters::default(),
+            on_poison: OnPoison::default(),
+            states: TaskStates::default(),
+        }
     }
 
     /// Reports its tasks' states in `states`.
@@ -35,6 +42,12 @@ impl EventWorker {
     /// Upcasts what it consumes with `upcasters` before the reactor sees it.
     pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
         self.upcasters = upcasters;
+        self
+    }
+
+    /// Treats records it cannot get past as `on_poison` says.
+    pub fn with_poison_policy(mut self, on_poison: OnPoison) -> Self {
+        self.on_poison = on_poison;
         self
     }
 
@@ -60,10 +73,18 @@ impl EventWorker {
                     let id = partition.id().clone();
                     let stop = shutdown.child();
                     let (reactor, task_stop, task_id) = (self.reactor.clone(), stop.clone(), id.clone());
-                    let (upcasters, states) = (self.upcasters.clone(), self.states.clone());
+                    let (upcasters, states, on_poison) = (self.upcasters.clone(), self.states.clone(), self.on_poison);
+                    let (died, task_group) = (died_tx.clone(), group.clone());
                     let handle = crate::supervisor::spawn_task(&group, id.clone(), died_tx.clone(), async move {
-                        if let Err(e) = task::run(partition, reactor, upcasters, task_stop, states).await {
-                            tracing::error!(partition = %task_id, error = %e, "event task ended");
+                        // Only the poison policy `stop` ends a task with an error.
+                        if let Err(e) = task::run(partition, reactor, upcasters, on_poison, task_stop, states).await {
+                            tracing::error!(group = task_group, partition = %task_id, error = %e,
+                                "stopping the process: a record its poison policy stops for");
+                            let _ = died.send(crate::supervisor::Died {
+                                group: task_group,
+                                partition: task_id,
+                                reason: e.to_string(),
+                            });
                         }
                     });
                     if let Some((old, _)) = tasks.insert(id, (stop, handle)) {
