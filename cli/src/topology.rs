@@ -21,7 +21,11 @@ pub async fn run(action: TopologyAction, path: &Path) -> anyhow::Result<()> {
     }
     let admin = topo::admin(&client)?;
     let domains: Vec<String> = config.log_domains();
-    let desired = topo::desired(&connector.topics, &domains, k.partitions, k.replication_factor);
+    let mut desired = topo::desired(&connector.topics, &domains, connector.placement());
+    // The dead-letter topics of the consumers that dead-letter.
+    for group in dead_letter_groups(&config) {
+        desired.push(topo::dead_letter_topic(&connector.topics, &group, connector.placement()));
+    }
     let steps = topo::plan(&admin, &desired, Duration::from_secs(10)).await?;
     for s in &steps {
         println!("{s}");
@@ -38,4 +42,18 @@ pub async fn run(action: TopologyAction, path: &Path) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The consumer groups of `config` whose poison records go to a dead-letter
+/// topic (`on_poison: {policy: dead_letter}`).
+fn dead_letter_groups(config: &Config) -> Vec<String> {
+    use angzarr_coordinators::event_consumer::PoisonPolicy::DeadLetter;
+    let projectors = config.projectors.iter().filter(|(_, p)| p.on_poison.policy == DeadLetter);
+    let sagas = config.sagas.iter().filter(|(_, s)| s.on_poison.policy == DeadLetter);
+    let pms = config.process_managers.iter().filter(|(_, p)| p.on_poison.policy == DeadLetter);
+    projectors
+        .map(|(n, _)| format!("projector.{n}"))
+        .chain(sagas.map(|(n, _)| format!("saga.{n}")))
+        .chain(pms.map(|(n, _)| format!("pm.{n}")))
+        .collect()
 }

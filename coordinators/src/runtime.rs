@@ -185,7 +185,8 @@ pub async fn start(
             let worker = EventWorker::new(log.clone(), reactor)
                 .with_upcasters(upcasters.clone())
                 .with_states(states.clone())
-                .with_poison_policy(on_poison);
+                .with_poison_policy(on_poison)
+                .with_tuning(config.downstream);
             let stop = shutdown.clone();
             parts.push(tokio::spawn(async move { worker.run(stop).await }));
         }

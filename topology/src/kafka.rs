@@ -8,6 +8,7 @@
 //! compact or expire events is refused with the reason, because running on
 //! it would silently break the guarantees.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -17,6 +18,30 @@ use rdkafka::client::DefaultClientContext;
 
 use crate::names::{TopicKind, Topics};
 
+/// Where a configuration's topics go on the cluster.
+///
+/// Replication and `min.insync.replicas` left unset take the cluster's
+/// defaults (the brokers' `default.replication.factor` and
+/// `min.insync.replicas`): on a shared cluster they are the operators'
+/// choice, and a hard-coded 1 would make the event store the one topic that
+/// does not survive a broker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// Partitions of the topics created.
+    pub partitions: u32,
+    /// Replication factor of the topics created; `None`: the cluster's default.
+    pub replication: Option<i16>,
+    /// `min.insync.replicas` of the topics created; `None`: the cluster's default.
+    pub min_insync_replicas: Option<u16>,
+}
+
+impl Placement {
+    /// `partitions` partitions, replication from the cluster's defaults.
+    pub fn partitions(partitions: u32) -> Self {
+        Placement { partitions, ..Default::default() }
+    }
+}
+
 /// A topic as it should be.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicSpec {
@@ -24,8 +49,11 @@ pub struct TopicSpec {
     pub name: String,
     /// Partition count.
     pub partitions: u32,
-    /// Replication factor for creation.
-    pub replication: i32,
+    /// Replication factor for creation; `None`: the cluster's default.
+    pub replication: Option<i16>,
+    /// `min.insync.replicas` wanted; `None`: the cluster's default. Set on
+    /// creation; an existing topic that differs is reported, not altered.
+    pub min_insync_replicas: Option<u16>,
     /// Topic configs to create it with, and to check.
     pub configs: Vec<(&'static str, String)>,
     /// The events topic this one must be co-partitioned with, if any.
@@ -37,8 +65,11 @@ pub struct TopicSpec {
 pub enum Step {
     /// Missing: create it.
     Create(TopicSpec),
-    /// Present and as required.
-    Keep(String),
+    /// Present and usable; any differences from the configuration that do
+    /// not break the guarantees (replication, `min.insync.replicas`,
+    /// partition count of a whole domain, transient retention) are listed:
+    /// they are never altered here.
+    Keep(String, Vec<String>),
     /// Present but unusable; applying is refused.
     Refuse(String, String),
 }
@@ -47,17 +78,22 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::Create(t) => {
-                let configs: Vec<String> = t.configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let mut configs: Vec<String> = t.configs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                configs.push(match t.min_insync_replicas {
+                    Some(n) => format!("min.insync.replicas={n}"),
+                    None => "min.insync.replicas=cluster default".into(),
+                });
+                let replication = t.replication.map_or("cluster default".to_string(), |r| r.to_string());
                 write!(
                     f,
-                    "+ create {} (partitions={}, replication={}, {})",
+                    "+ create {} (partitions={}, replication={replication}, {})",
                     t.name,
                     t.partitions,
-                    t.replication,
                     configs.join(", ")
                 )
             }
-            Step::Keep(n) => write!(f, "= keep   {n}"),
+            Step::Keep(n, diffs) if diffs.is_empty() => write!(f, "= keep   {n}"),
+            Step::Keep(n, diffs) => write!(f, "~ keep   {n}: {} (not altered)", diffs.join("; ")),
             Step::Refuse(n, why) => write!(f, "! refuse {n}: {why}"),
         }
     }
@@ -77,18 +113,20 @@ pub enum TopologyError {
 /// The dead-letter topic of consumer group `group`: one partition (dead
 /// letters are rare and read whole, in order), compacted by letter id so a
 /// settled letter's marker replaces it.
-pub fn dead_letter_topic(topics: &Topics, group: &str, replication: i32) -> TopicSpec {
+pub fn dead_letter_topic(topics: &Topics, group: &str, placement: Placement) -> TopicSpec {
     TopicSpec {
         name: topics.dead_letters(group),
         partitions: 1,
-        replication,
+        replication: placement.replication,
+        min_insync_replicas: placement.min_insync_replicas,
         configs: vec![("cleanup.policy", "compact".to_string())],
         copartitioned_with: None,
     }
 }
 
 /// The topics `domains` need.
-pub fn desired(topics: &Topics, domains: &[String], partitions: u32, replication: i32) -> Vec<TopicSpec> {
+pub fn desired(topics: &Topics, domains: &[String], placement: Placement) -> Vec<TopicSpec> {
+    let Placement { partitions, replication, min_insync_replicas } = placement;
     let mut out = Vec::new();
     for d in domains {
         let events = topics.name(d, TopicKind::Events);
@@ -111,6 +149,7 @@ pub fn desired(topics: &Topics, domains: &[String], partitions: u32, replication
                 name: topics.name(d, kind),
                 partitions,
                 replication,
+                min_insync_replicas,
                 configs,
                 copartitioned_with: (kind != TopicKind::Events).then(|| events.clone()),
             });
@@ -120,6 +159,7 @@ pub fn desired(topics: &Topics, domains: &[String], partitions: u32, replication
         name: topics.replies(),
         partitions,
         replication,
+        min_insync_replicas,
         configs: vec![("cleanup.policy", "delete".to_string()), ("retention.ms", (3600 * 1000u64).to_string())],
         copartitioned_with: None,
     });
@@ -127,6 +167,7 @@ pub fn desired(topics: &Topics, domains: &[String], partitions: u32, replication
         name: topics.rejections(),
         partitions,
         replication,
+        min_insync_replicas,
         configs: vec![
             ("cleanup.policy", "delete".to_string()),
             ("retention.ms", (30 * 24 * 3600 * 1000u64).to_string()),
@@ -141,17 +182,29 @@ pub fn admin(config: &ClientConfig) -> Result<AdminClient<DefaultClientContext>,
     Ok(config.create()?)
 }
 
-/// Partition counts of existing topics among `names` (absent = missing).
+/// Partition counts of the cluster's topics (absent = missing).
 pub fn partition_counts(
     admin: &AdminClient<impl rdkafka::ClientContext + 'static>,
     timeout: Duration,
-) -> Result<std::collections::HashMap<String, u32>, TopologyError> {
+) -> Result<HashMap<String, u32>, TopologyError> {
+    Ok(existing(admin, timeout)?.into_iter().map(|(name, (partitions, _))| (name, partitions)).collect())
+}
+
+/// Partition count and replication factor (of the first partition) of the
+/// cluster's topics.
+fn existing(
+    admin: &AdminClient<impl rdkafka::ClientContext + 'static>,
+    timeout: Duration,
+) -> Result<HashMap<String, (u32, usize)>, TopologyError> {
     let md = admin.inner().fetch_metadata(None, timeout)?;
     Ok(md
         .topics()
         .iter()
         .filter(|t| t.error().is_none())
-        .map(|t| (t.name().to_string(), t.partitions().len() as u32))
+        .map(|t| {
+            let replication = t.partitions().first().map_or(0, |p| p.replicas().len());
+            (t.name().to_string(), (t.partitions().len() as u32, replication))
+        })
         .collect())
 }
 
@@ -161,8 +214,9 @@ pub async fn plan(
     desired: &[TopicSpec],
     timeout: Duration,
 ) -> Result<Vec<Step>, TopologyError> {
-    let counts = partition_counts(admin, timeout)?;
-    let existing: Vec<&TopicSpec> = desired.iter().filter(|t| counts.contains_key(&t.name)).collect();
+    let found = existing(admin, timeout)?;
+    let counts: HashMap<&str, u32> = found.iter().map(|(n, (p, _))| (n.as_str(), *p)).collect();
+    let existing: Vec<&TopicSpec> = desired.iter().filter(|t| counts.contains_key(t.name.as_str())).collect();
     let specifiers: Vec<ResourceSpecifier> = existing.iter().map(|t| ResourceSpecifier::Topic(&t.name)).collect();
     let described = if specifiers.is_empty() {
         Vec::new()
@@ -171,13 +225,23 @@ pub async fn plan(
     };
     let mut steps = Vec::new();
     for t in desired {
-        let Some(&have) = counts.get(&t.name) else {
+        let Some(&have) = counts.get(t.name.as_str()) else {
             steps.push(Step::Create(t.clone()));
             continue;
         };
         let mut problems = Vec::new();
+        let mut differences = Vec::new();
+        if t.copartitioned_with.is_none() && have != t.partitions && t.partitions > 0 {
+            differences.push(format!("{have} partitions (configured {}; the existing count is used)", t.partitions));
+        }
+        let replicas = found.get(&t.name).map_or(0, |(_, r)| *r);
+        if let Some(want) = t.replication
+            && replicas != want as usize
+        {
+            differences.push(format!("replication factor {replicas} (configured {want})"));
+        }
         if let Some(events) = &t.copartitioned_with {
-            let want = counts.get(events).copied().unwrap_or(t.partitions);
+            let want = counts.get(events.as_str()).copied().unwrap_or(t.partitions);
             if have != want {
                 problems.push(format!(
                     "{have} partitions, but {events} has {want}: commands, events and snapshots must be co-partitioned"
@@ -200,9 +264,15 @@ pub async fn plan(
                     problems.push(format!("{key}={have}, required {key}={want}"));
                 }
             }
+            if let Some(want) = t.min_insync_replicas {
+                let have = resource.get("min.insync.replicas").and_then(|e| e.value.clone()).unwrap_or_default();
+                if have != want.to_string() {
+                    differences.push(format!("min.insync.replicas={have} (configured {want})"));
+                }
+            }
         }
         if problems.is_empty() {
-            steps.push(Step::Keep(t.name.clone()));
+            steps.push(Step::Keep(t.name.clone(), differences));
         } else {
             steps.push(Step::Refuse(t.name.clone(), problems.join("; ")));
         }
@@ -236,12 +306,19 @@ pub async fn apply(
     if creates.is_empty() {
         return Ok(0);
     }
+    let min_insync: HashMap<&String, Option<String>> =
+        creates.iter().map(|t| (&t.name, t.min_insync_replicas.map(|m| m.to_string()))).collect();
     let new: Vec<NewTopic> = creates
         .iter()
         .map(|t| {
-            let mut n = NewTopic::new(&t.name, t.partitions as i32, TopicReplication::Fixed(t.replication));
+            // -1: the brokers' `default.replication.factor` (KIP-464).
+            let replication = t.replication.map_or(-1, i32::from);
+            let mut n = NewTopic::new(&t.name, t.partitions as i32, TopicReplication::Fixed(replication));
             for (k, v) in &t.configs {
                 n = n.set(k, v);
+            }
+            if let Some(m) = &min_insync[&t.name] {
+                n = n.set("min.insync.replicas", m);
             }
             n
         })
@@ -269,7 +346,7 @@ mod tests {
 
     #[test]
     fn desired_topics_and_settings() {
-        let d = desired(&Topics::new("t"), &["player".to_string()], 6, 1);
+        let d = desired(&Topics::new("t"), &["player".to_string()], Placement::partitions(6));
         let names: Vec<_> = d.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,

@@ -42,15 +42,22 @@ mod header {
     pub const SETTLED: &str = "angzarr-dlq-settled";
 }
 
-/// Creates `group`'s dead-letter topic if it is missing (idempotent).
+/// Creates `group`'s dead-letter topic if it is missing (idempotent); with
+/// `create_topics: false`, a missing one is an error naming it.
 pub(super) async fn ensure_topic(config: &KafkaConfig, group: &str) -> Result<()> {
     let admin: rdkafka::admin::AdminClient<client::Named> = client::base(config)
         .create_with_context(client::Named(format!("dead-letter admin {group}")))
         .map_err(|e| LogError::Config(e.to_string()))?;
-    let spec = topo::dead_letter_topic(&config.topics, group, config.replication_factor);
+    let spec = topo::dead_letter_topic(&config.topics, group, config.placement());
     let steps = topo::plan(&admin, std::slice::from_ref(&spec), Duration::from_secs(10))
         .await
         .map_err(|e| LogError::Unavailable(format!("planning {}: {e}", spec.name)))?;
+    if !config.create_topics && steps.iter().any(|s| matches!(s, topo::Step::Create(_))) {
+        return Err(LogError::Config(format!(
+            "missing dead-letter topic {} (create_topics is off: run `angzarr topology apply`)",
+            spec.name
+        )));
+    }
     topo::apply(&admin, &steps, Duration::from_secs(30))
         .await
         .map_err(|e| LogError::Unavailable(format!("creating {}: {e}", spec.name)))?;

@@ -66,8 +66,10 @@ pub struct KafkaConfig {
     pub topics: Topics,
     /// Partitions of topics created here.
     pub partitions: u32,
-    /// Replication factor of topics created here.
-    pub replication_factor: i32,
+    /// Replication factor of topics created here; `None`: the cluster's default.
+    pub replication_factor: Option<i16>,
+    /// `min.insync.replicas` of topics created here; `None`: the cluster's default.
+    pub min_insync_replicas: Option<u16>,
     /// Create missing topics at start-up.
     pub create_topics: bool,
     /// librdkafka settings passed to every client (TLS, SASL, …).
@@ -81,13 +83,23 @@ pub struct KafkaConfig {
 }
 
 impl KafkaConfig {
+    /// Where the topics this process creates go.
+    pub fn placement(&self) -> topo::Placement {
+        topo::Placement {
+            partitions: self.partitions,
+            replication: self.replication_factor,
+            min_insync_replicas: self.min_insync_replicas,
+        }
+    }
+
     /// Defaults for `bootstrap_servers`.
     pub fn new(bootstrap_servers: impl Into<String>) -> Self {
         KafkaConfig {
             bootstrap_servers: bootstrap_servers.into(),
             topics: Topics::default(),
             partitions: 8,
-            replication_factor: 1,
+            replication_factor: None,
+            min_insync_replicas: None,
             create_topics: true,
             settings: Settings::default(),
             session_timeout: Duration::from_secs(10),
@@ -133,7 +145,7 @@ impl KafkaLog {
             config.bootstrap_servers,
             config.settings.get("security.protocol").map_or("PLAINTEXT", String::as_str)
         );
-        let desired = topo::desired(&config.topics, &domains, config.partitions, config.replication_factor);
+        let desired = topo::desired(&config.topics, &domains, config.placement());
 
         let deadline = tokio::time::Instant::now() + connect_timeout;
         let mut backoff = Duration::from_millis(200);

@@ -70,6 +70,8 @@ pub(super) struct ConfigFile {
     max_cascade_depth: u32,
     #[serde(default)]
     command_handler: CommandHandlerConfig,
+    #[serde(default)]
+    downstream: crate::event_consumer::Tuning,
 }
 
 /// The one log a `log:` or `storage:` + `bus:` pair describes.
@@ -116,6 +118,7 @@ impl TryFrom<ConfigFile> for Config {
             process_managers: f.process_managers,
             max_cascade_depth: f.max_cascade_depth,
             command_handler: f.command_handler,
+            downstream: f.downstream,
         })
     }
 }

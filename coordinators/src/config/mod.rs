@@ -92,6 +92,8 @@ pub struct Config {
     pub max_cascade_depth: u32,
     /// How partition owners work.
     pub command_handler: CommandHandlerConfig,
+    /// How projectors', sagas' and process-manager routers' partition tasks work.
+    pub downstream: crate::event_consumer::Tuning,
 }
 
 /// An HTTP listener every role can have, for orchestrators and scrapers:
@@ -296,9 +298,19 @@ pub struct KafkaLogConfig {
     /// Partitions of topics this process creates.
     #[serde(default = "default_partitions")]
     pub partitions: u32,
-    /// Replication factor of topics this process creates.
-    #[serde(default = "default_replication")]
-    pub replication_factor: i32,
+    /// Replication factor of topics this process creates; unset: the
+    /// cluster's `default.replication.factor`.
+    #[serde(default)]
+    pub replication_factor: Option<i16>,
+    /// `min.insync.replicas` of topics this process creates; unset: the
+    /// cluster's default.
+    #[serde(default)]
+    pub min_insync_replicas: Option<u16>,
+    /// How long a partition owner's transaction may stay open before the
+    /// broker aborts it (`transaction.timeout.ms`); at most the brokers'
+    /// `transaction.max.timeout.ms`.
+    #[serde(default = "default_transaction_timeout", with = "humantime_serde")]
+    pub transaction_timeout: Duration,
     /// Create missing topics at start-up.
     #[serde(default = "yes")]
     pub create_topics: bool,
@@ -316,6 +328,9 @@ pub struct KafkaLogConfig {
 fn default_session_timeout() -> Duration {
     Duration::from_secs(10)
 }
+fn default_transaction_timeout() -> Duration {
+    Duration::from_secs(30)
+}
 fn default_connect_timeout() -> Duration {
     Duration::from_secs(60)
 }
@@ -327,6 +342,8 @@ impl KafkaLogConfig {
         k.topics = angzarr_topology::Topics::new(self.topic_prefix.clone());
         k.partitions = self.partitions;
         k.replication_factor = self.replication_factor;
+        k.min_insync_replicas = self.min_insync_replicas;
+        k.transaction_timeout = self.transaction_timeout;
         k.create_topics = self.create_topics;
         k.settings = self.settings.clone();
         k.session_timeout = self.session_timeout;
@@ -342,9 +359,6 @@ fn default_partitions() -> u32 {
 }
 fn default_prefix() -> String {
     angzarr_topology::names::DEFAULT_PREFIX.to_string()
-}
-fn default_replication() -> i32 {
-    1
 }
 fn yes() -> bool {
     true
@@ -435,7 +449,7 @@ fn default_snapshot_every() -> u32 {
     100
 }
 
-mod humantime_serde {
+pub(crate) mod humantime_serde {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
@@ -459,6 +473,7 @@ impl Config {
             process_managers: BTreeMap::new(),
             max_cascade_depth: default_cascade_depth(),
             command_handler: CommandHandlerConfig::default(),
+            downstream: Default::default(),
         }
     }
 }
@@ -579,9 +594,23 @@ mod tests {
             LogConfig::Kafka(k) => {
                 assert_eq!(k.bootstrap_servers, "k1:9092");
                 assert_eq!(k.settings["security.protocol"], "SSL");
+                // Unset: the cluster decides replication; 30 s transactions.
+                let placement = k.connector().placement();
+                assert_eq!((placement.replication, placement.min_insync_replicas), (None, None));
+                assert_eq!(k.connector().transaction_timeout, Duration::from_secs(30));
             }
             other => panic!("{other:?}"),
         }
+        let tuned = Config::parse_with(
+            "log: {type: kafka, bootstrap_servers: k, replication_factor: 3, min_insync_replicas: 2, \
+             transaction_timeout: 45s}\ndomains: {p: {}}",
+            env,
+        )
+        .unwrap();
+        let LogConfig::Kafka(k) = tuned.log else { panic!() };
+        let connector = k.connector();
+        assert_eq!((connector.placement().replication, connector.placement().min_insync_replicas), (Some(3), Some(2)));
+        assert_eq!(connector.transaction_timeout, Duration::from_secs(45));
         assert_eq!(c.gateway.decision_timeout, Duration::from_secs(5));
         assert_eq!(c.domains["player"].snapshot_every, 10);
         assert_eq!(c.domains["player"].handler.as_deref(), Some("http://127.0.0.1:50051"));

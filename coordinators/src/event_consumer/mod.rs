@@ -22,6 +22,24 @@ use tonic::Status;
 pub use poison::{OnPoison, PoisonPolicy};
 pub use worker::EventWorker;
 
+/// How a downstream partition task works (YAML `downstream:`; every key
+/// optional).
+#[derive(Clone, Copy, Debug, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tuning {
+    /// Most events polled, reacted to and committed in one transaction.
+    pub max_batch: usize,
+    /// How long a fenced task waits for its revocation before it starts over.
+    #[serde(with = "crate::config::humantime_serde")]
+    pub fenced_grace: std::time::Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning { max_batch: 512, fenced_grace: std::time::Duration::from_secs(30) }
+    }
+}
+
 /// A downstream role's reaction to events.
 #[tonic::async_trait]
 pub trait Reactor: Send + Sync + 'static {

@@ -16,8 +16,6 @@ use crate::supervisor::{Supervisor, TaskStates};
 use crate::telemetry::DEAD_LETTERS;
 use crate::upcast::Upcasters;
 
-const MAX_BATCH: usize = 512;
-
 /// What one reactor call gets: a book and the stored events behind its pages.
 type Run = (EventBook, Vec<StoredEvent>);
 
@@ -109,13 +107,23 @@ pub async fn run(
     reactor: Arc<dyn Reactor>,
     upcasters: Upcasters,
     on_poison: OnPoison,
+    tuning: super::Tuning,
     stop: Shutdown,
     states: TaskStates,
 ) -> Result<(), LogError> {
     let id = partition.id().clone();
-    let mut supervisor = Supervisor::new(&reactor.group(), id.clone(), states, stop.clone(), FENCED_GRACE);
+    let mut supervisor = Supervisor::new(&reactor.group(), id.clone(), states, stop.clone(), tuning.fenced_grace);
     loop {
-        let ended = serve(partition.as_mut(), reactor.as_ref(), &upcasters, on_poison, &stop, &mut supervisor).await;
+        let ended = serve(
+            partition.as_mut(),
+            reactor.as_ref(),
+            &upcasters,
+            on_poison,
+            tuning.max_batch,
+            &stop,
+            &mut supervisor,
+        )
+        .await;
         match ended {
             Err(Ended::Stop(e)) => return Err(e),
             Err(Ended::Failed(e)) => {
@@ -162,9 +170,6 @@ fn poisoned(reactor: &dyn Reactor, e: &StoredEvent, why: &str, on_poison: OnPois
     }
 }
 
-/// How long a fenced task waits for its revocation before re-initialising.
-const FENCED_GRACE: Duration = Duration::from_secs(30);
-
 /// One life of the task: start (fence, rewind), then react and commit
 /// until `stop` (`Ok`) or a failure that needs a fresh start (`Err`).
 async fn serve(
@@ -172,6 +177,7 @@ async fn serve(
     reactor: &dyn Reactor,
     upcasters: &Upcasters,
     on_poison: OnPoison,
+    max_batch: usize,
     stop: &Shutdown,
     supervisor: &mut Supervisor,
 ) -> Result<(), Ended> {
@@ -190,7 +196,7 @@ async fn serve(
     loop {
         let events = tokio::select! {
             _ = stop.wait() => return Ok(()),
-            polled = partition.poll(MAX_BATCH, Duration::from_millis(250)) => polled.map_err(Ended::Failed)?,
+            polled = partition.poll(max_batch.max(1), Duration::from_millis(250)) => polled.map_err(Ended::Failed)?,
         };
         let Some(mut last) = events.last().map(|e| e.offset) else { continue };
         // An undecodable record: dead-lettered in this batch's transaction,

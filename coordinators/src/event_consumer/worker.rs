@@ -18,6 +18,7 @@ pub struct EventWorker {
     reactor: Arc<dyn Reactor>,
     upcasters: Upcasters,
     on_poison: OnPoison,
+    tuning: super::Tuning,
     states: TaskStates,
 }
 
@@ -29,6 +30,7 @@ impl EventWorker {
             reactor,
             upcasters: Upcasters::default(),
             on_poison: OnPoison::default(),
+            tuning: super::Tuning::default(),
             states: TaskStates::default(),
         }
     }
@@ -42,6 +44,12 @@ impl EventWorker {
     /// Upcasts what it consumes with `upcasters` before the reactor sees it.
     pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
         self.upcasters = upcasters;
+        self
+    }
+
+    /// Works its partitions as `tuning` says.
+    pub fn with_tuning(mut self, tuning: super::Tuning) -> Self {
+        self.tuning = tuning;
         self
     }
 
@@ -73,11 +81,14 @@ impl EventWorker {
                     let id = partition.id().clone();
                     let stop = shutdown.child();
                     let (reactor, task_stop, task_id) = (self.reactor.clone(), stop.clone(), id.clone());
-                    let (upcasters, states, on_poison) = (self.upcasters.clone(), self.states.clone(), self.on_poison);
+                    let (upcasters, states, on_poison, tuning) =
+                        (self.upcasters.clone(), self.states.clone(), self.on_poison, self.tuning);
                     let (died, task_group) = (died_tx.clone(), group.clone());
                     let handle = crate::supervisor::spawn_task(&group, id.clone(), died_tx.clone(), async move {
                         // Only the poison policy `stop` ends a task with an error.
-                        if let Err(e) = task::run(partition, reactor, upcasters, on_poison, task_stop, states).await {
+                        if let Err(e) =
+                            task::run(partition, reactor, upcasters, on_poison, tuning, task_stop, states).await
+                        {
                             tracing::error!(group = task_group, partition = %task_id, error = %e,
                                 "stopping the process: a record its poison policy stops for");
                             let _ = died.send(crate::supervisor::Died {

@@ -242,7 +242,13 @@ log:
   bootstrap_servers: {{ $k.bootstrapServers | toJson }}
   topic_prefix: {{ $k.topicPrefix | toJson }}
   partitions: {{ int $k.partitions }}
+  {{- if $k.replicationFactor }}
   replication_factor: {{ int $k.replicationFactor }}
+  {{- end }}
+  {{- if $k.minInsyncReplicas }}
+  min_insync_replicas: {{ int $k.minInsyncReplicas }}
+  {{- end }}
+  transaction_timeout: {{ $k.transactionTimeout | default "30s" | toJson }}
   create_topics: {{ $k.createTopics }}
   session_timeout: {{ $k.sessionTimeout | toJson }}
   connect_timeout: {{ $k.connectTimeout | toJson }}
