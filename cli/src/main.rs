@@ -127,10 +127,14 @@ pub enum Sync {
     Isolated,
 }
 
+/// The trace exporter of the process (`--features otel`), flushed when
+/// `main` ends.
+static TRACES: std::sync::Mutex<Option<angzarr_coordinators::telemetry::traces::TraceGuard>> =
+    std::sync::Mutex::new(None);
+
 fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let guard = angzarr_coordinators::telemetry::traces::init(default);
+    *TRACES.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
 }
 
 #[tokio::main]
@@ -186,6 +190,7 @@ async fn main() -> ExitCode {
             return client::book(args).await;
         }
     };
+    drop(TRACES.lock().unwrap_or_else(|e| e.into_inner()).take());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -9,6 +9,9 @@ use uuid::Uuid;
 /// Record header names, shared by every connector so that kcat, a Python
 /// consumer or Kafka Connect can filter the store without our libraries.
 pub mod headers {
+    /// The W3C trace context (`traceparent`) of the span that wrote the
+    /// record, so the next coordinator's spans continue its trace.
+    pub const TRACEPARENT: &str = "traceparent";
     /// The domain of the aggregate.
     pub const DOMAIN: &str = "angzarr-domain";
     /// The root, canonical hyphenated UUID text.
@@ -82,6 +85,8 @@ pub struct CommandEnvelope {
     pub book: Vec<u8>,
     /// Position in the commands partition; set by the log when read back.
     pub offset: i64,
+    /// W3C `traceparent` of the span that sent it (Kafka: a header).
+    pub trace: Option<String>,
 }
 
 /// An aggregate's stored history: the latest snapshot and the pages after
@@ -206,6 +211,8 @@ pub struct EventRecord {
     pub reply_to: Option<String>,
     /// Cover + the single page, as stored.
     pub book: EventBook,
+    /// W3C `traceparent` of the span that decided it (Kafka: a header).
+    pub trace: Option<String>,
 }
 
 impl EventRecord {
@@ -227,6 +234,9 @@ impl EventRecord {
         }
         if let Some(r) = &self.reply_to {
             h.push((headers::REPLY_TO, r.clone()));
+        }
+        if let Some(t) = &self.trace {
+            h.push((headers::TRACEPARENT, t.clone()));
         }
         h
     }
@@ -393,6 +403,8 @@ pub struct StoredEvent {
     /// Set when the record could not be read: the consumer's poison policy
     /// decides what happens to it; it is never silently skipped.
     pub undecodable: Option<Arc<Undecodable>>,
+    /// W3C `traceparent` of the span that decided it, when the log kept one.
+    pub trace: Option<String>,
 }
 
 /// An events record that does not decode, as it was in the log.
@@ -473,6 +485,7 @@ impl DeadLetter {
         use prost::Message as _;
         let book = EventBook::decode(self.value.as_slice()).ok()?;
         Some(StoredEvent {
+            trace: None,
             domain: self.domain.clone(),
             partition: self.partition,
             offset: self.offset,

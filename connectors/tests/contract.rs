@@ -19,6 +19,7 @@ type Append<'a> = Box<dyn Fn(CommandEnvelope) -> Pin<Box<dyn Future<Output = ()>
 
 fn command(root: Uuid, request_id: &str) -> CommandEnvelope {
     CommandEnvelope {
+        trace: None,
         domain: "player".into(),
         root,
         correlation_id: "contract".into(),
@@ -37,6 +38,7 @@ fn event(root: Uuid, sequence: u32, request_id: &str) -> EventRecord {
         ..Default::default()
     };
     EventRecord {
+        trace: None,
         root,
         sequence,
         type_name: "examples.FundsDeposited".into(),

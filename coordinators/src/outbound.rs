@@ -83,6 +83,7 @@ impl Emitter<'_> {
                 });
             }
             out.push(CommandEnvelope {
+                trace: crate::telemetry::traces::current(),
                 domain,
                 root,
                 correlation_id: self.correlation_id.to_string(),

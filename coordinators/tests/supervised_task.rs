@@ -65,6 +65,7 @@ fn command(root: Uuid, seq: u32, cmd: prost_types::Any, request_id: &str) -> Com
         }],
     };
     CommandEnvelope {
+        trace: None,
         domain: "player".into(),
         root,
         correlation_id: format!("corr-{request_id}"),

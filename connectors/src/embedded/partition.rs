@@ -111,6 +111,7 @@ impl PartitionLog for EmbeddedPartition {
                     .into_iter()
                     .zip(&offsets)
                     .map(|(e, offset)| StoredEvent {
+                        trace: e.trace,
                         domain: self.id.domain.to_string(),
                         partition: self.id.partition,
                         offset: *offset,

@@ -202,6 +202,7 @@ impl Store {
                 }
             };
             out.push(StoredEvent {
+                trace: None,
                 domain: domain.to_string(),
                 partition,
                 offset,
@@ -451,6 +452,7 @@ impl Store {
             let (offset, root, correlation_id, request_id, reply_to, sync_mode, book) = row?;
             let root = uuid_of(&root, || format!("commands {domain}[{partition}]@{offset}"))?;
             out.push(CommandEnvelope {
+                trace: None,
                 domain: domain.to_string(),
                 root,
                 correlation_id,

@@ -14,6 +14,7 @@ fn open(dir: &tempfile::TempDir) -> EmbeddedLog {
 
 fn event(root: Uuid, seq: u32) -> EventRecord {
     EventRecord {
+        trace: None,
         root,
         sequence: seq,
         type_name: "t".into(),
@@ -32,6 +33,7 @@ fn event(root: Uuid, seq: u32) -> EventRecord {
 
 fn command(root: Uuid, n: u32) -> CommandEnvelope {
     CommandEnvelope {
+        trace: None,
         domain: "player".into(),
         root,
         correlation_id: format!("c{n}"),

@@ -109,6 +109,7 @@ pub(super) fn parse_event<M: rdkafka::Message>(msg: &M, domain: &str) -> StoredE
         );
         metrics::counter!("angzarr.records.undecodable", "topic" => msg.topic().to_string()).increment(1);
         StoredEvent {
+            trace: None,
             domain: domain.to_string(),
             partition: msg.partition() as u32,
             offset: msg.offset(),
@@ -137,6 +138,7 @@ pub(super) fn parse_event<M: rdkafka::Message>(msg: &M, domain: &str) -> StoredE
         return poison("no page with a sequence");
     };
     StoredEvent {
+        trace: records::header(msg, h::TRACEPARENT),
         domain: domain.to_string(),
         partition: msg.partition() as u32,
         offset: msg.offset(),

@@ -48,6 +48,9 @@ pub fn command_headers(cmd: &CommandEnvelope) -> OwnedHeaders {
     if let Some(r) = &cmd.reply_to {
         pairs.push((h::REPLY_TO, r.as_str()));
     }
+    if let Some(t) = &cmd.trace {
+        pairs.push((h::TRACEPARENT, t.as_str()));
+    }
     owned(&pairs)
 }
 
@@ -80,6 +83,7 @@ pub fn parse_command<M: rdkafka::Message>(msg: &M, domain: &str) -> CommandEnvel
         sync_mode: header(msg, h::SYNC_MODE).and_then(|s| s.parse().ok()).unwrap_or(0),
         book: if root.is_some() { msg.payload().unwrap_or_default().to_vec() } else { vec![0xff] },
         offset: msg.offset(),
+        trace: header(msg, h::TRACEPARENT),
     }
 }
 

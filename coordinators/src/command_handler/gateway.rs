@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use super::validate::{Limits, validate};
 use crate::CoordinatorError;
-use crate::telemetry::{COMMAND_DURATION, COMMANDS_TOTAL, SPAN_AGGREGATE_HANDLE};
+use crate::telemetry::{COMMAND_DURATION, COMMANDS_TOTAL, SPAN_GATEWAY_COMMAND};
 
 /// What SIMPLE and CASCADE wait for, per domain.
 #[derive(Clone, Default)]
@@ -216,6 +216,7 @@ impl Gateway {
             .map_err(|_| CoordinatorError::InvalidArgument(format!("unknown sync mode {}", req.sync_mode)))?;
         let cover = valid.book.cover.clone();
         let envelope = CommandEnvelope {
+            trace: crate::telemetry::traces::current(),
             domain: valid.domain,
             root: valid.root,
             correlation_id: valid.correlation_id,
@@ -311,7 +312,7 @@ impl CommandHandlerCoordinatorService for Gateway {
         let cover = req.command.as_ref().and_then(|c| c.cover.as_ref());
         let domain = cover.map(|c| c.domain.clone()).unwrap_or_default();
         let correlation_id = cover.map(|c| c.correlation_id.clone()).unwrap_or_default();
-        let span = tracing::info_span!(SPAN_AGGREGATE_HANDLE, %domain, %correlation_id, sync_mode = req.sync_mode);
+        let span = tracing::info_span!(SPAN_GATEWAY_COMMAND, %domain, %correlation_id, sync_mode = req.sync_mode);
         let started = Instant::now();
         let in_flight = metrics::gauge!(crate::telemetry::COMMANDS_IN_FLIGHT, "domain" => domain.clone());
         in_flight.increment(1.0);

@@ -33,6 +33,8 @@ use tonic::Code;
 use super::aggregate::{Books, CacheConfig, Staged, sequence_mismatch};
 use super::dedupe::{Dedupe, Seen};
 use super::execute::{RetryPolicy, execute};
+use tracing::Instrument as _;
+
 use crate::Shutdown;
 use crate::backoff::until_ok;
 use crate::handlers::Handlers;
@@ -244,7 +246,7 @@ async fn serve(
                 // `None`: stopped while the business logic or a process
                 // manager was being retried — nothing of this batch is
                 // committed; the next owner (or this one, restarted) redoes it.
-                None => match decide(cmd, &mut staged, handlers, config, stop).await {
+                None => match decide(cmd, &mut staged, handlers, config, stop).instrument(handle_span(cmd)).await {
                     Some(d) => {
                         if !cmd.request_id.is_empty() {
                             decided_ids.insert(cmd.request_id.as_str(), (cmd.root, d.outcome.clone()));
@@ -373,6 +375,9 @@ async fn restore(
 /// Decides one command against the staged books. Never fails: every
 /// problem becomes a rejection the caller reads. `None` only when `stop`
 /// came while a process manager was being retried.
+///
+/// Runs in [`handle_span`]: the events it decides carry that span's trace
+/// context, so the consumers of the events continue the command's trace.
 async fn decide(
     cmd: &CommandEnvelope,
     staged: &mut Staged<'_>,
@@ -474,6 +479,20 @@ async fn decide(
 /// builds the records to append. Handlers may leave these unset (upstream's
 /// clients do); whatever they set is overwritten, because only the partition
 /// owner knows the next sequence.
+/// The `aggregate.handle` span of `cmd`: a child of the span that sent it
+/// (the gateway's, a saga's, a process manager's), in whatever process.
+fn handle_span(cmd: &CommandEnvelope) -> tracing::Span {
+    let span = tracing::info_span!(
+        crate::telemetry::SPAN_AGGREGATE_HANDLE,
+        domain = %cmd.domain,
+        root = %cmd.root,
+        correlation_id = %cmd.correlation_id,
+        request_id = %cmd.request_id,
+    );
+    crate::telemetry::traces::follow(&span, cmd.trace.as_deref());
+    span
+}
+
 fn stamp(
     cmd: &CommandEnvelope,
     cover: &angzarr_proto::angzarr::Cover,
@@ -489,6 +508,7 @@ fn stamp(
     let reply_to = cmd.reply_to.clone().filter(|_| waits_downstream);
     let mut stamped = Vec::with_capacity(pages.len());
     let mut records = Vec::with_capacity(pages.len());
+    let trace = crate::telemetry::traces::current();
     for (i, mut page) in pages.into_iter().enumerate() {
         let sequence = next + i as u32;
         page.header = Some(PageHeader::sequence(sequence));
@@ -497,6 +517,7 @@ fn stamp(
         }
         let type_name = page.event().map(|a| type_name(&a.type_url).to_string()).unwrap_or_default();
         records.push(EventRecord {
+            trace: trace.clone(),
             root: cmd.root,
             sequence,
             type_name,

@@ -48,6 +48,8 @@ pub fn forward(pm: &str, event: &StoredEvent) -> CommandEnvelope {
         }],
     };
     CommandEnvelope {
+        // The trigger's trace goes on through the process manager.
+        trace: event.trace.clone(),
         domain: pm.to_string(),
         root,
         correlation_id: event.correlation_id.clone(),

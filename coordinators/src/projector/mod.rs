@@ -53,6 +53,7 @@ impl Reactor for ProjectorReactor {
     async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Reaction, Status> {
         let first = &events[0];
         let span = tracing::info_span!(SPAN_PROJECTOR_HANDLE, projector = %self.name, domain = %first.domain, correlation_id = %first.correlation_id);
+        crate::telemetry::traces::follow(&span, first.trace.as_deref());
         let started = Instant::now();
         let projection = self.client.clone().handle(source.clone()).instrument(span).await?.into_inner();
         metrics::histogram!(PROJECTOR_DURATION, "projector" => self.name.clone())

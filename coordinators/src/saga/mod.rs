@@ -77,22 +77,26 @@ impl Reactor for SagaReactor {
     async fn react(&self, source: &EventBook, events: &[StoredEvent]) -> Result<Reaction, Status> {
         let last = events.last().unwrap();
         let span = tracing::info_span!(SPAN_SAGA_ORCHESTRATE, saga = %self.name, domain = %last.domain, correlation_id = %last.correlation_id);
+        crate::telemetry::traces::follow(&span, last.trace.as_deref());
         let started = Instant::now();
         let request = SagaHandleRequest { source: Some(source.clone()), ..Default::default() };
-        let response = self.client.clone().handle(request).instrument(span).await?.into_inner();
+        let response = self.client.clone().handle(request).instrument(span.clone()).await?.into_inner();
         metrics::histogram!(SAGA_DURATION, "saga" => self.name.clone()).record(started.elapsed().as_secs_f64());
         let source_cover = source.cover.clone().unwrap_or_default();
-        let out = Emitter {
-            kind: "saga",
-            name: &self.name,
-            targets: &self.targets,
-            source: &source_cover,
-            source_seq: last.sequence,
-            correlation_id: &last.correlation_id,
-            request_prefix: format!("saga:{}:{}:{}:{}", self.name, last.domain, last.root, last.sequence),
-            reply_to: last.reply_to.clone(),
-        }
-        .envelopes(response.commands)?;
+        // Its commands carry the saga's span: their handling continues this trace.
+        let out = span.in_scope(|| {
+            Emitter {
+                kind: "saga",
+                name: &self.name,
+                targets: &self.targets,
+                source: &source_cover,
+                source_seq: last.sequence,
+                correlation_id: &last.correlation_id,
+                request_prefix: format!("saga:{}:{}:{}:{}", self.name, last.domain, last.root, last.sequence),
+                reply_to: last.reply_to.clone(),
+            }
+            .envelopes(response.commands)
+        })?;
         let commands: Vec<String> = out.iter().map(|c| c.request_id.clone()).collect();
         self.hub.publish(Signal::SagaReacted {
             saga: self.name.clone(),

@@ -1,6 +1,14 @@
-//! Span and metric names, in one place so dashboards and tests agree.
+//! Span and metric names, in one place so dashboards and tests agree; the
+//! process's trace subscriber and trace context ([`traces`]).
 
-/// Span around a command's whole life at the gateway.
+pub mod traces;
+
+/// Span around a command at the gateway: validation, the append, the wait
+/// for its outcome (the root of a command's trace).
+pub const SPAN_GATEWAY_COMMAND: &str = "gateway.command";
+
+/// Span around one command in its partition owner: sequence check,
+/// business logic, the events it decided (a child of the span that sent it).
 pub const SPAN_AGGREGATE_HANDLE: &str = "aggregate.handle";
 /// Span around the business-logic call in the partition owner.
 pub const SPAN_AGGREGATE_EXECUTE: &str = "aggregate.execute";
