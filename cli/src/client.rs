@@ -8,6 +8,7 @@ use angzarr_proto::angzarr::{
 };
 use uuid::Uuid;
 
+use crate::output::{self, Output};
 use crate::{Sync, json};
 
 const DEFAULT_GATEWAY: &str = "http://127.0.0.1:1313";
@@ -41,6 +42,10 @@ pub struct SendArgs {
     /// Gateway URL.
     #[arg(long, env = "ANGZARR_GATEWAY", default_value = DEFAULT_GATEWAY)]
     gateway: String,
+    /// `human` (a sentence; the default on a terminal), `json` (UUIDs as
+    /// text; the default when piped) or `proto-json` (exact proto3 JSON).
+    #[arg(long, value_enum)]
+    output: Option<Output>,
 }
 
 /// Options of `angzarr book`.
@@ -54,6 +59,10 @@ pub struct BookArgs {
     /// Gateway URL.
     #[arg(long, env = "ANGZARR_GATEWAY", default_value = DEFAULT_GATEWAY)]
     gateway: String,
+    /// `human` (a table; the default on a terminal), `json` (UUIDs as text;
+    /// the default when piped) or `proto-json` (exact proto3 JSON).
+    #[arg(long, value_enum)]
+    output: Option<Output>,
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -122,16 +131,22 @@ pub async fn send(args: SendArgs) -> ExitCode {
         ..Default::default()
     };
     let request_id = args.request_id.unwrap_or_else(angzarr_client::Gateway::new_request_id);
+    let out = Output::or_default(args.output);
     match angzarr_client::Gateway::new(channel).send(request, Some(&request_id)).await {
-        Ok(resp) => match json::to_json(&resp) {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
+        Ok(resp) if out == Output::Human => {
+            println!("{}", accepted(&args.domain, args.root, mode, &resp));
+            ExitCode::SUCCESS
+        }
+        Ok(resp) => {
+            println!("{}", out.json(&resp));
+            ExitCode::SUCCESS
+        }
         Err(angzarr_client::GatewayError::OutcomeUnknown { message, .. }) => {
             eprintln!("outcome unknown: {message}\nretry safely with: --request-id {request_id}");
+            ExitCode::FAILURE
+        }
+        Err(angzarr_client::GatewayError::Rejected { code, message }) => {
+            eprintln!("rejected: {}: {message}", code_name(code));
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -141,6 +156,41 @@ pub async fn send(args: SendArgs) -> ExitCode {
     }
 }
 
+/// gRPC's name of `code` (`FAILED_PRECONDITION`).
+fn code_name(code: tonic::Code) -> String {
+    let camel = format!("{code:?}");
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// What `send` says when the command was accepted.
+fn accepted(domain: &str, root: Uuid, mode: SyncMode, resp: &angzarr_proto::angzarr::CommandResponse) -> String {
+    let Some(events) = resp.events.as_ref().filter(|_| mode != SyncMode::Async) else {
+        return format!("accepted: {domain} {root} (async: durably in the commands log, decided later)");
+    };
+    let types: Vec<String> = events.pages.iter().map(output::event_type).collect();
+    let sequences: Vec<u32> = events.pages.iter().filter_map(|p| p.seq()).collect();
+    let decided = match (sequences.first(), sequences.last()) {
+        (Some(a), Some(b)) if a == b => format!("event {a} {}", types.join(", ")),
+        (Some(a), Some(b)) => format!("events {a}..={b} {}", types.join(", ")),
+        _ => "no events".to_string(),
+    };
+    let mut line = format!("accepted: {domain} {root}: {decided}; next sequence {}", events.next_sequence);
+    for p in &resp.projections {
+        line.push_str(&format!("\n  projector {} at sequence {}", p.projector, p.sequence));
+    }
+    for e in &resp.cascade_errors {
+        line.push_str(&format!("\n  cascade error in {} {}: {}", e.component_type, e.component_name, e.error_message));
+    }
+    line
+}
+
 pub async fn book(args: BookArgs) -> ExitCode {
     let mut client = match EventQueryServiceClient::connect(args.gateway.clone()).await {
         Ok(c) => c,
@@ -148,19 +198,21 @@ pub async fn book(args: BookArgs) -> ExitCode {
     };
     let q = Query { cover: Some(cover(&args.domain, args.root, None)), selection: None };
     match client.get_event_book(q).await {
-        Ok(book) => match json::to_json(book.get_ref()) {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
+        Ok(book) => {
+            match Output::or_default(args.output) {
+                Output::Human => print!("{}", output::book_table(&args.domain, book.get_ref())),
+                out => println!("{}", out.json(book.get_ref())),
             }
-            Err(e) => fail(e),
-        },
+            ExitCode::SUCCESS
+        }
         Err(s) => status_failure(&s),
     }
 }
 
-/// `angzarr tail --correlation ID`: prints each committed event as one JSON line.
-pub async fn tail(correlation: &str, gateway: &str) -> ExitCode {
+/// `angzarr tail --correlation ID`: prints each committed event as it is
+/// committed: one line per event for people, one JSON line per book otherwise.
+pub async fn tail(correlation: &str, gateway: &str, out: Option<Output>) -> ExitCode {
+    let out = Output::or_default(out);
     use angzarr_proto::angzarr::EventStreamFilter;
     use angzarr_proto::angzarr::event_stream_service_client::EventStreamServiceClient;
     let mut client = match EventStreamServiceClient::connect(gateway.to_string()).await {
@@ -173,10 +225,20 @@ pub async fn tail(correlation: &str, gateway: &str) -> ExitCode {
     };
     loop {
         match stream.message().await {
-            Ok(Some(book)) => match json::to_json(&book) {
-                Ok(text) => println!("{}", text.split_whitespace().collect::<Vec<_>>().join(" ")),
-                Err(e) => return fail(e),
-            },
+            Ok(Some(book)) if out == Output::Human => {
+                let domain = book.cover.as_ref().map_or("", |c| c.domain.as_str()).to_string();
+                for page in &book.pages {
+                    println!(
+                        "{}  {domain} {} #{}  {}  {}",
+                        output::created(page),
+                        output::root_of(&book),
+                        page.seq().map_or_else(|| "?".into(), |s| s.to_string()),
+                        output::event_type(page),
+                        output::event_body(page)
+                    );
+                }
+            }
+            Ok(Some(book)) => println!("{}", out.json_line(&book)),
             Ok(None) => return ExitCode::SUCCESS,
             Err(s) => return status_failure(&s),
         }

@@ -13,12 +13,15 @@ use anyhow::Context;
 /// Options of `angzarr dev`.
 #[derive(clap::Args)]
 pub struct DevArgs {
-    /// Gateway gRPC address.
-    #[arg(long, default_value = "127.0.0.1:1313")]
-    listen: SocketAddr,
-    /// Gateway HTTP address: Server-Sent Events (`/v1/stream/{correlation_id}`) and REST/JSON.
-    #[arg(long, default_value = "127.0.0.1:1311")]
-    http_listen: SocketAddr,
+    /// Gateway gRPC address [default: 127.0.0.1:1313; with `--kafka`, a
+    /// free port when that one is taken].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Gateway HTTP address: the console (`/ui`), Server-Sent Events and
+    /// REST/JSON [default: 127.0.0.1:1311; with `--kafka`, a free port when
+    /// that one is taken].
+    #[arg(long)]
+    http_listen: Option<SocketAddr>,
     /// Where the embedded log keeps its file.
     #[arg(long, default_value = "./data")]
     data: PathBuf,
@@ -29,8 +32,8 @@ pub struct DevArgs {
     #[arg(long, default_value_t = 100)]
     snapshot_every: u32,
     /// Run on a Kafka broker instead of the embedded log (creates the topics).
-    /// A second `angzarr dev --kafka` with another `--listen` joins the same
-    /// consumer group and takes half the partitions.
+    /// A second `angzarr dev --kafka` (it finds free ports by itself) joins
+    /// the same consumer group and takes half the partitions.
     #[arg(long, value_name = "HOST:PORT")]
     kafka: Option<String>,
     /// Topic prefix on Kafka.
@@ -51,6 +54,24 @@ fn parse_handler(s: &str) -> Result<(String, String), String> {
         return Err(format!("`{u}`: the handler URL must start with http:// or https://"));
     }
     Ok((d.to_string(), u.to_string()))
+}
+
+/// Where a listener goes: `chosen`, else `default` — or, when that is
+/// taken and several `angzarr dev` may share the log (`--kafka`), a free
+/// port. A taken address is an error naming the flag that moves it.
+fn listen_on(chosen: Option<SocketAddr>, default: &str, flag: &str, may_move: bool) -> anyhow::Result<SocketAddr> {
+    let addr = chosen.unwrap_or(default.parse()?);
+    match std::net::TcpListener::bind(addr) {
+        Ok(_) => Ok(addr),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && chosen.is_none() && may_move => {
+            Ok(SocketAddr::new(addr.ip(), 0))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+            "cannot listen on {addr}: another process uses it (another `angzarr dev`?); \
+             pass {flag} with a free address, e.g. {flag} 127.0.0.1:0"
+        ),
+        Err(e) => anyhow::bail!("cannot listen on {addr}: {e} (set {flag})"),
+    }
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -102,9 +123,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             angzarr_coordinators::config::parse_log(&yaml)?
         }
     };
+    let shared = args.kafka.is_some();
     let gateway = GatewayConfig {
-        listen: args.listen,
-        http_listen: Some(args.http_listen),
+        listen: listen_on(args.listen, "127.0.0.1:1313", "--listen", shared)?,
+        http_listen: Some(listen_on(args.http_listen, "127.0.0.1:1311", "--http-listen", shared)?),
         console_commands: true,
         ..Default::default()
     };

@@ -1,7 +1,7 @@
 //! proto3 JSON in and out, by descriptor — no hand-written mapping per type.
 
 use angzarr_proto::descriptor_pool;
-use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage, SerializeOptions};
+use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage};
 
 /// Finds a message type by full name (`examples.DepositFunds`) or by a short
 /// name that is unique among the known types (`DepositFunds`).
@@ -28,17 +28,6 @@ pub fn from_json(desc: &MessageDescriptor, json: &str) -> anyhow::Result<Dynamic
         .map_err(|e| anyhow::anyhow!("JSON does not match {}: {e}", desc.full_name()))?;
     de.end().map_err(|e| anyhow::anyhow!("JSON does not match {}: {e}", desc.full_name()))?;
     Ok(msg)
-}
-
-/// Renders a generated message as pretty proto3 JSON, expanding `Any`s of known types.
-pub fn to_json<M: prost::Message + prost::Name>(msg: &M) -> anyhow::Result<String> {
-    let desc = descriptor_pool()
-        .get_message_by_name(&M::full_name())
-        .ok_or_else(|| anyhow::anyhow!("no descriptor for {}", M::full_name()))?;
-    let dynamic = DynamicMessage::decode(desc, msg.encode_to_vec().as_slice())?;
-    let mut out = serde_json::Serializer::pretty(Vec::new());
-    dynamic.serialize_with_options(&mut out, &SerializeOptions::new().skip_default_fields(true))?;
-    Ok(String::from_utf8(out.into_inner())?)
 }
 
 /// The `Any` of a dynamic message.

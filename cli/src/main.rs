@@ -5,8 +5,10 @@ mod client;
 mod dev;
 mod dlq;
 mod json;
+mod output;
 mod replay;
 mod serve;
+mod status;
 mod topology;
 
 use std::path::PathBuf;
@@ -19,6 +21,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More log lines: `-v` info, `-vv` debug (`RUST_LOG` overrides both).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -34,8 +39,10 @@ enum Command {
     },
     /// Send a command, built from JSON by its proto type name.
     Send(client::SendArgs),
-    /// Print an aggregate's EventBook as proto3 JSON.
+    /// Show an aggregate's events (a table, or JSON with `--output json`).
     Book(client::BookArgs),
+    /// Who owns which partition and who is behind, from a gateway's HTTP API.
+    Status(status::StatusArgs),
     /// Run one coordinator role as its own process (scale by starting more).
     Coordinator {
         /// Which role.
@@ -67,6 +74,10 @@ enum Command {
         /// Gateway URL.
         #[arg(long, env = "ANGZARR_GATEWAY", default_value = "http://127.0.0.1:1313")]
         gateway: String,
+        /// `human` (one line per event; the default on a terminal), `json`
+        /// or `proto-json` (one line per book).
+        #[arg(long, value_enum)]
+        output: Option<output::Output>,
     },
     /// The dead letters of the configuration's projectors, sagas and process managers.
     Dlq {
@@ -129,10 +140,17 @@ pub enum Sync {
 
 /// The trace exporter of the process (`--features otel`), flushed when
 /// `main` ends.
+static VERBOSE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 static TRACES: std::sync::Mutex<Option<angzarr_coordinators::telemetry::traces::TraceGuard>> =
     std::sync::Mutex::new(None);
 
 fn init_tracing(default: &str) {
+    let default = match VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => default,
+        1 => "info",
+        _ => "debug",
+    };
     let guard = angzarr_coordinators::telemetry::traces::init(default);
     *TRACES.lock().unwrap_or_else(|e| e.into_inner()) = Some(guard);
 }
@@ -140,10 +158,12 @@ fn init_tracing(default: &str) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
     let result = match cli.command {
         #[cfg(feature = "example")]
         Command::Dev(args) => {
-            init_tracing("info");
+            // A newcomer's terminal: warnings only, the banner last; `-v` for the rest.
+            init_tracing("warn");
             dev::run(args).await
         }
         Command::Standalone { config } => {
@@ -169,9 +189,13 @@ async fn main() -> ExitCode {
             init_tracing("warn");
             replay::run(&name, &config, to).await
         }
-        Command::Tail { correlation, gateway } => {
+        Command::Tail { correlation, gateway, output } => {
             init_tracing("warn");
-            return client::tail(&correlation, &gateway).await;
+            return client::tail(&correlation, &gateway, output).await;
+        }
+        Command::Status(args) => {
+            init_tracing("warn");
+            return status::run(args).await;
         }
         Command::Dlq { action } => {
             init_tracing("warn");

@@ -40,11 +40,29 @@ pub async fn coordinator(role: Roles, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until every partition task of `states` serves (at least one
+/// assigned), up to `patience`; how many still do not.
+async fn serving(states: &angzarr_coordinators::supervisor::TaskStates, patience: std::time::Duration) -> usize {
+    use angzarr_coordinators::supervisor::TaskState;
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let tasks = states.list();
+        let waiting = tasks.iter().filter(|(_, _, s)| s.state != TaskState::Serving).count();
+        if (!tasks.is_empty() && waiting == 0) || tokio::time::Instant::now() >= deadline {
+            return waiting;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
     let log = runtime::open_log(config).await?;
     let shutdown = Shutdown::new();
     let running = runtime::start(config, log, Roles::ALL, shutdown.clone()).await?;
     let addr = running.grpc_addr.expect("the gateway runs");
+    // The banner comes last: once every partition this process took serves
+    // (or after a while, saying what does not).
+    let waiting = serving(&running.states, std::time::Duration::from_secs(30)).await;
     let http = running.http_addr.map(|a| format!(", HTTP http://{a}")).unwrap_or_default();
     let where_ = match &config.log {
         LogConfig::Embedded { path, .. } => format!("embedded log at {}", path.display()),
@@ -58,10 +76,14 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         .chain(config.sagas.iter().map(|(n, s)| format!("saga {n} → {}", s.handler)))
         .chain(config.process_managers.iter().map(|(n, p)| format!("process manager {n} → {}", p.handler)))
         .collect();
+    let status = running.http_addr.map(|a| format!("\n  angzarr status --http http://{a}")).unwrap_or_default();
     eprintln!(
-        "angzarr is up: gateway grpc://{addr}{http}, {where_}\n  domains: {}\n\nTry:\n  angzarr send player RegisterPlayer --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"displayName\":\"Ada\",\"email\":\"ada@example.com\"}}' --gateway http://{addr}\n  angzarr send player DepositFunds --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"amount\":{{\"amount\":\"100\",\"currencyCode\":\"USD\"}}}}' --gateway http://{addr}\n  angzarr book player --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --gateway http://{addr}\n\nCtrl-C stops.",
+        "angzarr is up: gateway grpc://{addr}{http}, {where_}\n  domains: {}\n\nTry:\n  angzarr send player RegisterPlayer --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"displayName\":\"Ada\",\"email\":\"ada@example.com\"}}' --gateway http://{addr}\n  angzarr send player DepositFunds --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --json '{{\"amount\":{{\"amount\":\"100\",\"currencyCode\":\"USD\"}}}}' --gateway http://{addr}\n  angzarr book player --root 5f0c0b8e-3f5d-4c1e-9d55-6a7c7e0e2a11 --gateway http://{addr}{status}\n\nCtrl-C stops.",
         handlers.join(", ")
     );
+    if waiting > 0 {
+        eprintln!("({waiting} partitions not serving yet: `angzarr status` says why)");
+    }
     tokio::select! {
         _ = terminated() => eprintln!("stopping…"),
         _ = shutdown.wait() => {}

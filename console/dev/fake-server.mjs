@@ -139,7 +139,6 @@ const server = createServer(async (req, res) => {
               restarts: 0,
               lastError: null,
               owner: `fake:${process.pid}`,
-              producerEpoch: null,
             })),
           ),
         });

@@ -45,7 +45,6 @@ export interface Task {
   restarts: number;
   lastError: string | null;
   owner: string;
-  producerEpoch: number | null;
 }
 
 export interface Status {
@@ -83,7 +82,6 @@ export interface BookEvent {
   sequence: number | null;
   type: string;
   createdAt: string | null;
-  correlationId: string | null;
   event: unknown;
 }
 

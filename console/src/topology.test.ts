@@ -47,7 +47,6 @@ describe('topology', () => {
           restarts: 1,
           lastError: 'x',
           owner: 'h:1',
-          producerEpoch: null,
         },
         {
           group: 'angzarr-command-handler',
@@ -58,7 +57,6 @@ describe('topology', () => {
           restarts: 0,
           lastError: null,
           owner: 'h:1',
-          producerEpoch: 1,
         },
       ],
     });

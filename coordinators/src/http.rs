@@ -1,13 +1,14 @@
 //! The gateway's HTTP listener: Server-Sent Events of a correlation id, and
 //! the REST/JSON mapping of the command service (`google.api.http`), with
-//! proto3 JSON by descriptor.
+//! proto3 JSON by descriptor — UUIDs as their text unless `?json=proto`
+//! asks for the exact proto3 form ([`crate::json_form`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use angzarr_proto::angzarr::{CommandRequest, CommandResponse, EventBook};
 use angzarr_proto::descriptor_pool;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +20,7 @@ use prost_reflect::{DynamicMessage, SerializeOptions};
 
 use crate::command_handler::gateway::Gateway;
 use crate::event_stream::EventStream;
+use crate::json_form::{self, Form};
 use crate::{CoordinatorError, Shutdown};
 
 #[derive(Clone)]
@@ -31,22 +33,29 @@ struct AppState {
 #[derive(serde::Deserialize)]
 struct RejectionsQuery {
     correlation_id: Option<String>,
+    #[serde(default)]
+    json: Form,
+}
+
+/// `?json=proto`: the exact proto3 JSON form.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonQuery {
+    #[serde(default)]
+    json: Form,
 }
 
 /// Commands rejected with nobody waiting for the answer (ASYNC, saga and
 /// process-manager commands), oldest first: where the caller of an ASYNC
 /// command, or an operator, finds out why it was refused.
-async fn rejections(
-    State(app): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<RejectionsQuery>,
-) -> Response {
+async fn rejections(State(app): State<AppState>, Query(q): Query<RejectionsQuery>) -> Response {
     match app.log.rejections(q.correlation_id.as_deref()).await {
         Ok(list) => {
             let rows: Vec<serde_json::Value> = list
                 .into_iter()
                 .map(|r| {
                     let command = angzarr_proto::angzarr::CommandBook::decode(r.command.as_slice())
-                        .map(|c| to_json(&c))
+                        .map(|c| q.json.apply(to_json(&c)))
                         .unwrap_or(serde_json::Value::Null);
                     serde_json::json!({
                         "domain": r.domain,
@@ -106,11 +115,15 @@ pub fn to_json<M: Message + prost::Name>(msg: &M) -> serde_json::Value {
 async fn sse(
     State(app): State<AppState>,
     Path(correlation_id): Path<String>,
+    Query(q): Query<JsonQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
     let stream = app.stream.follow(correlation_id.trim()).map_err(status_response)?;
-    let events = stream.map(|item| {
+    let form = q.json;
+    let events = stream.map(move |item| {
         Ok(match item {
-            Ok(book) => Event::default().event("event").json_data(to_json::<EventBook>(&book)).unwrap_or_default(),
+            Ok(book) => {
+                Event::default().event("event").json_data(form.apply(to_json::<EventBook>(&book))).unwrap_or_default()
+            }
             Err(s) => Event::default().event("error").data(s.message()),
         })
     });
@@ -124,6 +137,7 @@ async fn empty_correlation() -> Response {
 async fn command(
     State(app): State<AppState>,
     Path(domain): Path<String>,
+    Query(q): Query<JsonQuery>,
     headers: axum::http::HeaderMap,
     body: String,
 ) -> Response {
@@ -133,8 +147,12 @@ async fn command(
         Some(Err(_)) => return status_response(tonic::Status::invalid_argument("angzarr-request-id must be ASCII")),
     };
     let desc = descriptor_pool().get_message_by_name("angzarr.CommandRequest").expect("CommandRequest descriptor");
-    let mut de = serde_json::Deserializer::from_str(&body);
-    let request = match DynamicMessage::deserialize(desc, &mut de) {
+    // Roots may be UUID text; the rest is proto3 JSON.
+    let body: serde_json::Value = match serde_json::from_str(&body) {
+        Ok(v) => json_form::uuids_from_text(v),
+        Err(e) => return status_response(tonic::Status::invalid_argument(format!("body is not JSON: {e}"))),
+    };
+    let request = match DynamicMessage::deserialize(desc, body) {
         Ok(m) => m,
         Err(e) => {
             return status_response(tonic::Status::invalid_argument(format!("body is not a CommandRequest: {e}")));
@@ -152,7 +170,7 @@ async fn command(
         )));
     }
     match app.gateway.handle(request, request_id).await {
-        Ok(resp) => Json(to_json::<CommandResponse>(&resp)).into_response(),
+        Ok(resp) => Json(q.json.apply(to_json::<CommandResponse>(&resp))).into_response(),
         Err(e) => status_response(e.into()),
     }
 }

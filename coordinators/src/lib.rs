@@ -28,6 +28,7 @@ pub mod event_stream;
 pub mod handlers;
 pub mod http;
 pub mod hub;
+pub mod json_form;
 pub mod lag;
 pub mod outbound;
 pub mod process_manager;

@@ -274,6 +274,51 @@ async fn server_sent_events_carry_one_correlation_id_only() {
     assert_eq!(text.matches("event: event").count(), 2, "exactly my two events:\n{text}");
     assert!(text.contains("examples.PlayerRegistered") && text.contains("examples.FundsDeposited"), "{text}");
     assert!(!text.contains("theirs"), "another correlation id leaked:\n{text}");
+    assert!(text.contains(&format!("\"root\":\"{mine}\"")), "the root as the UUID's text:\n{text}");
+    h.running.stop().await.unwrap();
+}
+
+async fn http_post(addr: std::net::SocketAddr, path: &str, body: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+/// The REST mapping takes a root as UUID text (or proto3's `{"value":
+/// base64}`) and answers with UUIDs as text, or as exact proto3 JSON with
+/// `?json=proto`.
+#[tokio::test]
+async fn rest_commands_read_and_write_roots_as_uuids() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = start(dir.path(), |_| {}).await;
+    let http = h.running.http_addr.unwrap();
+    let root = Uuid::new_v4();
+    let body = |seq: u32, command: &str| {
+        format!(
+            "{{\"command\": {{\"cover\": {{\"domain\": \"player\", \"root\": \"{root}\"}}, \"pages\": [{{\"header\": {{\"sequence\": {seq}}}, \"command\": {command}}}]}}, \"syncMode\": \"SYNC_MODE_DECISION\"}}"
+        )
+    };
+    let register = r#"{"@type": "type.googleapis.com/examples.RegisterPlayer", "displayName": "Ada", "email": "a@x"}"#;
+    let answer = http_post(http, "/v1/ch/player/commands", &body(0, register)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(&format!("\"root\":\"{root}\"")), "{answer}");
+    let deposit =
+        r#"{"@type": "type.googleapis.com/examples.DepositFunds", "amount": {"amount": "5", "currencyCode": "USD"}}"#;
+    let exact = http_post(http, "/v1/ch/player/commands?json=proto", &body(1, deposit)).await;
+    assert!(exact.starts_with("HTTP/1.1 200"), "{exact}");
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, root.as_bytes());
+    assert!(exact.contains(&format!("\"root\":{{\"value\":\"{b64}\"}}")), "{exact}");
+    let bad = http_post(http, "/v1/ch/player/commands?json=nope", &body(2, deposit)).await;
+    assert!(bad.starts_with("HTTP/1.1 400"), "an unknown form is refused: {bad}");
+    let (commands, _, _) = h.log.counts("player").await.unwrap();
+    assert_eq!(commands, 2, "the refused request wrote nothing");
     h.running.stop().await.unwrap();
 }
 

@@ -9,7 +9,7 @@ import { describeError, type Book, type BookEvent } from '../api';
 import type { Context, Page } from '../context';
 import type { TypeIndex } from '../descriptor';
 import { errorBox, fill, h, setText, showError } from '../dom';
-import { formatRoute, workflowLink, type Route } from '../router';
+import { formatRoute, type Route } from '../router';
 import { formatTime, shortName } from '../stream';
 import { isUuid } from '../uuid';
 import { jsonView } from '../view';
@@ -50,7 +50,6 @@ function eventItem(e: BookEvent, index: TypeIndex | null): HTMLElement {
       h('strong', { title: e.type }, shortName(e.type) || '(no type)'),
       ' ',
       h('time', { datetime: e.createdAt ?? '' }, formatTime(e.createdAt)),
-      e.correlationId ? [' · correlation ', h('a', { href: workflowLink(e.correlationId) }, e.correlationId)] : null,
     ),
     jsonView(e.event, e.type, index),
   );

@@ -1,8 +1,9 @@
 /**
  * Topology: every domain's partitions, the consumer groups over them, and
  * for each partition × group the task of this process that owns it — its
- * state (restoring, serving, failed), since when, restarts, last error and
- * producer epoch — or that another worker owns it.
+ * state (restoring, serving, failed), since when, restarts and last error —
+ * or that another worker owns it. (The transactional producer's epoch is not
+ * shown: librdkafka does not expose it.)
  */
 
 import { describeError, type Task } from '../api';
@@ -24,7 +25,6 @@ function fillCell(td: HTMLElement, task: Task | null, elsewhere: string): void {
     return;
   }
   const facts = [`for ${formatSince(task.sinceMs)}`];
-  if (task.producerEpoch !== null) facts.push(`epoch ${task.producerEpoch}`);
   if (task.restarts > 0) facts.push(`${task.restarts} restart${task.restarts === 1 ? '' : 's'}`);
   td.className = `task task-${task.state}`;
   td.title = `owner ${task.owner}`;

@@ -126,7 +126,6 @@ async fn status(State(app): State<ConsoleState>) -> Response {
                 "restarts": s.restarts,
                 "lastError": s.last_error,
                 "owner": owner,
-                "producerEpoch": serde_json::Value::Null,
             })
         })
         .collect();
@@ -265,7 +264,7 @@ async fn send(State(app): State<ConsoleState>, body: String) -> Response {
     };
     match app.gateway.handle(request, None).await {
         Ok(resp) => {
-            Json(serde_json::json!({"accepted": true, "response": books::uuids_readable(crate::http::to_json(&resp))}))
+            Json(serde_json::json!({"accepted": true, "response": crate::json_form::uuids_readable(crate::http::to_json(&resp))}))
                 .into_response()
         }
         Err(e) => {
