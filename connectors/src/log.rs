@@ -154,6 +154,10 @@ pub enum Assignment<P: ?Sized> {
     /// A partition is being taken away: stop its task, then acknowledge so
     /// the group can hand it over.
     Revoked(PartitionId, oneshot::Sender<()>),
+    /// The member's assignment is complete — after every join or
+    /// rebalance, even when it brought no partition (more members than
+    /// partitions): from here on the member is part of the group.
+    Settled,
 }
 
 /// One owned partition: the task's only door to the log.

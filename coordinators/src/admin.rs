@@ -50,14 +50,22 @@ pub async fn serve(
         .map_err(|e| CoordinatorError::InvalidArgument(format!("admin listener: {e}")))
 }
 
-/// Ready when every partition task of this process serves: `200` with the
-/// count, or `503` naming each task that restores or failed (and why).
+/// Ready when every consumer group of this process handed it its
+/// assignment (so a member that has not joined yet is not ready, while one
+/// with no partition — more members than partitions — is) and every
+/// partition task serves: `200` with the count, or `503` naming each group
+/// still joining and each task that restores or failed (and why).
 async fn readyz(State(admin): State<AdminState>) -> Response {
     let tasks = admin.states.list();
-    let waiting: Vec<serde_json::Value> = tasks
-        .iter()
-        .filter(|(_, _, s)| s.state != TaskState::Serving)
-        .map(|(group, id, s)| {
+    let joining: Vec<serde_json::Value> = admin
+        .states
+        .joining_groups()
+        .into_iter()
+        .map(|group| serde_json::json!({"group": group, "state": "joining"}))
+        .collect();
+    let waiting: Vec<serde_json::Value> = joining
+        .into_iter()
+        .chain(tasks.iter().filter(|(_, _, s)| s.state != TaskState::Serving).map(|(group, id, s)| {
             serde_json::json!({
                 "group": group,
                 "partition": id.to_string(),
@@ -65,7 +73,7 @@ async fn readyz(State(admin): State<AdminState>) -> Response {
                 "restarts": s.restarts,
                 "lastError": s.last_error,
             })
-        })
+        }))
         .collect();
     if waiting.is_empty() {
         (StatusCode::OK, Json(serde_json::json!({"ready": true, "partitions": tasks.len()}))).into_response()
@@ -86,4 +94,30 @@ async fn lag(State(admin): State<AdminState>) -> Response {
     let (at, groups) = admin.lag.latest();
     let at = at.map(|t| humantime::format_rfc3339_millis(t).to_string());
     Json(serde_json::json!({"sampledAt": at, "groups": groups})).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ready(states: &TaskStates) -> (StatusCode, serde_json::Value) {
+        let answer = readyz(State(AdminState { states: states.clone(), lag: LagBoard::default() })).await;
+        let status = answer.status();
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_member_is_ready_once_its_group_settled_even_without_partitions() {
+        let states = TaskStates::default();
+        let (status, body) = ready(&states).await;
+        assert_eq!(status, StatusCode::OK, "no group, no task: nothing to wait for: {body}");
+        states.joining("projector.board");
+        let (status, body) = ready(&states).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["notServing"][0], serde_json::json!({"group": "projector.board", "state": "joining"}));
+        states.settled("projector.board");
+        let (status, body) = ready(&states).await;
+        assert_eq!((status, body["partitions"].as_u64()), (StatusCode::OK, Some(0)), "{body}");
+    }
 }

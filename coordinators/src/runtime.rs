@@ -175,6 +175,9 @@ pub async fn start(
             retry: RetryPolicy { call_timeout: config.command_handler.handler_call_timeout, ..RetryPolicy::default() },
             ..TaskConfig::default()
         };
+        // Not ready until the group hands this process its assignment: said
+        // before any listener answers a probe.
+        states.joining(crate::command_handler::GROUP);
         let worker = Worker::new(log.clone(), handlers, task);
         let stop = shutdown.clone();
         parts.push(tokio::spawn(async move { worker.run(stop).await }));
@@ -182,6 +185,7 @@ pub async fn start(
 
     if roles.downstream {
         for (reactor, on_poison) in reactors(config, &hub)? {
+            states.joining(&reactor.group());
             let worker = EventWorker::new(log.clone(), reactor)
                 .with_upcasters(upcasters.clone())
                 .with_states(states.clone())

@@ -65,13 +65,34 @@ pub struct TaskStatus {
     pub last_error: Option<String>,
 }
 
-/// Every partition task of a process, by (group, partition). Cheap to clone.
+/// Every partition task of a process, by (group, partition), and whether
+/// each consumer group the process is a member of has handed it its
+/// assignment yet. Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct TaskStates {
     by_task: Arc<DashMap<(String, PartitionId), TaskStatus>>,
+    /// Groups joined or joining: `true` once their assignment settled.
+    groups: Arc<DashMap<String, bool>>,
 }
 
 impl TaskStates {
+    /// The process is joining `group`: not ready until its assignment settles.
+    pub fn joining(&self, group: &str) {
+        self.groups.insert(group.to_string(), false);
+    }
+
+    /// `group` handed this process its assignment (maybe no partition).
+    pub fn settled(&self, group: &str) {
+        self.groups.insert(group.to_string(), true);
+    }
+
+    /// Groups whose assignment has not arrived yet, sorted.
+    pub fn joining_groups(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.groups.iter().filter(|e| !*e.value()).map(|e| e.key().clone()).collect();
+        out.sort();
+        out
+    }
+
     fn set(&self, group: &str, id: &PartitionId, state: TaskState, failed: Option<(&LogError, u32)>) {
         let mut entry = self.by_task.entry((group.to_string(), id.clone())).or_insert_with(|| TaskStatus {
             state,

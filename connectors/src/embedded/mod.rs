@@ -216,7 +216,7 @@ impl Log for EmbeddedLog {
                 )));
             }
         }
-        Ok(Box::new(EmbeddedMembership { pending }))
+        Ok(Box::new(EmbeddedMembership { pending, settled: false }))
     }
 
     async fn join_events(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn EventPartition>>> {
@@ -235,7 +235,7 @@ impl Log for EmbeddedLog {
                 )));
             }
         }
-        Ok(Box::new(EmbeddedMembership { pending }))
+        Ok(Box::new(EmbeddedMembership { pending, settled: false }))
     }
 
     fn tail(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<StoredEvent>> {
@@ -278,6 +278,7 @@ impl Log for EmbeddedLog {
 /// On one machine the single worker owns every partition, forever.
 struct EmbeddedMembership<P: ?Sized> {
     pending: Vec<Box<P>>,
+    settled: bool,
 }
 
 #[async_trait]
@@ -285,6 +286,10 @@ impl<P: ?Sized + Send> Membership<P> for EmbeddedMembership<P> {
     async fn next(&mut self) -> Option<Assignment<P>> {
         match self.pending.pop() {
             Some(p) => Some(Assignment::Assigned(p)),
+            None if !self.settled => {
+                self.settled = true;
+                Some(Assignment::Settled)
+            }
             // Nothing is ever revoked: park until the coordinator shuts down.
             None => std::future::pending().await,
         }

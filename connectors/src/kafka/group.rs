@@ -167,6 +167,7 @@ impl<P: ?Sized + Send + 'static> ConsumerContext for GroupContext<P> {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Assign(tpl) = rebalance else { return };
         if tpl.count() == 0 {
+            let _ = self.assignments.blocking_send(Assignment::Settled);
             return;
         }
         if let Err(e) = consumer.pause(tpl) {
@@ -192,6 +193,7 @@ impl<P: ?Sized + Send + 'static> ConsumerContext for GroupContext<P> {
             });
             let _ = self.assignments.blocking_send(Assignment::Assigned(handle));
         }
+        let _ = self.assignments.blocking_send(Assignment::Settled);
     }
 }
 

@@ -40,6 +40,7 @@ impl Worker {
     /// and leaves the group.
     pub async fn run(self, shutdown: Shutdown) -> Result<(), CoordinatorError> {
         let domains = self.handlers.domains();
+        self.config.states.joining(GROUP);
         let mut membership = self.log.join(GROUP, &domains).await?;
         tracing::info!(?domains, "command-handler worker joined");
         let mut tasks: HashMap<PartitionId, Running> = HashMap::new();
@@ -69,6 +70,7 @@ impl Worker {
                         old.stop.trigger();
                     }
                 }
+                Some(Assignment::Settled) => self.config.states.settled(GROUP),
                 Some(Assignment::Revoked(id, ack)) => {
                     if let Some(running) = tasks.remove(&id) {
                         running.stop.trigger();

@@ -62,6 +62,7 @@ impl EventWorker {
     /// Joins the reactor's group and runs until `shutdown`.
     pub async fn run(self, shutdown: Shutdown) -> Result<(), CoordinatorError> {
         let group = self.reactor.group();
+        self.states.joining(&group);
         let mut membership = self.log.join_events(&group, &self.reactor.domains()).await?;
         tracing::info!(group, "event consumer joined");
         let mut tasks: HashMap<PartitionId, (Shutdown, JoinHandle<()>)> = HashMap::new();
@@ -102,6 +103,7 @@ impl EventWorker {
                         old.trigger();
                     }
                 }
+                Some(Assignment::Settled) => self.states.settled(&group),
                 Some(Assignment::Revoked(id, ack)) => {
                     if let Some((stop, handle)) = tasks.remove(&id) {
                         stop.trigger();
