@@ -56,6 +56,12 @@ pub struct BookArgs {
     /// The aggregate root (UUID).
     #[arg(long)]
     root: Uuid,
+    /// The aggregate as it was after this sequence.
+    #[arg(long, conflicts_with = "as_of_time")]
+    as_of_sequence: Option<u32>,
+    /// The aggregate as it was at this time (RFC 3339, e.g. 2026-12-01T10:00:00Z).
+    #[arg(long)]
+    as_of_time: Option<humantime::Timestamp>,
     /// Gateway URL.
     #[arg(long, env = "ANGZARR_GATEWAY", default_value = DEFAULT_GATEWAY)]
     gateway: String,
@@ -63,6 +69,16 @@ pub struct BookArgs {
     /// the default when piped) or `proto-json` (exact proto3 JSON).
     #[arg(long, value_enum)]
     output: Option<Output>,
+}
+
+/// Options of `angzarr roots`.
+#[derive(clap::Args)]
+pub struct RootsArgs {
+    /// Domain.
+    domain: String,
+    /// Gateway URL.
+    #[arg(long, env = "ANGZARR_GATEWAY", default_value = DEFAULT_GATEWAY)]
+    gateway: String,
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -196,7 +212,14 @@ pub async fn book(args: BookArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot reach the gateway at {}: {e}", args.gateway)),
     };
-    let q = Query { cover: Some(cover(&args.domain, args.root, None)), selection: None };
+    use angzarr_proto::angzarr::{TemporalQuery, query::Selection, temporal_query::PointInTime};
+    let point = match (args.as_of_sequence, args.as_of_time) {
+        (Some(n), _) => Some(PointInTime::AsOfSequence(n)),
+        (None, Some(t)) => Some(PointInTime::AsOfTime(prost_types::Timestamp::from(std::time::SystemTime::from(t)))),
+        (None, None) => None,
+    };
+    let selection = point.map(|p| Selection::Temporal(TemporalQuery { point_in_time: Some(p) }));
+    let q = Query { cover: Some(cover(&args.domain, args.root, None)), selection };
     match client.get_event_book(q).await {
         Ok(book) => {
             match Output::or_default(args.output) {
@@ -207,6 +230,35 @@ pub async fn book(args: BookArgs) -> ExitCode {
         }
         Err(s) => status_failure(&s),
     }
+}
+
+/// `angzarr roots DOMAIN`: every root of the domain, one per line, in UUID order.
+pub async fn roots(args: RootsArgs) -> ExitCode {
+    use angzarr_proto::angzarr::event_query_service_client::EventQueryServiceClient;
+    let mut client = match EventQueryServiceClient::connect(args.gateway.clone()).await {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot reach the gateway at {}: {e}", args.gateway)),
+    };
+    let mut stream = match client.get_aggregate_roots(()).await {
+        Ok(s) => s.into_inner(),
+        Err(s) => return status_failure(&s),
+    };
+    let mut count = 0usize;
+    loop {
+        match stream.message().await {
+            Ok(Some(r)) if r.domain == args.domain => {
+                if let Some(root) = r.root.as_ref().and_then(|u| Uuid::from_slice(&u.value).ok()) {
+                    println!("{root}");
+                    count += 1;
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(s) => return status_failure(&s),
+        }
+    }
+    eprintln!("{count} roots in {}", args.domain);
+    ExitCode::SUCCESS
 }
 
 /// `angzarr tail --correlation ID`: prints each committed event as it is

@@ -43,6 +43,8 @@ enum Command {
     Book(client::BookArgs),
     /// Who owns which partition and who is behind, from a gateway's HTTP API.
     Status(status::StatusArgs),
+    /// Every root of a domain, one per line.
+    Roots(client::RootsArgs),
     /// Run one coordinator role as its own process (scale by starting more).
     Coordinator {
         /// Which role.
@@ -196,6 +198,10 @@ async fn main() -> ExitCode {
         Command::Status(args) => {
             init_tracing("warn");
             return status::run(args).await;
+        }
+        Command::Roots(args) => {
+            init_tracing("warn");
+            return client::roots(args).await;
         }
         Command::Dlq { action } => {
             init_tracing("warn");

@@ -135,6 +135,16 @@ fn dev_send_book_and_status_speak_to_people() {
     let b64 = base64_of(&root);
     assert_eq!(exact["cover"]["root"]["value"], b64.as_str(), "{out}");
 
+    // The book as it was, and the domain's roots.
+    let (ok, out, err) =
+        run(&["book", "player", "--root", &root, "--as-of-sequence", "0", "--gateway", &gateway, "--output", "human"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().next(), Some(format!("player {root}  next sequence 1").as_str()), "{out}");
+    assert!(out.contains("PlayerRegistered") && !out.contains("FundsDeposited"), "{out}");
+    let (ok, out, err) = run(&["roots", "player", "--gateway", &gateway]);
+    assert!(ok && out.lines().collect::<Vec<_>>() == [root.as_str()], "{out}{err}");
+    assert!(err.contains("1 roots in player"), "{err}");
+
     // status: owners and lag, from the console's data.
     let http = format!("http://{http_listen}");
     let (ok, out, err) = run(&["status", "--http", &http, "--output", "human"]);

@@ -1,12 +1,21 @@
 //! `EventQueryService`: an aggregate's committed history, from the log.
+//!
+//! Selections are answered from what a point read returns — the latest
+//! snapshot and the pages after it: a sequence range or set, and the state
+//! as of a sequence or a time. A temporal read replays from the start and
+//! never uses a snapshot (the contract says so), so an aggregate whose
+//! history a snapshot already covers answers FAILED_PRECONDITION for it,
+//! as does a range reaching below the snapshot: those need the whole
+//! history, which point reads do not read yet.
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use angzarr_connectors::Log;
 use angzarr_proto::angzarr::event_query_service_server::EventQueryService;
+use angzarr_proto::angzarr::query::Selection;
 use angzarr_proto::angzarr::{AggregateRoot, EventBook, Query};
-use futures::Stream;
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
@@ -44,11 +53,6 @@ impl QueryService {
         }
         let root = cover.root.as_ref().ok_or_else(|| invalid("cover.root is missing"))?;
         let root = Uuid::try_from(root).map_err(|_| invalid("cover.root must be 16 bytes (a UUID)"))?;
-        if query.selection.is_some() {
-            return Err(CoordinatorError::Unimplemented(
-                "query selections (range, set, temporal) are not supported yet".into(),
-            ));
-        }
         let history = self.log.read_book(&cover.domain, &root).await?;
         let pages = self
             .upcasters
@@ -58,8 +62,67 @@ impl QueryService {
         let mut cover = cover.clone();
         cover.correlation_id.clear();
         let next_sequence = Book::from(history.clone()).next_sequence();
-        Ok(EventBook { cover: Some(cover), snapshot: history.decoded_snapshot(), pages, next_sequence })
+        let book = EventBook { cover: Some(cover), snapshot: history.decoded_snapshot(), pages, next_sequence };
+        match &query.selection {
+            None => Ok(book),
+            Some(selection) => select(book, selection),
+        }
     }
+}
+
+/// The part of `book` (latest snapshot and the pages after it) that
+/// `selection` asks for; refused when the snapshot hides what it needs.
+fn select(mut book: EventBook, selection: &Selection) -> Result<EventBook, CoordinatorError> {
+    use angzarr_proto::angzarr::temporal_query::PointInTime;
+    // Pages at or below the snapshot's sequence are not in `book`.
+    let covered = book.snapshot.as_ref().map(|s| s.sequence);
+    let hidden = |what: String| CoordinatorError::Rejected {
+        code: tonic::Code::FailedPrecondition,
+        message: format!(
+            "{what} needs the history before the snapshot at sequence {}, which point reads do not replay yet",
+            covered.unwrap_or_default()
+        ),
+    };
+    match selection {
+        Selection::Range(r) => {
+            if r.upper.is_some_and(|u| u < r.lower) {
+                return Err(CoordinatorError::InvalidArgument(format!(
+                    "range {}..={} is empty: upper is below lower",
+                    r.lower,
+                    r.upper.unwrap_or_default()
+                )));
+            }
+            if covered.is_some_and(|s| r.lower <= s) {
+                return Err(hidden(format!("the range from {}", r.lower)));
+            }
+            book.pages.retain(|p| p.seq().is_some_and(|s| s >= r.lower && r.upper.is_none_or(|u| s <= u)));
+            book.snapshot = None;
+        }
+        Selection::Sequences(set) => {
+            if let Some(low) = set.values.iter().filter(|v| covered.is_some_and(|s| **v <= s)).min() {
+                return Err(hidden(format!("sequence {low}")));
+            }
+            book.pages.retain(|p| p.seq().is_some_and(|s| set.values.contains(&s)));
+            book.snapshot = None;
+        }
+        Selection::Temporal(t) => {
+            if covered.is_some() {
+                return Err(hidden("a temporal read".into()));
+            }
+            match &t.point_in_time {
+                Some(PointInTime::AsOfSequence(n)) => book.pages.retain(|p| p.seq().is_some_and(|s| s <= *n)),
+                Some(PointInTime::AsOfTime(at)) => {
+                    let at = (at.seconds, at.nanos);
+                    // A page without a time cannot be placed: not included.
+                    book.pages.retain(|p| p.created_at.as_ref().is_some_and(|c| (c.seconds, c.nanos) <= at));
+                }
+                None => return Err(CoordinatorError::InvalidArgument("temporal query without a point in time".into())),
+            }
+            // The state as of that point: what a command then would have expected.
+            book.next_sequence = book.pages.last().and_then(|p| p.seq()).map_or(0, |s| s + 1);
+        }
+    }
+    Ok(book)
 }
 
 #[tonic::async_trait]
@@ -77,13 +140,55 @@ impl EventQueryService for QueryService {
 
     type SynchronizeStream = BoxStream<EventBook>;
 
-    async fn synchronize(&self, _: Request<Streaming<Query>>) -> Result<Response<Self::SynchronizeStream>, Status> {
-        Err(Status::unimplemented("Synchronize is not supported yet"))
+    /// Answers each query as it arrives, in order; a query that fails ends
+    /// the stream with its error.
+    async fn synchronize(
+        &self,
+        request: Request<Streaming<Query>>,
+    ) -> Result<Response<Self::SynchronizeStream>, Status> {
+        let this = self.clone();
+        let answers = request.into_inner().then(move |query| {
+            let this = this.clone();
+            async move {
+                match query {
+                    Ok(q) => this.book(&q).await.map_err(Status::from),
+                    Err(s) => Err(s),
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(answers)))
     }
 
     type GetAggregateRootsStream = BoxStream<AggregateRoot>;
 
+    /// Every root of every domain of the log, domain by domain in UUID
+    /// order, read a page at a time as the caller consumes them.
     async fn get_aggregate_roots(&self, _: Request<()>) -> Result<Response<Self::GetAggregateRootsStream>, Status> {
-        Err(Status::unimplemented("GetAggregateRoots is not supported yet"))
+        const PAGE: usize = 500;
+        let log = self.log.clone();
+        let mut domains = log.domains();
+        domains.sort();
+        let pages = futures::stream::try_unfold((domains.into_iter(), None::<String>, None::<Uuid>), move |state| {
+            let log = log.clone();
+            async move {
+                let (mut rest, mut domain, mut after) = state;
+                loop {
+                    let Some(d) = domain.clone().or_else(|| rest.next()) else { return Ok::<_, Status>(None) };
+                    let roots =
+                        log.roots(&d, after, PAGE).await.map_err(|e| Status::from(CoordinatorError::from(e)))?;
+                    let full = roots.len() == PAGE;
+                    (domain, after) = if full { (Some(d.clone()), roots.last().copied()) } else { (None, None) };
+                    if roots.is_empty() {
+                        continue;
+                    }
+                    let batch: Vec<Result<AggregateRoot, Status>> = roots
+                        .into_iter()
+                        .map(|r| Ok(AggregateRoot { domain: d.clone(), root: Some(r.into()) }))
+                        .collect();
+                    return Ok(Some((futures::stream::iter(batch), (rest, domain, after))));
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(pages.try_flatten())))
     }
 }
