@@ -162,7 +162,7 @@ pub async fn send(args: SendArgs) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(angzarr_client::GatewayError::Rejected { code, message }) => {
-            eprintln!("rejected: {}: {message}", code_name(code));
+            eprintln!("rejected: {}: {message}", angzarr_coordinators::http::code_name(code));
             ExitCode::FAILURE
         }
         Err(e) => {
@@ -170,19 +170,6 @@ pub async fn send(args: SendArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// gRPC's name of `code` (`FAILED_PRECONDITION`).
-fn code_name(code: tonic::Code) -> String {
-    let camel = format!("{code:?}");
-    let mut out = String::new();
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
 }
 
 /// What `send` says when the command was accepted.

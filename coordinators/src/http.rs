@@ -91,7 +91,7 @@ pub(crate) fn status_response(s: tonic::Status) -> Response {
 
 /// gRPC's canonical name of a status code (`FAILED_PRECONDITION`), as
 /// `google.rpc.Code` spells it in JSON.
-pub(crate) fn code_name(code: tonic::Code) -> String {
+pub fn code_name(code: tonic::Code) -> String {
     let camel = format!("{code:?}");
     let mut out = String::with_capacity(camel.len() + 4);
     for (i, c) in camel.chars().enumerate() {
