@@ -23,6 +23,7 @@ pub mod kafka;
 pub mod log;
 pub mod memory;
 pub mod record;
+pub mod restore;
 
 pub use error::{LogError, Result};
 pub use faults::Faults;
@@ -31,3 +32,4 @@ pub use record::{
     AggregateHistory, CommandEnvelope, CommandOutcome, DeadLetter, Encoded, EventRecord, EventTx, Notice, PartitionId,
     RecentRequest, Rejection, Reply, SnapshotRecord, StoredEvent, TxBatch, Undecodable,
 };
+pub use restore::{RestoreSink, RestoreStream, Restored};

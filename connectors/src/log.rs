@@ -6,11 +6,11 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::Result;
 use crate::record::{
     AggregateHistory, CommandEnvelope, CommandOutcome, DeadLetter, EventTx, PartitionId, RecentRequest, StoredEvent,
     TxBatch,
 };
+use crate::{RestoreStream, Result};
 
 /// What [`Log::submit`] returns once the command is durably in the commands log.
 #[derive(Debug)]
@@ -167,14 +167,16 @@ pub trait PartitionLog: Send {
     fn id(&self) -> &PartitionId;
 
     /// Takes (or takes again) ownership, then reads the partition's
-    /// aggregates: per root, the latest snapshot and the events after it.
+    /// aggregates: per root, the latest snapshot and the events after it,
+    /// streamed as they are read ([`RestoreStream`]: the caller builds its
+    /// state from the chunks and never holds the partition twice).
     /// Proportional to live roots plus the uncovered tail.
     ///
     /// Called again after a failure whose outcome is unknown: it must then
     /// re-initialise (on Kafka: a new producer, which fences our own earlier
     /// one so the log's answer is final), rewind the commands position to
     /// the last commit, and read the state afresh.
-    async fn restore(&mut self) -> Result<Vec<AggregateHistory>>;
+    async fn restore(&mut self) -> Result<RestoreStream>;
 
     /// Commands decided in roughly the last `window` that carried a request
     /// id, with the events they appended — so a retried request gets its

@@ -96,7 +96,7 @@ impl PartitionLog for MemoryPartition {
         &self.id
     }
 
-    async fn restore(&mut self) -> Result<Vec<AggregateHistory>> {
+    async fn restore(&mut self) -> Result<crate::RestoreStream> {
         let s = self.state.lock().unwrap();
         self.polled_through = s.committed;
         if self.faults.take_for(&self.faults.restore_failures, self.id.partition) {
@@ -121,7 +121,7 @@ impl PartitionLog for MemoryPartition {
             h.first_offset.get_or_insert(offset as i64);
             h.pages.extend(e.book.pages.iter().filter_map(crate::record::Encoded::page));
         }
-        Ok(by_root.into_values().collect())
+        Ok(crate::RestoreStream::from_histories(by_root.into_values().collect()))
     }
 
     async fn recent_requests(&mut self, _window: Duration) -> Result<Vec<RecentRequest>> {

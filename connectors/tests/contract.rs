@@ -73,7 +73,7 @@ fn ids(cmds: &[CommandEnvelope]) -> Vec<&str> {
 /// whose commands are appended by `append`.
 async fn contract(mut plog: Box<dyn PartitionLog>, append: Append<'_>) {
     let root = Uuid::new_v4();
-    assert!(plog.restore().await.unwrap().is_empty(), "a fresh partition restores empty");
+    assert!(plog.restore().await.unwrap().histories().await.unwrap().is_empty(), "a fresh partition restores empty");
 
     // Commands come in order.
     for id in ["c0", "c1", "c2"] {
@@ -84,7 +84,7 @@ async fn contract(mut plog: Box<dyn PartitionLog>, append: Append<'_>) {
     assert!(first.windows(2).all(|w| w[0].offset < w[1].offset), "offsets grow");
 
     // Nothing committed: a second restore goes back to the last commit.
-    assert!(plog.restore().await.unwrap().is_empty());
+    assert!(plog.restore().await.unwrap().histories().await.unwrap().is_empty());
     let again = poll_n(plog.as_mut(), 3).await;
     assert_eq!(ids(&again), ["c0", "c1", "c2"], "after a restore the uncommitted commands come again");
 
@@ -92,7 +92,7 @@ async fn contract(mut plog: Box<dyn PartitionLog>, append: Append<'_>) {
     let batch =
         TxBatch { events: vec![event(root, 0, "c0")], consumed_through: Some(again[0].offset), ..Default::default() };
     assert_eq!(plog.commit(batch).await.unwrap().len(), 1, "one offset per appended event");
-    let restored = plog.restore().await.unwrap();
+    let restored = plog.restore().await.unwrap().histories().await.unwrap();
     assert_eq!(restored.len(), 1);
     assert_eq!(restored[0].pages.iter().map(|p| p.seq()).collect::<Vec<_>>(), [0]);
     let rest = poll_n(plog.as_mut(), 2).await;
@@ -107,7 +107,7 @@ async fn contract(mut plog: Box<dyn PartitionLog>, append: Append<'_>) {
         ..Default::default()
     };
     assert_eq!(plog.commit(batch).await.unwrap().len(), 2);
-    let restored = plog.restore().await.unwrap();
+    let restored = plog.restore().await.unwrap().histories().await.unwrap();
     assert_eq!(restored[0].snapshot.as_ref().map(|s| s.seq()), Some(1));
     assert_eq!(restored[0].pages.iter().map(|p| p.seq()).collect::<Vec<_>>(), [2], "only pages after the snapshot");
     // Positive control for "nothing more to poll": a new command does come.

@@ -5,8 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::EmbeddedLog;
+use crate::RestoreStream;
 use crate::log::PartitionLog;
-use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, RecentRequest, StoredEvent, TxBatch};
+use crate::record::{CommandEnvelope, PartitionId, RecentRequest, StoredEvent, TxBatch};
 use crate::{LogError, Result};
 
 /// How many of a partition's latest events a new owner reads back for
@@ -35,11 +36,11 @@ impl PartitionLog for EmbeddedPartition {
         &self.id
     }
 
-    async fn restore(&mut self) -> Result<Vec<AggregateHistory>> {
+    async fn restore(&mut self) -> Result<RestoreStream> {
         // Again after a failure: back to the last committed command.
         self.polled_through = self.committed;
         let (domain, p) = (self.id.domain.to_string(), self.id.partition);
-        self.log.with_store(move |s| s.restore(&domain, p)).await
+        self.log.with_store(move |s| s.restore(&domain, p)).await.map(RestoreStream::from_histories)
     }
 
     async fn recent_requests(&mut self, window: Duration) -> Result<Vec<RecentRequest>> {

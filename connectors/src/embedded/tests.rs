@@ -116,7 +116,7 @@ async fn restore_reads_snapshot_and_only_the_uncovered_tail() {
     let events = (0..5).map(|s| event(root, s)).collect();
     let snapshot = SnapshotRecord { root, snapshot: Snapshot { sequence: 2, ..Default::default() } };
     p.commit(TxBatch { events, snapshots: vec![snapshot], ..Default::default() }).await.unwrap();
-    let restored = p.restore().await.unwrap();
+    let restored = p.restore().await.unwrap().histories().await.unwrap();
     assert_eq!(restored.len(), 1);
     assert_eq!(restored[0].snapshot.as_ref().unwrap().seq(), 2);
     let seqs: Vec<_> = restored[0].pages.iter().map(|pg| pg.seq()).collect();

@@ -22,7 +22,7 @@ use super::records::{self, RESTORE_FROM_KEY};
 use super::txn::{self, Consumed, GroupMeta, Out};
 use super::{KafkaConfig, restore};
 use crate::log::PartitionLog;
-use crate::record::{AggregateHistory, CommandEnvelope, PartitionId, RecentRequest, TxBatch};
+use crate::record::{CommandEnvelope, PartitionId, RecentRequest, TxBatch};
 use crate::{LogError, Result};
 use angzarr_proto::angzarr::{Cover, EventBook};
 
@@ -95,7 +95,7 @@ impl PartitionLog for KafkaPartition {
         &self.id
     }
 
-    async fn restore(&mut self) -> Result<Vec<AggregateHistory>> {
+    async fn restore(&mut self) -> Result<crate::RestoreStream> {
         let again = std::mem::replace(&mut self.restored, true);
         if again {
             // After a failure: this producer is not used again; a new one fences it.
@@ -120,25 +120,35 @@ impl PartitionLog for KafkaPartition {
             self.rewind().await?;
         }
 
+        // Read on a blocking thread, streamed to the task as it is read
+        // (the task builds its books from the chunks); the commands
+        // partition resumes once everything was read.
         let (config, domain, p) = (self.config.clone(), self.id.domain.to_string(), self.id.partition);
-        let (histories, stats) =
-            tokio::task::spawn_blocking(move || restore::read_partition_with_stats(&config, &domain, p, None))
-                .await
-                .map_err(|e| LogError::Unavailable(e.to_string()))??;
-        tracing::info!(
-            partition = %self.id,
-            aggregates = histories.len(),
-            snapshot_records = stats.snapshot_records,
-            event_records = stats.event_records,
-            events_from = stats.events_from,
-            fenced_in = ?fenced_after,
-            elapsed = ?started.elapsed(),
-            "kafka partition restored"
-        );
-        metrics::counter!("angzarr.restore.records", "kind" => "snapshots").increment(stats.snapshot_records);
-        metrics::counter!("angzarr.restore.records", "kind" => "events").increment(stats.event_records);
-        let _ = self.control.send(Control::Resume(self.topic(TopicKind::Commands), p as i32));
-        Ok(histories)
+        let (id, control, commands) = (self.id.clone(), self.control.clone(), self.topic(TopicKind::Commands));
+        let (mut sink, stream) = crate::restore::channel();
+        tokio::task::spawn_blocking(move || {
+            match restore::stream_partition(&config, &domain, p, None, |item| sink.blocking_push(item)) {
+                Err(e) => sink.blocking_fail(e),
+                // Revoked while it was read: nobody to resume for.
+                Ok(_) if !sink.blocking_finish() => {}
+                Ok(stats) => {
+                    tracing::info!(
+                        partition = %id,
+                        snapshot_records = stats.snapshot_records,
+                        event_records = stats.event_records,
+                        events_from = stats.events_from,
+                        fenced_in = ?fenced_after,
+                        elapsed = ?started.elapsed(),
+                        "kafka partition restored"
+                    );
+                    metrics::counter!("angzarr.restore.records", "kind" => "snapshots")
+                        .increment(stats.snapshot_records);
+                    metrics::counter!("angzarr.restore.records", "kind" => "events").increment(stats.event_records);
+                    let _ = control.send(Control::Resume(commands, p as i32));
+                }
+            }
+        });
+        Ok(stream)
     }
 
     async fn recent_requests(&mut self, window: Duration) -> Result<Vec<RecentRequest>> {

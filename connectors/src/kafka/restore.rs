@@ -8,7 +8,6 @@
 //! uncovered one — which the partition owner keeps close to the head by
 //! snapshotting idle aggregates.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -24,6 +23,7 @@ use angzarr_topology::names::TopicKind;
 use super::records::RESTORE_FROM_KEY;
 use super::{KafkaConfig, client};
 use crate::record::{AggregateHistory, Encoded};
+use crate::restore::{Histories, Restored};
 use crate::{LogError, Result};
 
 /// What a restore read.
@@ -46,6 +46,21 @@ pub(super) fn read_to_end(
     from: Offset,
     mut each: impl FnMut(&BorrowedMessage<'_>),
 ) -> Result<u64> {
+    read_while(consumer, topic, partition, from, |msg| {
+        each(msg);
+        true
+    })
+}
+
+/// [`read_to_end`], stopping early when `each` returns `false` (nobody
+/// wants the rest: the partition was revoked while it was read).
+fn read_while(
+    consumer: &BaseConsumer<client::QuietEof>,
+    topic: &str,
+    partition: u32,
+    from: Offset,
+    mut each: impl FnMut(&BorrowedMessage<'_>) -> bool,
+) -> Result<u64> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition as i32, from).map_err(|e| LogError::Config(e.to_string()))?;
     consumer.assign(&tpl).map_err(|e| LogError::Unavailable(format!("assigning {topic}[{partition}]: {e}")))?;
@@ -56,7 +71,9 @@ pub(super) fn read_to_end(
             Some(Ok(msg)) => {
                 n += 1;
                 last_progress = Instant::now();
-                each(&msg);
+                if !each(&msg) {
+                    return Ok(n);
+                }
             }
             Some(Err(KafkaError::PartitionEOF(_))) => return Ok(n),
             Some(Err(e)) => {
@@ -70,75 +87,102 @@ pub(super) fn read_to_end(
     }
 }
 
-/// The aggregates of a partition (or only `only`), with what was read.
-pub fn read_partition_with_stats(
+/// Reads the aggregates of a partition (or only `only`) and hands each
+/// snapshot and page to `each` as it is read — snapshots first, then the
+/// events from the restore point, so a root's snapshot precedes its pages.
+/// Nothing of the partition is gathered here: the receiver is the only
+/// place it lives. Stops early (`Ok`) when `each` returns `false`.
+pub fn stream_partition(
     config: &KafkaConfig,
     domain: &str,
     partition: u32,
     only: Option<Uuid>,
-) -> Result<(Vec<AggregateHistory>, RestoreStats)> {
+    mut each: impl FnMut(Restored) -> bool,
+) -> Result<RestoreStats> {
     let consumer: BaseConsumer<client::QuietEof> = client::committed_reader(config)
         .create_with_context(client::QuietEof)
         .map_err(|e| LogError::Config(format!("restore reader: {e}")))?;
     let snapshots_topic = config.topics.name(domain, TopicKind::Snapshots);
     let events_topic = config.topics.name(domain, TopicKind::Events);
     let mut stats = RestoreStats::default();
-    // Every live aggregate of the partition is held here, encoded: this map
-    // is the restore's peak memory.
-    let mut by_root: HashMap<Uuid, AggregateHistory> = HashMap::new();
     let mut restore_from: Option<i64> = None;
+    let mut listening = true;
 
-    stats.snapshot_records = read_to_end(&consumer, &snapshots_topic, partition, Offset::Beginning, |msg| {
+    stats.snapshot_records = read_while(&consumer, &snapshots_topic, partition, Offset::Beginning, |msg| {
         let key = msg.key().and_then(|k| std::str::from_utf8(k).ok()).unwrap_or_default();
         if key == RESTORE_FROM_KEY {
             restore_from = msg.payload().and_then(|p| std::str::from_utf8(p).ok()).and_then(|s| s.parse().ok());
-            return;
+            return true;
         }
         let Ok(root) = Uuid::parse_str(key) else {
-            return undecodable(msg, "key is not a UUID");
+            undecodable(msg, "key is not a UUID");
+            return true;
         };
         if only.is_some_and(|o| o != root) {
-            return;
+            return true;
         }
         match msg.payload().map(EventBook::decode) {
-            Some(Ok(book)) => {
-                let history = by_root.entry(root).or_insert_with(|| AggregateHistory { root, ..Default::default() });
-                history.snapshot = book.snapshot.as_ref().map(Encoded::snapshot);
+            Some(Ok(EventBook { snapshot: Some(s), .. })) => {
+                listening = each(Restored::Snapshot { root, snapshot: Encoded::snapshot(&s) });
             }
+            Some(Ok(_)) => {}
             Some(Err(e)) => undecodable(msg, &e.to_string()),
             None => {} // a tombstone: the snapshot was deleted
         }
+        listening
     })?;
+    if !listening {
+        return Ok(stats);
+    }
 
     stats.events_from = restore_from.unwrap_or(0);
     let from = restore_from.map_or(Offset::Beginning, Offset::Offset);
-    stats.event_records = read_to_end(&consumer, &events_topic, partition, from, |msg| {
+    stats.event_records = read_while(&consumer, &events_topic, partition, from, |msg| {
         let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok())
         else {
-            return undecodable(msg, "key is not a UUID");
+            undecodable(msg, "key is not a UUID");
+            return true;
         };
         if only.is_some_and(|o| o != root) {
-            return;
+            return true;
         }
         let book = match msg.payload().map(EventBook::decode) {
             Some(Ok(b)) => b,
-            Some(Err(e)) => return undecodable(msg, &e.to_string()),
-            None => return undecodable(msg, "no value"),
-        };
-        let history = by_root.entry(root).or_insert_with(|| AggregateHistory { root, ..Default::default() });
-        let covered = history.snapshot.as_ref().map(|s| s.seq() as i64).unwrap_or(-1);
-        let next_expected = history.pages.last().map(|p| p.seq() as i64 + 1).unwrap_or(covered + 1);
-        for page in &book.pages {
-            let Some(page) = Encoded::page(page) else { continue };
-            let seq = page.seq() as i64;
-            if seq <= covered || seq < next_expected {
-                continue; // covered by the snapshot, or a duplicate
+            Some(Err(e)) => {
+                undecodable(msg, &e.to_string());
+                return true;
             }
-            history.first_offset.get_or_insert(msg.offset());
-            history.pages.push(page);
+            None => {
+                undecodable(msg, "no value");
+                return true;
+            }
+        };
+        // Covered and repeated pages are dropped by the receiver
+        // (`restore::extends`), which knows the root's book.
+        for page in book.pages.iter().filter_map(Encoded::page) {
+            if !each(Restored::Page { root, offset: Some(msg.offset()), page }) {
+                return false;
+            }
         }
+        true
     })?;
-    Ok((by_root.into_values().collect(), stats))
+    Ok(stats)
+}
+
+/// The aggregates of a partition (or only `only`), gathered, with what was
+/// read — for point reads and tests; a partition owner streams instead.
+pub fn read_partition_with_stats(
+    config: &KafkaConfig,
+    domain: &str,
+    partition: u32,
+    only: Option<Uuid>,
+) -> Result<(Vec<AggregateHistory>, RestoreStats)> {
+    let mut gathered = Histories::default();
+    let stats = stream_partition(config, domain, partition, only, |item| {
+        gathered.add(item);
+        true
+    })?;
+    Ok((gathered.into_vec(), stats))
 }
 
 /// The aggregates of a partition (or only `only`).

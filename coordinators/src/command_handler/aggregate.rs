@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use angzarr_connectors::{AggregateHistory, Encoded};
+use angzarr_connectors::{AggregateHistory, Encoded, LogError, RestoreStream, Restored};
 
 use super::spill::{Spill, SpillError};
 use angzarr_proto::angzarr::{Cover, EventBook, EventPage, Snapshot};
@@ -141,41 +141,76 @@ impl Cold {
 }
 
 impl Books {
-    /// The restored state of a partition; with `cache`, at most its
-    /// `max` books stay in memory and the rest are spilled.
-    pub fn restore(histories: Vec<AggregateHistory>, cache: Option<&CacheConfig>) -> Result<Self, SpillError> {
+    /// The restored state of a partition, built as the log streams it —
+    /// the books are the only copy of the partition this worker holds; with
+    /// `cache`, at most its `max` books stay in memory and the rest are
+    /// spilled as they arrive.
+    pub async fn restore(mut stream: RestoreStream, cache: Option<&CacheConfig>) -> Result<Self, RestoreError> {
         let cold = match cache {
             Some(c) => {
                 Some(Cold { max: c.max_cached.max(1), spill: std::sync::Mutex::new(Spill::open(&c.state_dir)?) })
             }
             None => None,
         };
-        let max = cold.as_ref().map_or(usize::MAX, |c| c.max);
-        let mut books = Books {
-            by_root: HashMap::with_capacity(histories.len().min(max)),
-            uncovered: BTreeSet::new(),
-            cold,
-            clock: 0,
-        };
-        let mut overflow = Vec::new();
-        for h in histories {
-            let (root, book) = (h.root, Book::from(h));
-            if let Some(o) = book.first_uncovered {
-                books.uncovered.insert((o, root));
+        let mut books = Books { by_root: HashMap::new(), uncovered: BTreeSet::new(), cold, clock: 0 };
+        // Books past the cap, on their way to the spill file.
+        let mut overflow: HashMap<Uuid, Book> = HashMap::new();
+        while let Some(chunk) = stream.next().await {
+            for item in chunk? {
+                books.add_restored(item, &mut overflow)?;
             }
-            if books.by_root.len() < max {
-                books.by_root.insert(root, book);
-            } else {
-                overflow.push((root, book));
-                if overflow.len() >= 10_000 {
-                    books.cold.as_mut().expect("a limit means a spill").spill().put(overflow.drain(..))?;
-                }
+            if overflow.len() >= SPILL_CHUNK {
+                books.cold.as_mut().expect("a limit means a spill").spill().put(overflow.drain())?;
             }
         }
         if !overflow.is_empty() {
             books.cold.as_mut().expect("a limit means a spill").spill().put(overflow)?;
         }
         Ok(books)
+    }
+
+    /// One restored snapshot or page into its book.
+    fn add_restored(&mut self, item: Restored, overflow: &mut HashMap<Uuid, Book>) -> Result<(), SpillError> {
+        let max = self.cold.as_ref().map_or(usize::MAX, |c| c.max);
+        let root = match &item {
+            Restored::Snapshot { root, .. } | Restored::Page { root, .. } => *root,
+        };
+        let book = if self.by_root.contains_key(&root) {
+            self.by_root.get_mut(&root).expect("just checked")
+        } else if overflow.contains_key(&root) {
+            overflow.get_mut(&root).expect("just checked")
+        } else {
+            // A snapshot comes before the root's pages: a snapshot of a
+            // root not in memory starts its book (a later snapshot record
+            // of the same root replaces a spilled one on the next put); a
+            // page may belong to a book already spilled.
+            let spilled = match (&item, &mut self.cold) {
+                (Restored::Page { .. }, Some(cold)) => cold.spill().take(&root)?,
+                _ => None,
+            };
+            let book = spilled.unwrap_or_default();
+            if self.by_root.len() < max {
+                self.by_root.entry(root).or_insert(book)
+            } else {
+                overflow.entry(root).or_insert(book)
+            }
+        };
+        match item {
+            Restored::Snapshot { snapshot, .. } => book.snapshot = Some(snapshot),
+            Restored::Page { offset, page, .. } => {
+                let covered = book.snapshot.as_ref().map(Encoded::seq);
+                if angzarr_connectors::restore::extends(covered, book.pages.last().map(Encoded::seq), page.seq()) {
+                    if book.first_uncovered.is_none()
+                        && let Some(o) = offset
+                    {
+                        book.first_uncovered = Some(o);
+                        self.uncovered.insert((o, root));
+                    }
+                    book.pages.push(page);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Number of live aggregates, in memory or spilled.
@@ -304,6 +339,21 @@ impl Books {
     }
 }
 
+/// Books spilled in one transaction while a partition is restored.
+const SPILL_CHUNK: usize = 10_000;
+
+/// A restore that could not finish: the log failed while it was read, or
+/// the spill file did. Either way the task fails and is restored again.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// Reading the log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The spill file failed.
+    #[error(transparent)]
+    Spill(#[from] SpillError),
+}
+
 /// How many aggregates a partition keeps in memory, and where the rest go.
 #[derive(Clone, Debug)]
 pub struct CacheConfig {
@@ -359,12 +409,12 @@ mod tests {
         assert_eq!(books.restore_from(), Some(42));
     }
 
-    #[test]
-    fn the_restore_point_follows_snapshots_without_scanning() {
+    #[tokio::test]
+    async fn the_restore_point_follows_snapshots_without_scanning() {
         let state = prost_types::Any { type_url: "t/S".into(), value: vec![1] };
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let mut books = Books::restore(
-            vec![
+            RestoreStream::from_histories(vec![
                 AggregateHistory {
                     root: a,
                     pages: vec![Encoded::page(&page(0)).unwrap()],
@@ -380,9 +430,10 @@ mod tests {
                     })),
                     ..Default::default()
                 },
-            ],
+            ]),
             None,
         )
+        .await
         .unwrap();
         assert_eq!(books.restore_from(), Some(10));
         assert!(books.laggards(100, 10).is_empty(), "a's latest state is unknown after a restore");
@@ -402,8 +453,8 @@ mod tests {
         assert!(books.laggards(21, 10).is_empty(), "b's state after page 5 is unknown until its handler returns it");
     }
 
-    #[test]
-    fn past_the_limit_cold_books_are_spilled_and_come_back_whole() {
+    #[tokio::test]
+    async fn past_the_limit_cold_books_are_spilled_and_come_back_whole() {
         let dir = tempfile::tempdir().unwrap();
         let cache = CacheConfig { max_cached: 10, state_dir: dir.path().to_path_buf() };
         let roots: Vec<Uuid> = (0..25).map(|_| Uuid::new_v4()).collect();
@@ -417,7 +468,7 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        let mut books = Books::restore(histories, Some(&cache)).unwrap();
+        let mut books = Books::restore(RestoreStream::from_histories(histories), Some(&cache)).await.unwrap();
         assert_eq!((books.len(), books.cached()), (25, 10));
         assert_eq!(books.restore_from(), Some(0), "spilled books still hold the restore point");
         // A batch touches every root: each comes back with its own history.
@@ -431,5 +482,50 @@ mod tests {
         // The most recently used stay in memory.
         assert!(books.by_root.contains_key(&roots[24]));
         assert!(!books.by_root.contains_key(&roots[0]));
+    }
+
+    /// Restore streams: snapshots first, then pages — a page may belong to
+    /// a book that was spilled while the snapshots were read.
+    #[tokio::test]
+    async fn a_streamed_restore_past_the_limit_finds_spilled_books_for_their_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheConfig { max_cached: 10, state_dir: dir.path().to_path_buf() };
+        let roots: Vec<Uuid> = (0..SPILL_CHUNK + 20).map(|_| Uuid::new_v4()).collect();
+        let (mut sink, stream) = angzarr_connectors::restore::channel();
+        let sent = roots.clone();
+        let reader = tokio::spawn(async move {
+            let snapshot = Encoded::snapshot(&Snapshot { sequence: 0, ..Default::default() });
+            for r in &sent {
+                sink.push(Restored::Snapshot { root: *r, snapshot: snapshot.clone() }).await;
+            }
+            for (i, r) in sent.iter().enumerate() {
+                sink.push(Restored::Page { root: *r, offset: Some(i as i64), page: Encoded::page(&page(1)).unwrap() })
+                    .await;
+            }
+            // A repeat, and a page the snapshot covers: both dropped.
+            sink.push(Restored::Page { root: sent[0], offset: Some(0), page: Encoded::page(&page(1)).unwrap() }).await;
+            sink.push(Restored::Page { root: sent[1], offset: Some(1), page: Encoded::page(&page(0)).unwrap() }).await;
+            sink.finish().await;
+        });
+        let mut books = Books::restore(stream, Some(&cache)).await.unwrap();
+        reader.await.unwrap();
+        assert_eq!((books.len(), books.cached()), (roots.len(), 10));
+        assert_eq!(books.restore_from(), Some(0));
+        for r in [roots[0], roots[1], roots[SPILL_CHUNK], *roots.last().unwrap()] {
+            books.load([r]).unwrap();
+            let staged = books.stage();
+            let book = staged.get(&r).unwrap();
+            assert_eq!(book.next_sequence(), 2, "snapshot 0 and page 1, once");
+            assert_eq!(book.pages.len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_restore_that_fails_half_way_is_an_error_not_a_partial_partition() {
+        let (mut sink, stream) = angzarr_connectors::restore::channel();
+        sink.push(Restored::Page { root: Uuid::new_v4(), offset: Some(0), page: Encoded::page(&page(0)).unwrap() })
+            .await;
+        sink.fail(LogError::Unavailable("broker gone".into())).await;
+        assert!(matches!(Books::restore(stream, None).await, Err(RestoreError::Log(LogError::Unavailable(_)))));
     }
 }

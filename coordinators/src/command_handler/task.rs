@@ -21,7 +21,8 @@
 use std::time::{Duration, Instant};
 
 use angzarr_connectors::{
-    CommandEnvelope, CommandOutcome, EventRecord, LogError, PartitionLog, Rejection, Reply, SnapshotRecord, TxBatch,
+    CommandEnvelope, CommandOutcome, EventRecord, LogError, PartitionLog, Rejection, Reply, RestoreStream,
+    SnapshotRecord, TxBatch,
 };
 use angzarr_proto::angzarr::{
     CommandBook, ContextualCommand, EventBook, EventPage, PageHeader, Snapshot, SyncMode, business_response,
@@ -30,7 +31,7 @@ use angzarr_proto::type_name;
 use prost::Message;
 use tonic::Code;
 
-use super::aggregate::{Books, CacheConfig, Staged, sequence_mismatch};
+use super::aggregate::{Books, CacheConfig, RestoreError, Staged, sequence_mismatch};
 use super::dedupe::{Dedupe, Seen};
 use super::execute::{RetryPolicy, execute};
 use tracing::Instrument as _;
@@ -196,10 +197,9 @@ async fn serve(
     // A revocation must not wait for a restore that waits for the broker.
     let restored = tokio::select! {
         _ = stop.wait() => return Ok(()),
-        restored = restore(log, handlers, stop) => restored?,
+        restored = restore(log, handlers, config.cache.as_ref(), stop) => restored?,
     };
-    let Some(restored) = restored else { return Ok(()) };
-    let mut books = Books::restore(restored, config.cache.as_ref()).map_err(spill_failed)?;
+    let Some(mut books) = restored else { return Ok(()) };
     let mut dedupe = Dedupe::new(config.dedupe_window, config.dedupe_max);
     let recent = tokio::select! {
         _ = stop.wait() => return Ok(()),
@@ -348,28 +348,40 @@ fn reused_id(request_id: &str, root: &uuid::Uuid) -> CommandOutcome {
     )
 }
 
-/// Reads the partition's histories, upcast. An upcaster that fails is
+/// Builds the partition's books from the log's restore stream, upcast
+/// first when upcasters cover the domain. An upcaster that fails is
 /// retried with backoff — the partition is not served meanwhile, and says
 /// why in the log; `None` if stopped first.
 async fn restore(
     log: &mut dyn PartitionLog,
     handlers: &Handlers,
+    cache: Option<&CacheConfig>,
     stop: &Shutdown,
-) -> Result<Option<Vec<angzarr_connectors::AggregateHistory>>, LogError> {
-    let restored = log.restore().await?;
+) -> Result<Option<Books>, LogError> {
+    let stream = log.restore().await?;
     let id = log.id().clone();
-    if !handlers.upcasters.covers(&id.domain) {
-        return Ok(Some(restored));
+    let stream = if handlers.upcasters.covers(&id.domain) {
+        // Upcasters take whole histories: gathered first, so a domain with
+        // upcasters holds its partition twice while they run.
+        let histories = stream.histories().await?;
+        let upcast = until_ok(
+            stop,
+            || handlers.upcasters.histories(&id.domain, histories.clone()),
+            |status, backoff| {
+                tracing::error!(partition = %id, code = ?status.code(), message = status.message(), ?backoff,
+                    "upcasting the restored history failed; retrying (the partition is not served meanwhile)")
+            },
+        );
+        let Some(upcast) = upcast.await else { return Ok(None) };
+        RestoreStream::from_histories(upcast)
+    } else {
+        stream
+    };
+    match Books::restore(stream, cache).await {
+        Ok(books) => Ok(Some(books)),
+        Err(RestoreError::Log(e)) => Err(e),
+        Err(RestoreError::Spill(e)) => Err(spill_failed(e)),
     }
-    let upcast = until_ok(
-        stop,
-        || handlers.upcasters.histories(&id.domain, restored.clone()),
-        |status, backoff| {
-            tracing::error!(partition = %id, code = ?status.code(), message = status.message(), ?backoff,
-                "upcasting the restored history failed; retrying (the partition is not served meanwhile)")
-        },
-    );
-    Ok(upcast.await)
 }
 
 /// Decides one command against the staged books. Never fails: every
