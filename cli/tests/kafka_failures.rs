@@ -148,6 +148,7 @@ async fn bounce(
     }
     stop.store(true, Ordering::Relaxed);
     let (accepted, errors) = load.await.unwrap();
+    keep_worker_logs(cluster);
     let times = at.lock().unwrap().clone();
     let first_after = times.iter().filter(|t| **t > recovered).min().map(|t| *t - recovered).unwrap();
     let after = times.iter().filter(|t| **t > recovered).count();
@@ -155,12 +156,39 @@ async fn bounce(
     (before, after, first_after, accepted, errors)
 }
 
-// A visible gap, not a silent one: on a loaded machine the workers sometimes
-// do not recover within 3 minutes of the broker's return (seen in 1 of 3
-// fresh-clone CI runs; 7 of 7 local runs recovered in 8–12 s). Run it with
-// `cargo test -p angzarr --test kafka_failures -- --ignored`; it prints the
-// workers' logs when recovery times out.
-#[ignore = "recovery after a broker kill -9 sometimes stalls on a loaded machine; under investigation"]
+/// The workers' logs, kept where a failed run can be read afterwards
+/// (the cluster's temporary directory goes with it).
+fn keep_worker_logs(cluster: &Cluster) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kafka_failures");
+    let _ = std::fs::create_dir_all(&dir);
+    for (i, w) in cluster.workers.iter().enumerate() {
+        let to = dir.join(format!("{}-worker-{i}.log", cluster.prefix));
+        if std::fs::copy(&w.log, &to).is_ok() {
+            eprintln!("worker {i} log: {}", to.display());
+        }
+    }
+}
+
+// A visible gap, not a silent one. On an idle machine this passes (7 of 7
+// runs, 2026-12-02, first accepted command 6–12 s after the broker
+// returned). Under CPU load (a release build, or three busy loops beside
+// it) it failed 3 times in 20 runs, two ways, each a real defect:
+// - a duplicate sequence: a root's events read `…, 5, 6, 6, 7, …` after the
+//   broker came back — the partition's new owner restored the aggregate
+//   without its last committed event and decided that sequence again (no
+//   transaction error was logged by either worker: a restore that stopped
+//   short of a commit Kafka completed after the restart, or a commit
+//   reported before its markers were readable — not yet told apart);
+// - a stall: the workers decide every command within milliseconds but the
+//   gateway never sees a reply again (its `read_committed` reader of the
+//   shared `_replies` partition makes no progress: an open transaction
+//   holding that partition's last stable offset is the suspect).
+// Run it with `ANGZARR_TEST_WORKER_LOG=info,angzarr_coordinators::command_handler::task=trace
+// cargo test -p angzarr --test kafka_failures -- --ignored kafka_broker_killed`:
+// the workers' logs are kept under target/tmp/kafka_failures (every batch's
+// (root, sequence)s and offsets, every restored book's next sequence), and a
+// duplicate prints each record's offset.
+#[ignore = "under CPU load a broker kill -9 can leave a duplicate sequence or a gateway that hears no reply; see above"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kafka_broker_killed_and_restarted_under_load() {
     let _serial = SERIAL.lock().await;

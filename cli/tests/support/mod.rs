@@ -236,7 +236,7 @@ impl Cluster {
         let child = Command::new(env!("CARGO_BIN_EXE_angzarr"))
             .args(["coordinator", role, "--config"])
             .arg(&self.config_path)
-            .env("RUST_LOG", "info,librdkafka=warn")
+            .env("RUST_LOG", worker_log_filter())
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -253,7 +253,7 @@ impl Cluster {
         let child = Command::new(env!("CARGO_BIN_EXE_angzarr"))
             .args(["coordinator", "command-handler", "--config"])
             .arg(&self.config_path)
-            .env("RUST_LOG", "info,librdkafka=warn")
+            .env("RUST_LOG", worker_log_filter())
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -453,7 +453,11 @@ pub fn check_sequences(events: &[Stored]) -> BTreeMap<Uuid, u32> {
         assert_eq!(partitions.len(), 1, "{root} has events in several partitions: {partitions:?}");
         let seqs: Vec<u32> = evs.iter().map(|e| e.sequence).collect();
         let want: Vec<u32> = (0..seqs.len() as u32).collect();
-        assert_eq!(seqs, want, "{root}: sequences must be contiguous from 0, in offset order, without duplicates");
+        let at: Vec<(i64, u32)> = evs.iter().map(|e| (e.offset, e.sequence)).collect();
+        assert_eq!(
+            seqs, want,
+            "{root} (partition {partitions:?}): sequences must be contiguous from 0, in offset order, without duplicates; (offset, sequence): {at:?}"
+        );
         counts.insert(root, seqs.len() as u32);
     }
     counts
@@ -613,4 +617,10 @@ pub async fn all_partitions_accept(cluster: &Cluster) -> Duration {
         worst = worst.max(p.await.unwrap());
     }
     worst
+}
+
+/// The workers' log filter: `ANGZARR_TEST_WORKER_LOG` when set (to trace a
+/// failure: e.g. `info,angzarr_coordinators::command_handler::task=trace`).
+pub fn worker_log_filter() -> String {
+    std::env::var("ANGZARR_TEST_WORKER_LOG").unwrap_or_else(|_| "info,librdkafka=warn".into())
 }

@@ -206,11 +206,22 @@ impl Books {
                         book.first_uncovered = Some(o);
                         self.uncovered.insert((o, root));
                     }
+                    if book.pages.capacity() == 0 {
+                        // Most restored books hold a page or two past their
+                        // snapshot: room for one, not `Vec`'s first four.
+                        book.pages.reserve_exact(1);
+                    }
                     book.pages.push(page);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Each book in memory with the sequence its next event gets (for
+    /// tracing what a restore found).
+    pub fn next_sequences(&self) -> impl Iterator<Item = (Uuid, u32)> + '_ {
+        self.by_root.iter().map(|(r, b)| (*r, b.next_sequence()))
     }
 
     /// Number of live aggregates, in memory or spilled.

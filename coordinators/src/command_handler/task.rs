@@ -206,6 +206,11 @@ async fn serve(
         recent = log.recent_requests(config.dedupe_window) => recent?,
     };
     dedupe.seed(recent);
+    if tracing::enabled!(tracing::Level::TRACE) {
+        for (root, next) in books.next_sequences() {
+            tracing::trace!(partition = %id, %root, next, "restored book");
+        }
+    }
     metrics::histogram!(crate::telemetry::RESTORE_DURATION, "domain" => id.domain.to_string())
         .record(started.elapsed().as_secs_f64());
     tracing::info!(partition = %id, aggregates = books.len(), in_memory = books.cached(), recent_requests = dedupe.len(), elapsed = ?started.elapsed(), "partition restored");
@@ -302,6 +307,7 @@ async fn serve(
         match log.commit(batch).await {
             Ok(offsets) => {
                 aborts = 0;
+                let first_offset = offsets.first().copied();
                 if let Some(last) = offsets.last() {
                     point.head = Some(last + 1);
                 }
@@ -316,7 +322,7 @@ async fn serve(
                 for (request_id, outcome) in outcomes {
                     config.hub.publish(crate::hub::Signal::Decided { request_id, outcome });
                 }
-                tracing::debug!(partition = %id, commands = n_cmds, events = n_events, ?decided_in, committed_in = ?commit_started.elapsed(), "batch committed");
+                tracing::debug!(partition = %id, commands = n_cmds, events = n_events, ?decided_in, committed_in = ?commit_started.elapsed(), first_offset = ?first_offset, ?appended, "batch committed");
             }
             Err(e @ LogError::Aborted(..)) => {
                 // Nothing of the batch happened; the log rewound to our last
