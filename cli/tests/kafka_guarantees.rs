@@ -186,6 +186,29 @@ async fn kafka_restore_reads_snapshots_and_tail_not_history() {
             "restore with {history} events per aggregate: {event_records} event records read of {total} stored, {snapshot_records} snapshot records (uncompacted)"
         );
         figures.insert(history, (event_records, total));
+
+        // Reads of the past below the latest snapshot: from the history.
+        use angzarr_proto::angzarr::event_query_service_client::EventQueryServiceClient;
+        use angzarr_proto::angzarr::query::Selection;
+        use angzarr_proto::angzarr::{Cover, Query, SequenceRange, TemporalQuery, temporal_query::PointInTime};
+        let mut queries = EventQueryServiceClient::new(cluster.channel.clone());
+        let root = roots[0];
+        let q = |selection| Query {
+            cover: Some(Cover { root: Some(root.into()), domain: "player".into(), ..Default::default() }),
+            selection,
+        };
+        let seqs = |b: &angzarr_proto::angzarr::EventBook| b.pages.iter().filter_map(|p| p.seq()).collect::<Vec<_>>();
+        let latest = queries.get_event_book(q(None)).await.unwrap().into_inner();
+        assert!(latest.snapshot.is_some(), "the positive control: a snapshot covers the first events");
+        let past = queries
+            .get_event_book(q(Some(Selection::Range(SequenceRange { lower: 0, upper: None }))))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(seqs(&past), (0..=history).collect::<Vec<_>>(), "every event, read past the snapshot");
+        let then = TemporalQuery { point_in_time: Some(PointInTime::AsOfSequence(3)) };
+        let then = queries.get_event_book(q(Some(Selection::Temporal(then)))).await.unwrap().into_inner();
+        assert_eq!((seqs(&then), then.next_sequence), (vec![0, 1, 2, 3], 4), "the state as of sequence 3");
     }
     let (short, _) = figures[&20];
     let (long, long_total) = figures[&120];

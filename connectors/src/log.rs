@@ -66,6 +66,13 @@ pub trait Log: Send + Sync + 'static {
     /// Reads an aggregate's committed history: latest snapshot and pages after it.
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory>;
 
+    /// Reads an aggregate's **whole** committed history: every page from its
+    /// first event, no snapshot — for reads of its past that a snapshot
+    /// hides (a range below it, the state as of a sequence or a time). The
+    /// events log keeps every event, so the past is always there; on Kafka
+    /// this is a scan of the root's events partition.
+    async fn read_history(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory>;
+
     /// Roots of `domain` with events, in UUID order, after `after`, at most
     /// `limit` (a listing for people: the console, `angzarr roots`).
     async fn roots(&self, domain: &str, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>>;

@@ -14,6 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
 async fn start(dir: &std::path::Path, console_commands: bool) -> Running {
+    start_snapshotting(dir, console_commands, 100).await
+}
+
+async fn start_snapshotting(dir: &std::path::Path, console_commands: bool, snapshot_every: u32) -> Running {
     let aggregates = poker::server().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let config = Config::new(
         LogConfig::Embedded { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal },
@@ -23,7 +27,10 @@ async fn start(dir: &std::path::Path, console_commands: bool) -> Running {
             console_commands,
             ..Default::default()
         },
-        BTreeMap::from([("player".to_string(), DomainConfig::served_by(format!("http://{}", aggregates.addr), 100))]),
+        BTreeMap::from([(
+            "player".to_string(),
+            DomainConfig::served_by(format!("http://{}", aggregates.addr), snapshot_every),
+        )]),
     );
     std::mem::forget(aggregates);
     let cfg = EmbeddedConfig { path: dir.join("events.db"), partitions: 2, durability: Durability::Normal };
@@ -145,5 +152,33 @@ async fn sending_is_off_unless_the_configuration_allows_it() {
     assert_eq!(roots["roots"], serde_json::json!([]), "nothing was written");
     let (status, page) = call(http, "GET", "/ui", "").await;
     assert_eq!(status, 200, "the pages are served (reading stays on): {page}");
+    running.stop().await.unwrap();
+}
+
+/// The state as of a sequence the latest snapshot is past comes from the
+/// whole history, not a refusal.
+#[tokio::test]
+async fn a_book_as_of_a_sequence_below_the_snapshot_is_read_from_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_snapshotting(dir.path(), true, 2).await;
+    let http = running.http_addr.unwrap();
+    let root = Uuid::new_v4();
+    let register =
+        send(root, "examples.RegisterPlayer", serde_json::json!({"displayName": "Ada", "email": "ada@example.com"}));
+    let (status, answer) = call(http, "POST", "/v1/console/send", &register).await;
+    assert_eq!(status, 200, "{answer}");
+    for _ in 0..3 {
+        let deposit = serde_json::json!({"amount": {"amount": "5", "currencyCode": "USD"}});
+        let (status, answer) =
+            call(http, "POST", "/v1/console/send", &send(root, "examples.DepositFunds", deposit)).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let (_, latest) = call(http, "GET", &format!("/v1/books/player/{root}"), "").await;
+    assert!(latest["snapshot"]["sequence"].as_u64().unwrap() >= 1, "the positive control: a snapshot past 0: {latest}");
+    let (status, early) = call(http, "GET", &format!("/v1/books/player/{root}?asOfSequence=0"), "").await;
+    assert_eq!(status, 200, "{early}");
+    let types: Vec<&str> = early["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["examples.PlayerRegistered"], "{early}");
+    assert_eq!(early["snapshot"], serde_json::Value::Null);
     running.stop().await.unwrap();
 }

@@ -1,6 +1,7 @@
 //! `EventQueryService` on the embedded log: sequence ranges and sets, the
-//! state as of a sequence or a time, the refusal when a snapshot hides the
-//! history a selection needs, every root of the log, and `Synchronize`.
+//! state as of a sequence or a time — from the whole history when a
+//! snapshot covers what a selection needs — every root of the log, and
+//! `Synchronize`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -114,17 +115,25 @@ async fn selections_roots_and_synchronize() {
     let empty = get(query(young, Some(Selection::Range(SequenceRange { lower: 3, upper: Some(1) })))).await;
     assert_eq!(empty.unwrap_err().code(), tonic::Code::InvalidArgument);
 
-    // Six events: a snapshot hides the first ones from point reads.
+    // Six events: a snapshot covers the first ones; reads of the past
+    // replay the whole history instead of refusing.
     let old = Uuid::new_v4();
     write(&channel, old, 5).await;
     let whole = get(query(old, None)).await.unwrap().into_inner();
     let covered = whole.snapshot.as_ref().map(|s| s.sequence).expect("a snapshot");
-    assert!(sequences(&whole).iter().all(|s| *s > covered), "{whole:?}");
-    let below = get(query(old, Some(Selection::Range(SequenceRange { lower: 0, upper: None })))).await.unwrap_err();
-    assert_eq!(below.code(), tonic::Code::FailedPrecondition, "{below:?}");
-    assert!(below.message().contains(&format!("snapshot at sequence {covered}")), "{below:?}");
-    let temporal = get(query(old, as_of(PointInTime::AsOfSequence(5)))).await.unwrap_err();
-    assert_eq!(temporal.code(), tonic::Code::FailedPrecondition, "never from a snapshot: {temporal:?}");
+    assert!(sequences(&whole).iter().all(|s| *s > covered), "the point read starts at the snapshot: {whole:?}");
+    let below = get(query(old, Some(Selection::Range(SequenceRange { lower: 0, upper: None })))).await.unwrap();
+    assert_eq!(sequences(below.get_ref()), (0..=5).collect::<Vec<_>>(), "a range below the snapshot, from the history");
+    assert!(below.get_ref().snapshot.is_none());
+    assert_eq!(below.get_ref().next_sequence, 6);
+    let set = get(query(old, Some(Selection::Sequences(SequenceSet { values: vec![0, covered + 1] })))).await.unwrap();
+    assert_eq!(sequences(set.get_ref()), [0, covered + 1]);
+    let temporal = get(query(old, as_of(PointInTime::AsOfSequence(2)))).await.unwrap().into_inner();
+    assert_eq!((sequences(&temporal), temporal.next_sequence), (vec![0, 1, 2], 3), "as of 2, never from a snapshot");
+    assert!(temporal.snapshot.is_none());
+    let now = prost_types::Timestamp::from(std::time::SystemTime::now());
+    let latest = get(query(old, as_of(PointInTime::AsOfTime(now)))).await.unwrap().into_inner();
+    assert_eq!((sequences(&latest), latest.next_sequence), ((0..=5).collect::<Vec<_>>(), 6), "as of now: everything");
     let above = get(query(old, Some(Selection::Range(SequenceRange { lower: covered + 1, upper: None })))).await;
     assert_eq!(sequences(above.unwrap().get_ref()), ((covered + 1)..=5).collect::<Vec<_>>());
 

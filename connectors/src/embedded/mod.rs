@@ -252,6 +252,12 @@ impl Log for EmbeddedLog {
         self.with_store(move |s| s.read_book(&domain, &root)).await
     }
 
+    async fn read_history(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
+        self.check_domain(domain)?;
+        let (domain, root) = (domain.to_string(), *root);
+        self.with_store(move |s| s.read_history(&domain, &root)).await
+    }
+
     async fn dead_letters(&self, group: &str) -> Result<Vec<crate::record::DeadLetter>> {
         let group = group.to_string();
         self.with_store(move |s| s.dead_letters(&group)).await

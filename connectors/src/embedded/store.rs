@@ -12,7 +12,7 @@ use prost::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use angzarr_proto::angzarr::{EventBook, Snapshot};
+use angzarr_proto::angzarr::{EventBook, EventPage, Snapshot};
 
 use crate::record::{
     AggregateHistory, CommandEnvelope, DeadLetter, Encoded, EventTx, StoredEvent, TxBatch, Undecodable,
@@ -620,6 +620,22 @@ impl Store {
     pub fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
         let snapshot = self.snapshot(domain, root)?;
         let after: i64 = snapshot.as_ref().map(|s| s.sequence as i64).unwrap_or(-1);
+        let pages = self.pages_after(domain, root, after)?;
+        Ok(AggregateHistory {
+            root: *root,
+            snapshot: snapshot.as_ref().map(Encoded::snapshot),
+            pages,
+            first_offset: None,
+        })
+    }
+
+    /// Every page of an aggregate (main timeline), from its first event.
+    pub fn read_history(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
+        Ok(AggregateHistory { root: *root, pages: self.pages_after(domain, root, -1)?, ..Default::default() })
+    }
+
+    /// The pages of `root` with a sequence above `after`, in order.
+    fn pages_after(&self, domain: &str, root: &Uuid, after: i64) -> Result<Vec<Encoded<EventPage>>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT offset, partition, body FROM events WHERE domain = ?1 AND edition = '' AND root = ?2 AND sequence > ?3
              ORDER BY sequence",
@@ -634,12 +650,7 @@ impl Store {
                 .map_err(|e| corrupt(format!("events {domain}[{partition}]@{offset}"), e))?;
             pages.extend(book.pages.iter().filter_map(Encoded::page));
         }
-        Ok(AggregateHistory {
-            root: *root,
-            snapshot: snapshot.as_ref().map(Encoded::snapshot),
-            pages,
-            first_offset: None,
-        })
+        Ok(pages)
     }
 
     /// Every aggregate of a partition: snapshots, then the events they do not cover.

@@ -393,6 +393,16 @@ impl Log for KafkaLog {
             .map_err(|e| LogError::Unavailable(e.to_string()))?
     }
 
+    async fn read_history(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
+        let n = self.partitions_of(domain)?;
+        let partition = partition_for(root_key(root).as_bytes(), n);
+        let config = self.inner.config.clone();
+        let (domain, root) = (domain.to_string(), *root);
+        tokio::task::spawn_blocking(move || restore::read_history(&config, &domain, partition, root))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))?
+    }
+
     async fn read_book(&self, domain: &str, root: &Uuid) -> Result<AggregateHistory> {
         let n = self.partitions_of(domain)?;
         let partition = partition_for(root_key(root).as_bytes(), n);

@@ -185,6 +185,32 @@ pub fn read_partition_with_stats(
     Ok((gathered.into_vec(), stats))
 }
 
+/// Every page of `root`, from the start of its events partition: no
+/// snapshot, no restore point — the aggregate's whole past.
+pub fn read_history(config: &KafkaConfig, domain: &str, partition: u32, root: Uuid) -> Result<AggregateHistory> {
+    let consumer: BaseConsumer<client::QuietEof> = client::committed_reader(config)
+        .create_with_context(client::QuietEof)
+        .map_err(|e| LogError::Config(format!("history reader: {e}")))?;
+    let topic = config.topics.name(domain, TopicKind::Events);
+    let key = root.hyphenated().to_string();
+    let mut gathered = Histories::default();
+    read_to_end(&consumer, &topic, partition, Offset::Beginning, |msg| {
+        if msg.key() != Some(key.as_bytes()) {
+            return;
+        }
+        match msg.payload().map(EventBook::decode) {
+            Some(Ok(book)) => {
+                for page in book.pages.iter().filter_map(Encoded::page) {
+                    gathered.add(Restored::Page { root, offset: Some(msg.offset()), page });
+                }
+            }
+            Some(Err(e)) => undecodable(msg, &e.to_string()),
+            None => undecodable(msg, "no value"),
+        }
+    })?;
+    Ok(gathered.into_vec().pop().unwrap_or(AggregateHistory { root, ..Default::default() }))
+}
+
 /// The aggregates of a partition (or only `only`).
 pub fn read_partition(
     config: &KafkaConfig,

@@ -1,12 +1,12 @@
 //! `EventQueryService`: an aggregate's committed history, from the log.
 //!
 //! Selections are answered from what a point read returns — the latest
-//! snapshot and the pages after it: a sequence range or set, and the state
-//! as of a sequence or a time. A temporal read replays from the start and
-//! never uses a snapshot (the contract says so), so an aggregate whose
-//! history a snapshot already covers answers FAILED_PRECONDITION for it,
-//! as does a range reaching below the snapshot: those need the whole
-//! history, which point reads do not read yet.
+//! snapshot and the pages after it — when that holds what they ask for: a
+//! sequence range or set above the snapshot. A selection that reaches below
+//! the snapshot, and every temporal read (the state as of a sequence or a
+//! time replays from the first event and never starts from a snapshot),
+//! reads the aggregate's whole history instead ([`Log::read_history`]):
+//! the events log keeps every event, so the past is always answerable.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -53,7 +53,17 @@ impl QueryService {
         }
         let root = cover.root.as_ref().ok_or_else(|| invalid("cover.root is missing"))?;
         let root = Uuid::try_from(root).map_err(|_| invalid("cover.root must be 16 bytes (a UUID)"))?;
-        let history = self.log.read_book(&cover.domain, &root).await?;
+        if let Some(selection) = &query.selection {
+            check(selection)?;
+        }
+        let latest = self.log.read_book(&cover.domain, &root).await?;
+        // What the aggregate expects next, whatever part of it is answered.
+        let next_sequence = Book::from(latest.clone()).next_sequence();
+        let covered = latest.snapshot.as_ref().map(|s| s.seq());
+        let history = match &query.selection {
+            Some(selection) if reaches_below(selection, covered) => self.log.read_history(&cover.domain, &root).await?,
+            _ => latest,
+        };
         let pages = self
             .upcasters
             .pages(&cover.domain, history.decoded_pages())
@@ -61,7 +71,6 @@ impl QueryService {
             .map_err(|s| CoordinatorError::Rejected { code: s.code(), message: s.message().to_string() })?;
         let mut cover = cover.clone();
         cover.correlation_id.clear();
-        let next_sequence = Book::from(history.clone()).next_sequence();
         let book = EventBook { cover: Some(cover), snapshot: history.decoded_snapshot(), pages, next_sequence };
         match &query.selection {
             None => Ok(book),
@@ -70,45 +79,46 @@ impl QueryService {
     }
 }
 
-/// The part of `book` (latest snapshot and the pages after it) that
-/// `selection` asks for; refused when the snapshot hides what it needs.
+/// A selection that cannot be answered, refused before anything is read.
+fn check(selection: &Selection) -> Result<(), CoordinatorError> {
+    match selection {
+        Selection::Range(r) if r.upper.is_some_and(|u| u < r.lower) => Err(CoordinatorError::InvalidArgument(format!(
+            "range {}..={} is empty: upper is below lower",
+            r.lower,
+            r.upper.unwrap_or_default()
+        ))),
+        Selection::Temporal(t) if t.point_in_time.is_none() => {
+            Err(CoordinatorError::InvalidArgument("temporal query without a point in time".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether `selection` needs pages at or below a snapshot covering up to
+/// `covered` — or is temporal, which never starts from a snapshot.
+fn reaches_below(selection: &Selection, covered: Option<u32>) -> bool {
+    let Some(covered) = covered else { return false };
+    match selection {
+        Selection::Range(r) => r.lower <= covered,
+        Selection::Sequences(set) => set.values.iter().any(|v| *v <= covered),
+        Selection::Temporal(_) => true,
+    }
+}
+
+/// The part of `book` that `selection` asks for. `book` holds every page the
+/// selection needs (its whole history when [`reaches_below`] said so).
 fn select(mut book: EventBook, selection: &Selection) -> Result<EventBook, CoordinatorError> {
     use angzarr_proto::angzarr::temporal_query::PointInTime;
-    // Pages at or below the snapshot's sequence are not in `book`.
-    let covered = book.snapshot.as_ref().map(|s| s.sequence);
-    let hidden = |what: String| CoordinatorError::Rejected {
-        code: tonic::Code::FailedPrecondition,
-        message: format!(
-            "{what} needs the history before the snapshot at sequence {}, which point reads do not replay yet",
-            covered.unwrap_or_default()
-        ),
-    };
     match selection {
         Selection::Range(r) => {
-            if r.upper.is_some_and(|u| u < r.lower) {
-                return Err(CoordinatorError::InvalidArgument(format!(
-                    "range {}..={} is empty: upper is below lower",
-                    r.lower,
-                    r.upper.unwrap_or_default()
-                )));
-            }
-            if covered.is_some_and(|s| r.lower <= s) {
-                return Err(hidden(format!("the range from {}", r.lower)));
-            }
             book.pages.retain(|p| p.seq().is_some_and(|s| s >= r.lower && r.upper.is_none_or(|u| s <= u)));
             book.snapshot = None;
         }
         Selection::Sequences(set) => {
-            if let Some(low) = set.values.iter().filter(|v| covered.is_some_and(|s| **v <= s)).min() {
-                return Err(hidden(format!("sequence {low}")));
-            }
             book.pages.retain(|p| p.seq().is_some_and(|s| set.values.contains(&s)));
             book.snapshot = None;
         }
         Selection::Temporal(t) => {
-            if covered.is_some() {
-                return Err(hidden("a temporal read".into()));
-            }
             match &t.point_in_time {
                 Some(PointInTime::AsOfSequence(n)) => book.pages.retain(|p| p.seq().is_some_and(|s| s <= *n)),
                 Some(PointInTime::AsOfTime(at)) => {
@@ -116,7 +126,7 @@ fn select(mut book: EventBook, selection: &Selection) -> Result<EventBook, Coord
                     // A page without a time cannot be placed: not included.
                     book.pages.retain(|p| p.created_at.as_ref().is_some_and(|c| (c.seconds, c.nanos) <= at));
                 }
-                None => return Err(CoordinatorError::InvalidArgument("temporal query without a point in time".into())),
+                None => {}
             }
             // The state as of that point: what a command then would have expected.
             book.next_sequence = book.pages.last().and_then(|p| p.seq()).map_or(0, |s| s + 1);

@@ -4,10 +4,9 @@
 use angzarr_proto::angzarr::EventPage;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::{ConsoleState, error, log_error, parse_root};
+use super::{ConsoleState, log_error, parse_root};
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -29,20 +28,16 @@ pub(super) async fn book(
         Ok(h) => h,
         Err(e) => return log_error(e),
     };
+    // The state as of a sequence the latest snapshot is past: from the
+    // whole history (a snapshot is never the start of a read of the past).
+    let history = match (q.as_of_sequence, &history.snapshot) {
+        (Some(n), Some(s)) if s.seq() > n => match app.log.read_history(&domain, &root).await {
+            Ok(h) => h,
+            Err(e) => return log_error(e),
+        },
+        _ => history,
+    };
     let snapshot = history.decoded_snapshot();
-    if let (Some(n), Some(s)) = (q.as_of_sequence, &snapshot)
-        && s.sequence > n
-    {
-        return error(
-            StatusCode::CONFLICT,
-            "FAILED_PRECONDITION",
-            format!(
-                "the latest snapshot is at sequence {}: the state at {n} would need the history before it, \
-                 which point reads do not replay yet",
-                s.sequence
-            ),
-        );
-    }
     let events: Vec<serde_json::Value> = history
         .decoded_pages()
         .iter()
