@@ -231,3 +231,60 @@ async fn events_lag_skips_transaction_markers(log: &dyn Log, topics: &angzarr_to
         assert_eq!(rows[0].lag(), lag, "at {position}: {rows:?}");
     }
 }
+
+/// A restore waits for transactions that were open when it started: one
+/// that then commits is restored, one that aborts is not — and neither is
+/// skipped by stopping at the last stable offset (which read to the open
+/// transaction and returned without the committed event: a stale book
+/// decides that sequence again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_restore_waits_for_open_transactions_instead_of_stopping_before_them() {
+    use angzarr_connectors::kafka::{KafkaConfig, KafkaLog, restore_partition};
+    use prost::Message as _;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let bootstrap = std::env::var("KAFKA_BOOTSTRAP")
+        .expect("KAFKA_BOOTSTRAP is not set: this test needs the real broker (`scripts/kafka start`)");
+    let mut cfg = KafkaConfig::new(bootstrap.clone());
+    let prefix = format!("openrestore-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    cfg.topics = angzarr_topology::Topics::new(prefix.clone());
+    cfg.partitions = 1;
+    let _log = KafkaLog::connect(cfg.clone(), vec!["player".into()], Duration::from_secs(30)).await.unwrap();
+    let topic = cfg.topics.name("player", angzarr_topology::TopicKind::Events);
+    let root = Uuid::new_v4();
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("transactional.id", format!("{prefix}-other-writer"))
+        .create()
+        .unwrap();
+    producer.init_transactions(Duration::from_secs(30)).unwrap();
+    let write = |seq: u32| {
+        let page = EventPage { header: Some(PageHeader::sequence(seq)), ..Default::default() };
+        let value = EventBook { pages: vec![page], ..Default::default() }.encode_to_vec();
+        let key = root.hyphenated().to_string();
+        producer.begin_transaction().unwrap();
+        producer.send(BaseRecord::to(&topic).partition(0).key(&key).payload(&value)).map_err(|(e, _)| e).unwrap();
+        producer.flush(Duration::from_secs(10)).unwrap();
+    };
+    let restored_seqs = |cfg: KafkaConfig| {
+        tokio::task::spawn_blocking(move || {
+            let (histories, _) = restore_partition(&cfg, "player", 0, None).unwrap();
+            histories.iter().find(|h| h.root == root).map(|h| h.pages.iter().map(|p| p.seq()).collect::<Vec<_>>())
+        })
+    };
+
+    // Open, then committed while the restore runs.
+    write(0);
+    let restoring = restored_seqs(cfg.clone());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!restoring.is_finished(), "the restore must wait for the open transaction");
+    producer.commit_transaction(Duration::from_secs(10)).unwrap();
+    assert_eq!(restoring.await.unwrap(), Some(vec![0]), "the event its transaction committed");
+
+    // Open, then aborted: not restored, and the restore still ends.
+    write(1);
+    let restoring = restored_seqs(cfg.clone());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!restoring.is_finished(), "the restore must wait for the open transaction");
+    producer.abort_transaction(Duration::from_secs(10)).unwrap();
+    assert_eq!(restoring.await.unwrap(), Some(vec![0]), "the aborted event is not restored");
+}

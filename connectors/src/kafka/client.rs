@@ -94,6 +94,16 @@ pub fn committed_reader(config: &KafkaConfig) -> ClientConfig {
     c
 }
 
+/// A consumer that lists offsets as `read_uncommitted` does: its latest
+/// offset is the log end (high watermark), not the last stable offset —
+/// for a restore, to know where the log ends before waiting for it to be
+/// stable.
+pub fn uncommitted_probe(config: &KafkaConfig) -> ClientConfig {
+    let mut c = base(config);
+    c.set("group.id", "angzarr-reader-unused").set("isolation.level", "read_uncommitted");
+    c
+}
+
 /// A client context that names its client in librdkafka's error reports: a
 /// worker has a producer per partition, and "all brokers down" from one of
 /// them says nothing without its name.

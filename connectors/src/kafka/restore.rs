@@ -52,6 +52,54 @@ pub(super) fn read_to_end(
     })
 }
 
+/// Waits until no transaction that was open when this was called still
+/// hides part of `topic[partition]`: its last stable offset (what a
+/// `read_committed` reader stops at) has reached the log end captured
+/// first. Without this, a restore that ran while some transaction was
+/// still open — one whose commit was acknowledged just before a broker
+/// crash, say, with its markers written only after the restart — stops
+/// short of committed events and decides their sequences again (seen as
+/// duplicate sequences after a broker kill -9 under load). Kafka Streams'
+/// exactly-once restore waits the same way (KAFKA-10167).
+pub(super) fn wait_until_stable(
+    committed: &BaseConsumer<client::QuietEof>,
+    config: &KafkaConfig,
+    topic: &str,
+    partition: u32,
+) -> Result<()> {
+    let probe: BaseConsumer<client::QuietEof> = client::uncommitted_probe(config)
+        .create_with_context(client::QuietEof)
+        .map_err(|e| LogError::Config(format!("log-end probe: {e}")))?;
+    let timeout = Duration::from_secs(10);
+    let unavailable = |what: &str, e: KafkaError| LogError::Unavailable(format!("{what} of {topic}[{partition}]: {e}"));
+    let (_, end) = probe.fetch_watermarks(topic, partition as i32, timeout).map_err(|e| unavailable("log end", e))?;
+    let started = Instant::now();
+    loop {
+        // Under read_committed, the latest offset Kafka lists is the LSO.
+        let (_, stable) = committed
+            .fetch_watermarks(topic, partition as i32, timeout)
+            .map_err(|e| unavailable("last stable offset", e))?;
+        if stable >= end {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err(LogError::Unavailable(format!(
+                "{topic}[{partition}]: a transaction has held the last stable offset at {stable} (log end {end}) for 120 s"
+            )));
+        }
+        if started.elapsed() > Duration::from_secs(1) {
+            tracing::info!(
+                topic,
+                partition,
+                stable,
+                end,
+                "waiting for an open transaction before reading the partition"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// [`read_to_end`], stopping early when `each` returns `false` (nobody
 /// wants the rest: the partition was revoked while it was read).
 fn read_while(
@@ -107,6 +155,8 @@ pub fn stream_partition(
     let mut stats = RestoreStats::default();
     let mut restore_from: Option<i64> = None;
     let mut listening = true;
+    wait_until_stable(&consumer, config, &snapshots_topic, partition)?;
+    wait_until_stable(&consumer, config, &events_topic, partition)?;
 
     stats.snapshot_records = read_while(&consumer, &snapshots_topic, partition, Offset::Beginning, |msg| {
         let key = msg.key().and_then(|k| std::str::from_utf8(k).ok()).unwrap_or_default();
@@ -192,6 +242,7 @@ pub fn read_history(config: &KafkaConfig, domain: &str, partition: u32, root: Uu
         .create_with_context(client::QuietEof)
         .map_err(|e| LogError::Config(format!("history reader: {e}")))?;
     let topic = config.topics.name(domain, TopicKind::Events);
+    wait_until_stable(&consumer, config, &topic, partition)?;
     let key = root.hyphenated().to_string();
     let mut gathered = Histories::default();
     read_to_end(&consumer, &topic, partition, Offset::Beginning, |msg| {
@@ -265,6 +316,7 @@ pub fn recent_requests(
         _ => return Ok(Vec::new()),
     };
     let mut out = RecentRequests::default();
+    wait_until_stable(&consumer, config, &topic, partition)?;
     read_to_end(&consumer, &topic, partition, from, |msg| {
         let Some(request_id) = super::records::header(msg, h::REQUEST_ID).filter(|r| !r.is_empty()) else { return };
         let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok())
