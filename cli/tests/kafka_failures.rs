@@ -97,6 +97,7 @@ fn check_store(bootstrap: &str, cluster: &Cluster, accepted: &[(Uuid, u32)], unk
 /// recovery to the first accepted command, accepted, errors).
 async fn bounce(
     cluster: &Cluster,
+    broker: &OwnBroker,
     roots: &[Uuid],
     fault: impl FnOnce(),
     recover: impl FnOnce(),
@@ -142,6 +143,8 @@ async fn bounce(
                     sockets.unwrap_or_default()
                 );
             }
+            stable_offsets(cluster);
+            eprintln!("--- kafka-transactions find-hanging:\n{}", broker.hanging_transactions(cluster_nodes(broker)));
             panic!("timed out waiting for 100 commands accepted after the recovery");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -154,6 +157,36 @@ async fn bounce(
     let after = times.iter().filter(|t| **t > recovered).count();
     eprintln!("fault at +0 s, recovered at +{:.1} s", (recovered - faulted).as_secs_f64());
     (before, after, first_after, accepted, errors)
+}
+
+/// Nodes of `broker` (a list of bootstrap addresses, one per node).
+fn cluster_nodes(broker: &OwnBroker) -> u32 {
+    broker.bootstrap.split(',').count() as u32
+}
+
+/// Per partition of the replies and events topics: the last stable offset
+/// (where `read_committed` readers stop) beside the log end — an open
+/// transaction holds the first below the second.
+fn stable_offsets(cluster: &Cluster) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let bootstrap = &cluster.kafka_config().bootstrap_servers;
+    let reader = |isolation: &str| -> BaseConsumer {
+        rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", "unused")
+            .set("isolation.level", isolation)
+            .create()
+            .unwrap()
+    };
+    let (committed, uncommitted) = (reader("read_committed"), reader("read_uncommitted"));
+    let topics = [cluster.kafka_config().topics.replies(), cluster.events_topic()];
+    for topic in topics {
+        for p in 0..PARTITIONS as i32 {
+            let lso = committed.fetch_watermarks(&topic, p, Duration::from_secs(5)).map(|w| w.1);
+            let end = uncommitted.fetch_watermarks(&topic, p, Duration::from_secs(5)).map(|w| w.1);
+            eprintln!("{topic}[{p}]: last stable offset {lso:?}, log end {end:?}");
+        }
+    }
 }
 
 /// The workers' logs, kept where a failed run can be read afterwards
@@ -198,8 +231,14 @@ async fn kafka_broker_killed_and_restarted_under_load() {
     cluster.start_worker();
     let mut client = cluster.client();
     let roots = register_players(&mut client, 12).await;
-    let (before, after, first, accepted, errors) =
-        bounce(&cluster, &roots, || broker.script(&["kill-node", "1"]), || broker.script(&["start-node", "1"])).await;
+    let (before, after, first, accepted, errors) = bounce(
+        &cluster,
+        &broker,
+        &roots,
+        || broker.script(&["kill-node", "1"]),
+        || broker.script(&["start-node", "1"]),
+    )
+    .await;
     let registrations: Vec<(Uuid, u32)> = roots.iter().map(|r| (*r, 0)).collect();
     let stored = check_store(&broker.bootstrap, &cluster, &[registrations, accepted.clone()].concat(), errors.len());
     // The workers recovered by themselves: both still run.
@@ -223,8 +262,14 @@ async fn kafka_cluster_node_killed_under_load_every_partition_serves_again() {
     let mut client = cluster.client();
     let roots = register_players(&mut client, 12).await;
     // Node 1 leads some partitions (and maybe a coordinator): kill it.
-    let (before, after, first, accepted, errors) =
-        bounce(&cluster, &roots, || broker.script(&["kill-node", "1"]), || broker.script(&["start-node", "1"])).await;
+    let (before, after, first, accepted, errors) = bounce(
+        &cluster,
+        &broker,
+        &roots,
+        || broker.script(&["kill-node", "1"]),
+        || broker.script(&["start-node", "1"]),
+    )
+    .await;
     let every = all_partitions_accept(&cluster).await;
     let registrations: Vec<(Uuid, u32)> = roots.iter().map(|r| (*r, 0)).collect();
     let probes = PARTITIONS as usize;

@@ -573,6 +573,31 @@ impl OwnBroker {
     }
 }
 
+impl OwnBroker {
+    /// Kafka's own view of open transactions, for a failure's report:
+    /// `kafka-transactions find-hanging` (transactions the coordinator does
+    /// not know, holding a partition's last stable offset) on every node.
+    pub fn hanging_transactions(&self, nodes: u32) -> String {
+        let mut out = String::new();
+        for node in 1..=nodes {
+            let run = Command::new(kafka_script())
+                .args(["tool", "org.apache.kafka.tools.TransactionsCommand", "--bootstrap-server", &self.bootstrap])
+                .args(["find-hanging", "--broker-id", &node.to_string()])
+                .env("KAFKA_PORT", self.port.to_string())
+                .env("KAFKA_STATE_DIR", self.state.path())
+                .output();
+            match run {
+                Ok(o) => {
+                    out.push_str(&String::from_utf8_lossy(&o.stdout));
+                    out.push_str(&String::from_utf8_lossy(&o.stderr));
+                }
+                Err(e) => out.push_str(&format!("kafka-transactions: {e}\n")),
+            }
+        }
+        out
+    }
+}
+
 impl Drop for OwnBroker {
     fn drop(&mut self) {
         let _ = Command::new(kafka_script())
