@@ -74,6 +74,7 @@ pub(super) fn wait_until_stable(
     let unavailable = |what: &str, e: KafkaError| LogError::Unavailable(format!("{what} of {topic}[{partition}]: {e}"));
     let (_, end) = probe.fetch_watermarks(topic, partition as i32, timeout).map_err(|e| unavailable("log end", e))?;
     let started = Instant::now();
+    let mut said = None::<Instant>;
     loop {
         // Under read_committed, the latest offset Kafka lists is the LSO.
         let (_, stable) = committed
@@ -87,14 +88,11 @@ pub(super) fn wait_until_stable(
                 "{topic}[{partition}]: a transaction has held the last stable offset at {stable} (log end {end}) for 120 s"
             )));
         }
-        if started.elapsed() > Duration::from_secs(1) {
-            tracing::info!(
-                topic,
-                partition,
-                stable,
-                end,
-                "waiting for an open transaction before reading the partition"
-            );
+        // Said after a second, then every 10 s: a wait is news, not noise.
+        if started.elapsed() > Duration::from_secs(1) && said.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+            said = Some(Instant::now());
+            tracing::info!(topic, partition, stable, end, waited = ?started.elapsed(),
+                "waiting for an open transaction before reading the partition");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
