@@ -91,16 +91,14 @@ fn check_store(bootstrap: &str, cluster: &Cluster, accepted: &[(Uuid, u32)], unk
     events.len()
 }
 
-/// Runs load on `cluster`, applies `fault` after 3 s, `recover` when it
-/// returns, and keeps the load on until 100 commands were accepted after
-/// the recovery. Returns (accepted before, accepted after, time from the
+/// Runs load on `cluster`, kills node 1 of `broker` (kill -9) after 3 s,
+/// starts it again 3 s later, and keeps the load on until 100 commands were
+/// accepted after the recovery. Returns (accepted before, accepted after, time from the
 /// recovery to the first accepted command, accepted, errors).
 async fn bounce(
     cluster: &Cluster,
     broker: &OwnBroker,
     roots: &[Uuid],
-    fault: impl FnOnce(),
-    recover: impl FnOnce(),
 ) -> (usize, usize, Duration, Vec<(Uuid, u32)>, Vec<String>) {
     let stop = Arc::new(AtomicBool::new(false));
     let at = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -109,9 +107,9 @@ async fn bounce(
     let before = at.lock().unwrap().len();
     assert!(before > 0, "no command accepted before the fault");
     let faulted = Instant::now();
-    fault();
+    broker.script(&["kill-node", "1"]);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    recover();
+    broker.script(&["start-node", "1"]);
     let recovered = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(180);
     while at.lock().unwrap().iter().filter(|t| **t > recovered).count() < 100 {
@@ -235,14 +233,7 @@ async fn kafka_broker_killed_and_restarted_under_load() {
     cluster.start_worker();
     let mut client = cluster.client();
     let roots = register_players(&mut client, 12).await;
-    let (before, after, first, accepted, errors) = bounce(
-        &cluster,
-        &broker,
-        &roots,
-        || broker.script(&["kill-node", "1"]),
-        || broker.script(&["start-node", "1"]),
-    )
-    .await;
+    let (before, after, first, accepted, errors) = bounce(&cluster, &broker, &roots).await;
     let registrations: Vec<(Uuid, u32)> = roots.iter().map(|r| (*r, 0)).collect();
     let stored = check_store(&broker.bootstrap, &cluster, &[registrations, accepted.clone()].concat(), errors.len());
     // The workers recovered by themselves: both still run.
@@ -266,14 +257,7 @@ async fn kafka_cluster_node_killed_under_load_every_partition_serves_again() {
     let mut client = cluster.client();
     let roots = register_players(&mut client, 12).await;
     // Node 1 leads some partitions (and maybe a coordinator): kill it.
-    let (before, after, first, accepted, errors) = bounce(
-        &cluster,
-        &broker,
-        &roots,
-        || broker.script(&["kill-node", "1"]),
-        || broker.script(&["start-node", "1"]),
-    )
-    .await;
+    let (before, after, first, accepted, errors) = bounce(&cluster, &broker, &roots).await;
     let every = all_partitions_accept(&cluster).await;
     let registrations: Vec<(Uuid, u32)> = roots.iter().map(|r| (*r, 0)).collect();
     let probes = PARTITIONS as usize;

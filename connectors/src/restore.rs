@@ -84,15 +84,19 @@ impl RestoreSink {
     /// while the owner is behind). Returns `false` once the owner stopped
     /// listening (revoked, shut down): the reader should stop.
     pub fn blocking_push(&mut self, item: Restored) -> bool {
-        if self.closed {
-            return false;
-        }
-        self.chunk.push(item);
-        if self.chunk.len() >= CHUNK {
-            let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        if let Some(full) = self.add(item) {
             self.closed = self.tx.blocking_send(Ok(full)).is_err();
         }
         !self.closed
+    }
+
+    /// Adds `item` (unless nobody listens); a chunk that is full now, to send.
+    fn add(&mut self, item: Restored) -> Option<Vec<Restored>> {
+        if self.closed {
+            return None;
+        }
+        self.chunk.push(item);
+        (self.chunk.len() >= CHUNK).then(|| std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK)))
     }
 
     /// Sends what is left: the restore is complete once this sink drops.
@@ -111,12 +115,7 @@ impl RestoreSink {
 
     /// [`RestoreSink::blocking_push`] from async code.
     pub async fn push(&mut self, item: Restored) -> bool {
-        if self.closed {
-            return false;
-        }
-        self.chunk.push(item);
-        if self.chunk.len() >= CHUNK {
-            let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        if let Some(full) = self.add(item) {
             self.closed = self.tx.send(Ok(full)).await.is_err();
         }
         !self.closed
@@ -144,25 +143,27 @@ impl RestoreStream {
     /// A stream of histories already in memory (logs whose store answers a
     /// whole partition at once, upcast histories).
     pub fn from_histories(histories: Vec<AggregateHistory>) -> Self {
-        let items: usize = histories.iter().map(|h| h.pages.len() + usize::from(h.snapshot.is_some())).sum();
-        let (mut sink, stream) = {
-            // Room for every chunk: nothing reads until this returns.
-            let (tx, rx) = mpsc::channel(items / CHUNK + 2);
-            (RestoreSink { tx, chunk: Vec::with_capacity(CHUNK), closed: false }, RestoreStream { rx })
-        };
-        for h in histories {
-            if let Some(snapshot) = h.snapshot {
-                push_now(&mut sink, Restored::Snapshot { root: h.root, snapshot });
-            }
-            for (i, page) in h.pages.into_iter().enumerate() {
-                let offset = if i == 0 { h.first_offset } else { None };
-                push_now(&mut sink, Restored::Page { root: h.root, offset, page });
-            }
+        let items = histories.into_iter().flat_map(|h| {
+            let (root, first_offset) = (h.root, h.first_offset);
+            let snapshot = h.snapshot.map(|snapshot| Restored::Snapshot { root, snapshot });
+            let pages = h.pages.into_iter().enumerate().map(move |(i, page)| Restored::Page {
+                root,
+                offset: if i == 0 { first_offset } else { None },
+                page,
+            });
+            snapshot.into_iter().chain(pages)
+        });
+        let mut chunks = Vec::new();
+        let mut items = items.peekable();
+        while items.peek().is_some() {
+            chunks.push(items.by_ref().take(CHUNK).collect::<Vec<_>>());
         }
-        if !sink.chunk.is_empty() {
-            let _ = sink.tx.try_send(Ok(std::mem::take(&mut sink.chunk)));
+        // Room for every chunk: nothing reads until this returns.
+        let (tx, rx) = mpsc::channel(chunks.len().max(1));
+        for chunk in chunks {
+            tx.try_send(Ok(chunk)).expect("the channel has room for every chunk");
         }
-        stream
+        RestoreStream { rx }
     }
 
     /// Everything, gathered per root — for readers that want histories
@@ -210,15 +211,6 @@ impl Histories {
     /// The histories, in no particular order.
     pub fn into_vec(self) -> Vec<AggregateHistory> {
         self.by_root.into_values().collect()
-    }
-}
-
-/// Pushes into a channel sized for everything (see `from_histories`).
-fn push_now(sink: &mut RestoreSink, item: Restored) {
-    sink.chunk.push(item);
-    if sink.chunk.len() >= CHUNK {
-        let full = std::mem::replace(&mut sink.chunk, Vec::with_capacity(CHUNK));
-        let _ = sink.tx.try_send(Ok(full));
     }
 }
 

@@ -256,6 +256,7 @@ async fn kafka_restore_waits_for_open_transactions_instead_of_stopping_before_th
         .set("transactional.id", format!("{prefix}-other-writer"))
         .create()
         .unwrap();
+    const TXN: Duration = Duration::from_secs(10);
     producer.init_transactions(Duration::from_secs(30)).unwrap();
     let write = |seq: u32| {
         let page = EventPage { header: Some(PageHeader::sequence(seq)), ..Default::default() };
@@ -272,19 +273,16 @@ async fn kafka_restore_waits_for_open_transactions_instead_of_stopping_before_th
         })
     };
 
-    // Open, then committed while the restore runs.
-    write(0);
-    let restoring = restored_seqs(cfg.clone());
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(!restoring.is_finished(), "the restore must wait for the open transaction");
-    producer.commit_transaction(Duration::from_secs(10)).unwrap();
-    assert_eq!(restoring.await.unwrap(), Some(vec![0]), "the event its transaction committed");
-
-    // Open, then aborted: not restored, and the restore still ends.
-    write(1);
-    let restoring = restored_seqs(cfg.clone());
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(!restoring.is_finished(), "the restore must wait for the open transaction");
-    producer.abort_transaction(Duration::from_secs(10)).unwrap();
-    assert_eq!(restoring.await.unwrap(), Some(vec![0]), "the aborted event is not restored");
+    // Open, then committed — or aborted — while the restore runs: it waits
+    // for the outcome, and restores the event only if it committed.
+    for (seq, commit, what) in [(0, true, "the event its transaction committed"), (1, false, "not the aborted event")] {
+        write(seq);
+        let restoring = restored_seqs(cfg.clone());
+        // Long enough for a restore that does not wait to be over.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!restoring.is_finished(), "the restore must wait for the open transaction");
+        let ended = if commit { producer.commit_transaction(TXN) } else { producer.abort_transaction(TXN) };
+        ended.unwrap();
+        assert_eq!(restoring.await.unwrap(), Some(vec![0]), "{what}");
+    }
 }

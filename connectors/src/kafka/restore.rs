@@ -61,15 +61,12 @@ pub(super) fn read_to_end(
 /// short of committed events and decides their sequences again (seen as
 /// duplicate sequences after a broker kill -9 under load). Kafka Streams'
 /// exactly-once restore waits the same way (KAFKA-10167).
-pub(super) fn wait_until_stable(
+fn wait_until_stable(
     committed: &BaseConsumer<client::QuietEof>,
-    config: &KafkaConfig,
+    probe: &BaseConsumer<client::QuietEof>,
     topic: &str,
     partition: u32,
 ) -> Result<()> {
-    let probe: BaseConsumer<client::QuietEof> = client::uncommitted_probe(config)
-        .create_with_context(client::QuietEof)
-        .map_err(|e| LogError::Config(format!("log-end probe: {e}")))?;
     let timeout = Duration::from_secs(10);
     let unavailable = |what: &str, e: KafkaError| LogError::Unavailable(format!("{what} of {topic}[{partition}]: {e}"));
     let (_, end) = probe.fetch_watermarks(topic, partition as i32, timeout).map_err(|e| unavailable("log end", e))?;
@@ -96,6 +93,14 @@ pub(super) fn wait_until_stable(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A consumer whose listed latest offset is the log end (see
+/// [`wait_until_stable`]).
+fn log_end_probe(config: &KafkaConfig) -> Result<BaseConsumer<client::QuietEof>> {
+    client::uncommitted_probe(config)
+        .create_with_context(client::QuietEof)
+        .map_err(|e| LogError::Config(format!("log-end probe: {e}")))
 }
 
 /// [`read_to_end`], stopping early when `each` returns `false` (nobody
@@ -153,8 +158,9 @@ pub fn stream_partition(
     let mut stats = RestoreStats::default();
     let mut restore_from: Option<i64> = None;
     let mut listening = true;
-    wait_until_stable(&consumer, config, &snapshots_topic, partition)?;
-    wait_until_stable(&consumer, config, &events_topic, partition)?;
+    let probe = log_end_probe(config)?;
+    wait_until_stable(&consumer, &probe, &snapshots_topic, partition)?;
+    wait_until_stable(&consumer, &probe, &events_topic, partition)?;
 
     stats.snapshot_records = read_while(&consumer, &snapshots_topic, partition, Offset::Beginning, |msg| {
         let key = msg.key().and_then(|k| std::str::from_utf8(k).ok()).unwrap_or_default();
@@ -240,7 +246,7 @@ pub fn read_history(config: &KafkaConfig, domain: &str, partition: u32, root: Uu
         .create_with_context(client::QuietEof)
         .map_err(|e| LogError::Config(format!("history reader: {e}")))?;
     let topic = config.topics.name(domain, TopicKind::Events);
-    wait_until_stable(&consumer, config, &topic, partition)?;
+    wait_until_stable(&consumer, &log_end_probe(config)?, &topic, partition)?;
     let key = root.hyphenated().to_string();
     let mut gathered = Histories::default();
     read_to_end(&consumer, &topic, partition, Offset::Beginning, |msg| {
@@ -314,7 +320,7 @@ pub fn recent_requests(
         _ => return Ok(Vec::new()),
     };
     let mut out = RecentRequests::default();
-    wait_until_stable(&consumer, config, &topic, partition)?;
+    wait_until_stable(&consumer, &log_end_probe(config)?, &topic, partition)?;
     read_to_end(&consumer, &topic, partition, from, |msg| {
         let Some(request_id) = super::records::header(msg, h::REQUEST_ID).filter(|r| !r.is_empty()) else { return };
         let Some(root) = msg.key().and_then(|k| std::str::from_utf8(k).ok()).and_then(|k| Uuid::parse_str(k).ok())
