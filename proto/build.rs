@@ -31,6 +31,7 @@ fn main() {
     let mut files = Vec::new();
     proto_files(&root.join("angzarr"), &mut files);
     proto_files(&root.join("examples"), &mut files);
+    proto_files(&root.join("angzarr_kafka"), &mut files);
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

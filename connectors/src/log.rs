@@ -42,6 +42,25 @@ pub trait Log: Send + Sync + 'static {
     /// timed out), so abandoned waiters do not pile up.
     fn forget(&self, _request_id: &str) {}
 
+    /// The commands (and events) partition of `root` in `domain`; `None`
+    /// when this log cannot say, and then commands always take the commands log.
+    fn partition_of(&self, _domain: &str, _root: &Uuid) -> Option<u32> {
+        None
+    }
+
+    /// Tells other processes that this one owns `id` now and takes commands
+    /// for it at `endpoint` (a `PartitionOwnerService`). A hint: the owner
+    /// checks ownership itself, and a log that keeps no directory (the
+    /// embedded one runs in one process) ignores it.
+    async fn announce_owner(&self, _id: &PartitionId, _endpoint: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Where the owner of `domain`'s `partition` was last announced, if anywhere.
+    fn owner_endpoint(&self, _domain: &str, _partition: u32) -> Option<String> {
+        None
+    }
+
     /// Joins `group` as a consumer of the commands logs of `domains`.
     async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn PartitionLog>>>;
 

@@ -144,6 +144,36 @@ pub async fn start(
     let upcasters =
         Upcasters::new(config.domains.iter().filter_map(|(d, c)| c.upcaster.clone().map(|u| (d.clone(), u))))?;
     let targets: Vec<String> = config.domains.keys().cloned().collect();
+    // This process's serving partition tasks, for its gateway and for other
+    // processes' gateways (direct routing).
+    let owners = crate::command_handler::route::Owners::default();
+    let direct = config.command_handler.direct_routing;
+    let mut own_endpoint = None;
+
+    if roles.command_handler && direct {
+        let listen = config.command_handler.owner_listen;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            CoordinatorError::InvalidArgument(format!("cannot listen on {listen} (command_handler.owner_listen): {e}"))
+        })?;
+        let bound = listener.local_addr().map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
+        let endpoint = config.command_handler.owner_advertise.clone().unwrap_or_else(|| bound.to_string());
+        owners.announce_at(log.clone(), endpoint.clone());
+        own_endpoint = Some(endpoint.clone());
+        tracing::info!(%bound, endpoint, "partition owners listening (gRPC, direct routing)");
+        let service = angzarr_proto::angzarr_kafka::partition_owner_service_server::PartitionOwnerServiceServer::new(
+            crate::command_handler::route::server::OwnerServer::new(log.clone(), owners.clone()),
+        )
+        .max_decoding_message_size(64 << 20);
+        let stop = shutdown.clone();
+        parts.push(tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(service)
+                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), stop.wait())
+                .await
+                .map_err(|e| CoordinatorError::InvalidArgument(format!("partition owner server: {e}")))
+        }));
+    }
 
     if roles.command_handler {
         let mut process_managers = Vec::new();
@@ -173,6 +203,7 @@ pub async fn start(
                 state_dir: config.command_handler.state_dir.clone().unwrap_or_else(std::env::temp_dir),
             }),
             retry: RetryPolicy { call_timeout: config.command_handler.handler_call_timeout, ..RetryPolicy::default() },
+            owners: direct.then(|| owners.clone()),
             ..TaskConfig::default()
         };
         // Not ready until the group hands this process its assignment: said
@@ -236,7 +267,11 @@ pub async fn start(
                 downstream.sagas.entry(d.clone()).or_default().push(name.clone());
             }
         }
-        let gateway_core = Gateway::new(log.clone(), limits, g.decision_timeout).with_downstream(downstream);
+        let mut gateway_core = Gateway::new(log.clone(), limits, g.decision_timeout).with_downstream(downstream);
+        if direct {
+            let router = crate::command_handler::route::Router::new(log.clone(), owners.clone(), own_endpoint.clone());
+            gateway_core = gateway_core.with_router(Arc::new(router));
+        }
         let (bridged, bridge_hub, stop) = (log.clone(), hub.clone(), shutdown.clone());
         parts.push(tokio::spawn(async move { crate::hub::bridge(bridged, bridge_hub, stop).await }));
         let events = EventStream::new(log.clone(), shutdown.clone());

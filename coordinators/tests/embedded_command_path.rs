@@ -268,11 +268,12 @@ async fn a_handler_that_is_down_holds_the_command_and_its_retry_gets_the_origina
     // Positive control through the same path: a new id with the same (now stale) command is decided anew.
     let stale = h.send_with_id(request(root, Some(0), register()), "fresh-id").await.unwrap_err();
     assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
-    assert_eq!(h.log.counts("player").await.unwrap().1, 1, "one event in all");
+    let before = h.log.counts("player").await.unwrap();
+    assert_eq!(before.1, 1, "one event in all");
     // A malformed request id is refused before anything is written.
     let bad = h.send_with_id(request(root, Some(1), deposit(5)), "has space").await.unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
-    assert_eq!(h.log.counts("player").await.unwrap(), (3, 1, 0), "three commands logged, the refused one not");
+    assert_eq!(h.log.counts("player").await.unwrap(), before, "the refused request wrote nothing");
     h.running.stop().await.unwrap();
     server.shutdown().await;
 }

@@ -20,6 +20,13 @@ pub mod examples {
     tonic::include_proto!("examples");
 }
 
+/// Package `angzarr_kafka`: what coordinators of one deployment speak to
+/// each other (not part of the user contract).
+#[allow(clippy::all, missing_docs)]
+pub mod angzarr_kafka {
+    tonic::include_proto!("angzarr_kafka");
+}
+
 /// The compiled `FileDescriptorSet` of every `.proto` in this crate.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 

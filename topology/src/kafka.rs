@@ -2,8 +2,10 @@
 //!
 //! Per domain: `events` (the store: `retention.ms=-1`, never compacted),
 //! `commands` (co-partitioned with events, short retention) and `snapshots`
-//! (compacted); plus one `_replies` topic for gateways and one `_rejections`
-//! topic for commands rejected with nobody waiting. Existing topics are
+//! (compacted); plus one `_replies` topic for gateways, one compacted
+//! `_owners` topic (which worker owns each commands partition, and where it
+//! listens) and one `_rejections` topic for commands rejected with nobody
+//! waiting. Existing topics are
 //! checked, never altered: a store that is not co-partitioned or that would
 //! compact or expire events is refused with the reason, because running on
 //! it would silently break the guarantees.
@@ -161,6 +163,16 @@ pub fn desired(topics: &Topics, domains: &[String], placement: Placement) -> Vec
         replication,
         min_insync_replicas,
         configs: vec![("cleanup.policy", "delete".to_string()), ("retention.ms", (3600 * 1000u64).to_string())],
+        copartitioned_with: None,
+    });
+    // One record per commands partition, the latest owner's: one partition
+    // and compaction keep it small for every gateway to read whole.
+    out.push(TopicSpec {
+        name: topics.owners(),
+        partitions: 1,
+        replication,
+        min_insync_replicas,
+        configs: vec![("cleanup.policy", "compact".to_string())],
         copartitioned_with: None,
     });
     out.push(TopicSpec {
@@ -350,7 +362,7 @@ mod tests {
         let names: Vec<_> = d.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
-            ["t.player.events", "t.player.commands", "t.player.snapshots", "t._replies", "t._rejections"]
+            ["t.player.events", "t.player.commands", "t.player.snapshots", "t._replies", "t._owners", "t._rejections"]
         );
         assert!(d[0].configs.contains(&("retention.ms", "-1".to_string())));
         assert!(d[2].configs.contains(&("cleanup.policy", "compact".to_string())));

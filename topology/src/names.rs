@@ -61,6 +61,13 @@ impl Topics {
         format!("{}._replies", self.prefix)
     }
 
+    /// Which worker owns each commands partition now, and where it listens
+    /// (compacted; keyed `<domain>/<partition>`): how a gateway finds the
+    /// owner to hand a command it waits for straight to.
+    pub fn owners(&self) -> String {
+        format!("{}._owners", self.prefix)
+    }
+
     /// Commands rejected with nobody waiting for the answer, keyed by root.
     pub fn rejections(&self) -> String {
         format!("{}._rejections", self.prefix)

@@ -126,12 +126,12 @@ impl EmbeddedLog {
             .iter()
             .map(|c| {
                 self.check_domain(&c.domain)?;
-                Ok(PartitionId::new(&c.domain, self.partition_of(&c.root)))
+                Ok(PartitionId::new(&c.domain, self.partition_by_root(&c.root)))
             })
             .collect()
     }
 
-    fn partition_of(&self, root: &Uuid) -> u32 {
+    pub(crate) fn partition_by_root(&self, root: &Uuid) -> u32 {
         partition_for(root_key(root).as_bytes(), self.inner.partitions)
     }
 }
@@ -148,6 +148,10 @@ impl Log for EmbeddedLog {
 
     fn forget(&self, request_id: &str) {
         self.inner.bus.forget_reply(request_id);
+    }
+
+    fn partition_of(&self, domain: &str, root: &Uuid) -> Option<u32> {
+        self.check_domain(domain).ok().map(|_| self.partition_by_root(root))
     }
 
     async fn roots(&self, domain: &str, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>> {
@@ -183,7 +187,7 @@ impl Log for EmbeddedLog {
 
     async fn submit(&self, cmd: CommandEnvelope, want_reply: bool) -> Result<Submitted> {
         self.check_domain(&cmd.domain)?;
-        let partition = self.partition_of(&cmd.root);
+        let partition = self.partition_by_root(&cmd.root);
         let reply = want_reply.then(|| self.inner.bus.expect_reply(&cmd.request_id));
         let request_id = cmd.request_id.clone();
         let id = PartitionId::new(&cmd.domain, partition);

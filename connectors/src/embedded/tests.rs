@@ -46,7 +46,7 @@ fn command(root: Uuid, n: u32) -> CommandEnvelope {
 }
 
 async fn partition_of(log: &EmbeddedLog, root: Uuid) -> Box<dyn PartitionLog> {
-    let want = log.partition_of(&root);
+    let want = log.partition_by_root(&root);
     let mut m = log.join("g", &["player".to_string()]).await.unwrap();
     loop {
         match m.next().await.unwrap() {

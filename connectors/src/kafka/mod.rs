@@ -28,6 +28,7 @@ mod client;
 mod dlq;
 mod events;
 mod group;
+mod owners;
 mod partition;
 mod records;
 mod replies;
@@ -123,6 +124,7 @@ struct Inner {
     rejections_partitions: u32,
     producer: FutureProducer,
     replies: replies::Inbox,
+    owners: owners::Directory,
     instance_id: String,
     tail: std::sync::OnceLock<tokio::sync::broadcast::Sender<Arc<crate::record::StoredEvent>>>,
 }
@@ -211,6 +213,7 @@ impl KafkaLog {
         let instance_id = format!("gw-{}", Uuid::new_v4());
         let reply_partition = partition_for(instance_id.as_bytes(), replies_partitions);
         let replies = replies::Inbox::start(&config, reply_partition, &instance_id)?;
+        let owners = owners::Directory::start(&config)?;
         tracing::info!(bootstrap = %config.bootstrap_servers, prefix = config.topics.prefix(), ?partitions, "kafka log ready");
         Ok(KafkaLog {
             inner: Arc::new(Inner {
@@ -220,6 +223,7 @@ impl KafkaLog {
                 rejections_partitions,
                 producer,
                 replies,
+                owners,
                 instance_id,
                 tail: std::sync::OnceLock::new(),
             }),
@@ -293,6 +297,20 @@ impl Log for KafkaLog {
 
     fn forget(&self, request_id: &str) {
         self.inner.replies.forget(request_id);
+    }
+
+    fn partition_of(&self, domain: &str, root: &Uuid) -> Option<u32> {
+        let n = self.partitions_of(domain).ok()?;
+        Some(partition_for(root_key(root).as_bytes(), n))
+    }
+
+    async fn announce_owner(&self, id: &crate::PartitionId, endpoint: &str) -> Result<()> {
+        let inner = &self.inner;
+        inner.owners.announce(&inner.producer, &id.domain, id.partition, endpoint, &inner.instance_id).await
+    }
+
+    fn owner_endpoint(&self, domain: &str, partition: u32) -> Option<String> {
+        self.inner.owners.endpoint(domain, partition)
     }
 
     async fn join(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn PartitionLog>>> {

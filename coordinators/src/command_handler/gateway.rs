@@ -1,11 +1,14 @@
 //! Step 2: the gateway — `CommandHandlerCoordinatorService`.
 //!
-//! Stateless: it validates, appends the command to its domain's commands log
-//! and, depending on the sync mode, answers at once (ASYNC: the command is
-//! durable) or when the partition owner's commit delivers the outcome
-//! (DECISION and stronger). The reply comes back to this instance whichever
-//! worker owns the partition, and survives a change of owner: the command
-//! stays in the log until some owner decides it.
+//! Stateless: it validates, then
+//! - ASYNC: appends the command to its domain's commands log and answers
+//!   once it is durable;
+//! - DECISION and stronger: hands the command to its partition's owner
+//!   ([`super::route`]) and answers when the owner's commit delivers the
+//!   outcome. When that path cannot answer, the command goes on the commands
+//!   log with the same request id and the reply comes back through the log
+//!   to this instance, whichever worker owns the partition, surviving a
+//!   change of owner: the command stays in the log until some owner decides it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +27,7 @@ use tonic::{Code, Request, Response, Status};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::route::{Routed, Router};
 use super::validate::{Limits, validate};
 use crate::CoordinatorError;
 use crate::telemetry::{COMMAND_DURATION, COMMANDS_TOTAL, SPAN_GATEWAY_COMMAND};
@@ -48,6 +52,7 @@ pub struct Gateway {
     limits: Limits,
     decision_timeout: Duration,
     downstream: Downstream,
+    router: Option<Arc<Router>>,
 }
 
 /// Signals seen so far, so several waits can match against one subscription.
@@ -98,7 +103,13 @@ impl Waiter {
 impl Gateway {
     /// A gateway in front of `log`.
     pub fn new(log: Arc<dyn Log>, limits: Limits, decision_timeout: Duration) -> Self {
-        Gateway { log, limits, decision_timeout, downstream: Downstream::default() }
+        Gateway { log, limits, decision_timeout, downstream: Downstream::default(), router: None }
+    }
+
+    /// Hands commands a caller waits for straight to their partition's owner.
+    pub fn with_router(mut self, router: Arc<Router>) -> Self {
+        self.router = Some(router);
+        self
     }
 
     /// Waits for `downstream` on SIMPLE and CASCADE.
@@ -232,29 +243,35 @@ impl Gateway {
             seen: Vec::new(),
             deadline: tokio::time::Instant::now() + self.decision_timeout,
         };
-        let submitted = match self.log.submit(envelope, mode != SyncMode::Async).await {
-            Ok(s) => s,
-            Err(angzarr_connectors::LogError::OutcomeUnknown(_, e)) => {
-                return Err(CoordinatorError::OutcomeUnknown(format!(
-                    "the commands log did not confirm the append ({e}); retry with request id `{request_id}`"
-                )));
+        let direct = match (&self.router, mode) {
+            (Some(router), SyncMode::Decision | SyncMode::Simple | SyncMode::Cascade | SyncMode::Isolated) => {
+                match router.decide(envelope, waiter.deadline).await {
+                    Routed::Answered(outcome) => Ok(outcome),
+                    Routed::TimedOut => return Err(CoordinatorError::Timeout(self.decision_timeout)),
+                    Routed::ViaLog(envelope, why) => {
+                        tracing::debug!(request_id, why, "direct path did not answer; the command goes on the commands log");
+                        metrics::counter!("angzarr.commands.routed", "path" => "log").increment(1);
+                        Err(envelope)
+                    }
+                }
             }
-            Err(e) => return Err(e.into()),
+            _ => Err(envelope),
         };
-        let Some(reply) = submitted.reply else {
-            return Ok(CommandResponse {
-                events: Some(EventBook { cover, ..Default::default() }),
-                ..Default::default()
-            });
+        let outcome = match direct {
+            Ok(outcome) => outcome,
+            Err(envelope) => match self.via_log(envelope, mode, &request_id, waiter.deadline).await? {
+                Some(outcome) => outcome,
+                None => {
+                    return Ok(CommandResponse {
+                        events: Some(EventBook { cover, ..Default::default() }),
+                        ..Default::default()
+                    });
+                }
+            },
         };
-        // Whatever ends this wait — answer, deadline, or the caller going
-        // away — the waiter is removed.
-        let _waiting = Forget { log: &self.log, request_id: &request_id };
-        let events = match tokio::time::timeout(self.decision_timeout, reply).await {
-            Err(_) => return Err(CoordinatorError::Timeout(self.decision_timeout)),
-            Ok(Err(_)) => return Err(CoordinatorError::Log(angzarr_connectors::LogError::Shutdown)),
-            Ok(Ok(CommandOutcome::Accepted(events))) => events,
-            Ok(Ok(CommandOutcome::Rejected { code, message })) => {
+        let events = match outcome {
+            CommandOutcome::Accepted(events) => events,
+            CommandOutcome::Rejected { code, message } => {
                 return Err(CoordinatorError::Rejected { code: Code::from(code), message });
             }
         };
@@ -265,6 +282,37 @@ impl Gateway {
             SyncMode::Async | SyncMode::Decision | SyncMode::Isolated => {}
         }
         Ok(response)
+    }
+}
+
+impl Gateway {
+    /// The commands-log path: appends `envelope` and, unless ASYNC, waits
+    /// for the reply through the log until `deadline`. `None`: ASYNC, durable now.
+    async fn via_log(
+        &self,
+        envelope: CommandEnvelope,
+        mode: SyncMode,
+        request_id: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<CommandOutcome>, CoordinatorError> {
+        let submitted = match self.log.submit(envelope, mode != SyncMode::Async).await {
+            Ok(s) => s,
+            Err(angzarr_connectors::LogError::OutcomeUnknown(_, e)) => {
+                return Err(CoordinatorError::OutcomeUnknown(format!(
+                    "the commands log did not confirm the append ({e}); retry with request id `{request_id}`"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(reply) = submitted.reply else { return Ok(None) };
+        // Whatever ends this wait — answer, deadline, or the caller going
+        // away — the waiter is removed.
+        let _waiting = Forget { log: &self.log, request_id };
+        match tokio::time::timeout_at(deadline, reply).await {
+            Err(_) => Err(CoordinatorError::Timeout(self.decision_timeout)),
+            Ok(Err(_)) => Err(CoordinatorError::Log(angzarr_connectors::LogError::Shutdown)),
+            Ok(Ok(outcome)) => Ok(Some(outcome)),
+        }
     }
 }
 

@@ -2,8 +2,10 @@
 //!
 //! 1. [`validate`] — the gateway refuses what can never succeed, before
 //!    anything is written (missing root, unknown domain, oversized, …).
-//! 2. [`gateway`] — `CommandHandlerCoordinatorService.HandleCommand`: puts the
-//!    command on `<domain>.commands` and, unless ASYNC, waits for its outcome.
+//! 2. [`gateway`] — `CommandHandlerCoordinatorService.HandleCommand`: an
+//!    ASYNC command goes on `<domain>.commands`; one the caller waits for goes
+//!    straight to its partition's owner ([`route`]), and on the commands log
+//!    only when that path cannot answer.
 //! 3. [`worker`] — a consumer-group member of the commands logs; one task per
 //!    owned partition, created on assignment, stopped on revocation.
 //! 4. [`task`] — the partition owner: restores its aggregates, then per batch
@@ -17,6 +19,7 @@ pub mod dedupe;
 pub mod execute;
 pub mod gateway;
 pub mod query;
+pub mod route;
 pub mod spill;
 pub mod task;
 pub mod validate;

@@ -34,6 +34,7 @@ use tonic::Code;
 use super::aggregate::{Books, CacheConfig, RestoreError, Staged, sequence_mismatch};
 use super::dedupe::{Dedupe, Seen};
 use super::execute::{RetryPolicy, execute};
+use super::route::{Answer, Direct, Owners};
 use tracing::Instrument as _;
 
 use crate::Shutdown;
@@ -72,6 +73,9 @@ pub struct TaskConfig {
     pub fenced_grace: Duration,
     /// At most this many aggregates per partition in memory (the rest spilled); `None` = all.
     pub cache: Option<CacheConfig>,
+    /// Where a serving task opens its inbox for commands handed to it
+    /// directly ([`super::route`]); `None`: the commands log only.
+    pub owners: Option<Owners>,
 }
 
 /// Snapshot cadence: store one when this many events accumulated since the
@@ -113,6 +117,7 @@ impl Default for TaskConfig {
             states: TaskStates::default(),
             fenced_grace: Duration::from_secs(30),
             cache: None,
+            owners: None,
         }
     }
 }
@@ -216,22 +221,36 @@ async fn serve(
     tracing::info!(partition = %id, aggregates = books.len(), in_memory = books.cached(), recent_requests = dedupe.len(), elapsed = ?started.elapsed(), "partition restored");
     supervisor.serving();
 
+    // Commands handed to us directly (DECISION and stronger) arrive here
+    // from now on; the registration ends with this life of the task.
+    let (keep_open, mut inbox) = tokio::sync::mpsc::channel::<Direct>(1);
+    let _registration = config.owners.as_ref().map(|o| {
+        let (registration, rx) = o.register(&id, config.max_batch);
+        inbox = rx;
+        registration
+    });
+    drop(keep_open);
     let mut point = RestorePoint { head: None, written: None };
     let mut aborts = 0u32;
+    // Direct commands of an aborted batch, decided again first.
+    let mut carried: Vec<Direct> = Vec::new();
     loop {
-        let commands = tokio::select! {
+        let (commands, directs) = tokio::select! {
             _ = stop.wait() => return Ok(()),
-            polled = log.poll(config.max_batch, config.poll_wait) => polled?,
+            next = next_batch(log, &mut inbox, &mut carried, config) => next?,
         };
         let decide_started = Instant::now();
-        books.load(commands.iter().map(|c| c.root)).map_err(spill_failed)?;
+        let work: Vec<(&CommandEnvelope, bool)> =
+            commands.iter().map(|c| (c, false)).chain(directs.iter().map(|d| (&d.cmd, true))).collect();
+        books.load(work.iter().map(|(c, _)| c.root)).map_err(spill_failed)?;
         let mut batch = TxBatch::default();
         let mut staged = books.stage();
         let mut appended = Vec::new();
-        let mut outcomes = Vec::with_capacity(commands.len());
+        let mut outcomes = Vec::with_capacity(work.len());
+        let mut direct_outcomes = Vec::with_capacity(directs.len());
         // Request ids decided in this batch, remembered once it committed.
         let mut decided_ids: std::collections::HashMap<&str, (uuid::Uuid, CommandOutcome)> = Default::default();
-        for cmd in &commands {
+        for &(cmd, direct) in &work {
             let repeat = match decided_ids.get(cmd.request_id.as_str()) {
                 Some((root, outcome)) if root == &cmd.root => Some(outcome.clone()),
                 Some((root, _)) => Some(reused_id(&cmd.request_id, root)),
@@ -250,7 +269,9 @@ async fn serve(
                 }
                 // `None`: stopped while the business logic or a process
                 // manager was being retried — nothing of this batch is
-                // committed; the next owner (or this one, restarted) redoes it.
+                // committed; the next owner (or this one, restarted) redoes
+                // it, and direct callers, whose answers are dropped, put
+                // their commands on the commands log.
                 None => match decide(cmd, &mut staged, handlers, config, stop).instrument(handle_span(cmd)).await {
                     Some(d) => {
                         if !cmd.request_id.is_empty() {
@@ -284,24 +305,33 @@ async fn serve(
             batch.events.extend(decided.events);
             batch.snapshots.extend(decided.snapshot);
             batch.commands.extend(decided.commands);
-            if let Some(reply_to) = &cmd.reply_to {
-                batch.replies.push(Reply {
-                    reply_to: reply_to.clone(),
-                    request_id: cmd.request_id.clone(),
-                    outcome: decided.outcome.clone(),
-                });
+            if direct {
+                // Answered in memory once the batch committed.
+                direct_outcomes.push(decided.outcome.clone());
+            } else {
+                if let Some(reply_to) = &cmd.reply_to {
+                    batch.replies.push(Reply {
+                        reply_to: reply_to.clone(),
+                        request_id: cmd.request_id.clone(),
+                        outcome: decided.outcome.clone(),
+                    });
+                }
+                batch.consumed_through = Some(cmd.offset);
             }
             outcomes.push((cmd.request_id.clone(), decided.outcome));
-            batch.consumed_through = Some(cmd.offset);
         }
+        drop(work);
         point.upkeep(&books, &mut staged, &mut batch, config.max_restore_lag);
         if batch.is_empty() {
+            // Nothing to write (rejections, repeats): the answers stand as decided.
+            answer(directs, direct_outcomes);
             continue;
         }
         let changes = staged.into_changes();
         let remembered: Vec<(String, uuid::Uuid, CommandOutcome)> =
             decided_ids.into_iter().map(|(k, (root, o))| (k.to_string(), root, o)).collect();
-        let (n_cmds, n_events, restore_from) = (commands.len(), batch.events.len(), batch.restore_from);
+        let (n_cmds, n_direct, n_events, restore_from) =
+            (commands.len(), directs.len(), batch.events.len(), batch.restore_from);
         let decided_in = decide_started.elapsed();
         let commit_started = Instant::now();
         match log.commit(batch).await {
@@ -315,6 +345,7 @@ async fn serve(
                     point.written = restore_from;
                 }
                 books.apply(changes, &appended, &offsets);
+                answer(directs, direct_outcomes);
                 books.evict().map_err(spill_failed)?;
                 for (request_id, root, outcome) in remembered {
                     dedupe.insert(&request_id, root, outcome);
@@ -322,11 +353,13 @@ async fn serve(
                 for (request_id, outcome) in outcomes {
                     config.hub.publish(crate::hub::Signal::Decided { request_id, outcome });
                 }
-                tracing::debug!(partition = %id, commands = n_cmds, events = n_events, ?decided_in, committed_in = ?commit_started.elapsed(), first_offset = ?first_offset, ?appended, "batch committed");
+                tracing::debug!(partition = %id, commands = n_cmds, direct = n_direct, events = n_events, ?decided_in, committed_in = ?commit_started.elapsed(), first_offset = ?first_offset, ?appended, "batch committed");
             }
             Err(e @ LogError::Aborted(..)) => {
                 // Nothing of the batch happened; the log rewound to our last
-                // commit, so the same commands come again.
+                // commit, so the same commands come again, and the direct
+                // ones are decided again first.
+                carried = directs;
                 aborts += 1;
                 let backoff = Duration::from_millis(100 * 2u64.pow(aborts.min(6)));
                 tracing::warn!(partition = %id, error = %e, ?backoff, "transaction aborted; the batch will be decided again");
@@ -336,8 +369,58 @@ async fn serve(
                 }
             }
             // Fenced, or an outcome nobody can tell: the supervisor decides.
-            Err(e) => return Err(e),
+            Err(e) => {
+                for d in directs {
+                    let _ = d.answer.send(Answer::Unknown(format!("the commit of {id} failed: {e}")));
+                }
+                return Err(e);
+            }
         }
+    }
+}
+
+/// The next commands to decide: those carried over from an aborted batch,
+/// or whatever is waiting — in the commands log, in the direct inbox, or
+/// the first of either to arrive within the poll wait.
+async fn next_batch(
+    log: &mut dyn PartitionLog,
+    inbox: &mut tokio::sync::mpsc::Receiver<Direct>,
+    carried: &mut Vec<Direct>,
+    config: &TaskConfig,
+) -> Result<(Vec<CommandEnvelope>, Vec<Direct>), LogError> {
+    let max = config.max_batch.max(1);
+    let mut directs = std::mem::take(carried);
+    let commands = if directs.is_empty() {
+        // Both sources are cancel-safe: whichever loses the race keeps its
+        // commands for the next batch.
+        tokio::select! {
+            polled = log.poll(max, config.poll_wait) => polled?,
+            Some(first) = inbox.recv() => {
+                directs.push(first);
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    while directs.len() + commands.len() < max {
+        match inbox.try_recv() {
+            Ok(d) => directs.push(d),
+            Err(_) => break,
+        }
+    }
+    if commands.is_empty() && directs.len() < max {
+        // Commands that arrived in the log meanwhile join this batch.
+        let polled = log.poll(max - directs.len(), Duration::ZERO).await?;
+        return Ok((polled, directs));
+    }
+    Ok((commands, directs))
+}
+
+/// Answers direct callers with what their commands' batch decided.
+fn answer(directs: Vec<Direct>, outcomes: Vec<CommandOutcome>) {
+    for (d, outcome) in directs.into_iter().zip(outcomes) {
+        let _ = d.answer.send(Answer::Decided(outcome));
     }
 }
 

@@ -152,6 +152,26 @@ pub struct CommandHandlerConfig {
     /// Where spill files go (default: the system's temporary directory).
     #[serde(default)]
     pub state_dir: Option<std::path::PathBuf>,
+    /// Hand commands a caller waits for (DECISION and stronger) straight to
+    /// their partition's owner instead of through the commands topic.
+    #[serde(default = "default_true")]
+    pub direct_routing: bool,
+    /// Where this worker serves `PartitionOwnerService` to other processes'
+    /// gateways (port 0: any free port).
+    #[serde(default = "default_owner_listen")]
+    pub owner_listen: std::net::SocketAddr,
+    /// The address other processes reach `owner_listen` at, as announced in
+    /// the owner directory (default: the bound address). Set it when
+    /// listening on `0.0.0.0`, e.g. to the pod IP.
+    #[serde(default)]
+    pub owner_advertise: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_owner_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
 fn default_max_batch() -> usize {
@@ -180,6 +200,9 @@ impl Default for CommandHandlerConfig {
             fenced_grace: default_fenced_grace(),
             max_cached_aggregates: None,
             state_dir: None,
+            direct_routing: true,
+            owner_listen: default_owner_listen(),
+            owner_advertise: None,
         }
     }
 }
