@@ -503,3 +503,50 @@ async fn kafka_simple_and_cascade_answer_from_other_processes() {
         answer.projections.len()
     );
 }
+
+/// DECISION commands from a gateway in another process go straight to the
+/// worker that owns their partition (found through the `_owners`
+/// directory): their events are committed with their request ids, and the
+/// commands topic holds none of them. The positive control is an ASYNC
+/// command through the same gateway, which is on the commands topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_decision_commands_go_straight_to_the_owner_in_another_process() {
+    let _serial = SERIAL.lock().await;
+    let mut cluster = Cluster::new("direct", 5).await;
+    cluster.start_worker();
+    all_partitions_accept(&cluster).await;
+    let log = cluster.gateway.log.clone();
+    eventually(Duration::from_secs(30), "the gateway to know every partition's owner", || {
+        (0..PARTITIONS).all(|p| log.owner_endpoint("player", p).is_some())
+    })
+    .await;
+    let mut client = cluster.client();
+    let mut direct_ids = BTreeSet::new();
+    for i in 0..12u32 {
+        let id = format!("direct-{i}");
+        let mut req = tonic::Request::new(request(root_in(i % PARTITIONS, PARTITIONS), 0, register()));
+        req.metadata_mut().insert("angzarr-request-id", id.parse().unwrap());
+        client.handle_command(req).await.expect("accepted");
+        direct_ids.insert(id);
+    }
+    let mut control = tonic::Request::new(angzarr_proto::angzarr::CommandRequest {
+        sync_mode: angzarr_proto::angzarr::SyncMode::Async as i32,
+        ..request(Uuid::new_v4(), 0, register())
+    });
+    control.metadata_mut().insert("angzarr-request-id", "async-control".parse().unwrap());
+    client.handle_command(control).await.expect("async accepted");
+
+    let commands = read_headers(&support::bootstrap(), &format!("{}.player.commands", cluster.prefix), PARTITIONS);
+    let logged: BTreeSet<String> =
+        commands.iter().filter_map(|(_, _, h)| h.get("angzarr-request-id").cloned()).collect();
+    assert!(logged.contains("async-control"), "positive control: the ASYNC command is on the commands topic");
+    let leaked: Vec<_> = direct_ids.intersection(&logged).collect();
+    assert!(leaked.is_empty(), "DECISION commands on the commands topic: {leaked:?}");
+    let stored = assert_request_ids_exactly_once(&cluster.events_topic(), "direct-", &direct_ids, "direct commands");
+    eprintln!(
+        "direct routing: {} DECISION commands from the test process decided by the worker process, {stored} events, \
+         none on the commands topic ({} records there)",
+        direct_ids.len(),
+        commands.len()
+    );
+}

@@ -85,19 +85,19 @@ async fn kafka_topology_plan_apply_and_differences_with_existing_topics() {
     );
     assert!(plan.contains(&format!("+ create {p}.saga.welcome.dlq (partitions=1, ")), "the saga dead-letters: {plan}");
     assert!(!plan.contains("projector.board.dlq"), "the projector retries (the default): {plan}");
-    assert_eq!(plan.lines().filter(|l| l.starts_with("+ create")).count(), 6, "{plan}");
+    assert_eq!(plan.lines().filter(|l| l.starts_with("+ create")).count(), 7, "{plan}");
     assert!(topics_of(&p).is_empty(), "a plan creates nothing");
 
     let (ok, applied) = topology("apply", &defaults);
-    assert!(ok && applied.contains("created 6 topic(s)"), "{applied}");
+    assert!(ok && applied.contains("created 7 topic(s)"), "{applied}");
     let created = topics_of(&p);
-    assert_eq!(created.len(), 6, "{created:?}");
+    assert_eq!(created.len(), 7, "{created:?}");
     assert_eq!(created[&format!("{p}.saga.welcome.dlq")], 1);
     // The single test broker's defaults: replication 1, min.insync.replicas 1.
     assert_eq!(config_value(&format!("{p}.player.events"), "min.insync.replicas").await, "1");
 
     let (ok, again) = topology("plan", &defaults);
-    assert!(ok && again.lines().filter(|l| l.starts_with("= keep")).count() == 6, "all kept as they are: {again}");
+    assert!(ok && again.lines().filter(|l| l.starts_with("= keep")).count() == 7, "all kept as they are: {again}");
 
     // The configuration now asks for more than the topics have: listed, not altered.
     let stricter = write(dir.path(), &p, "  replication_factor: 2\n  min_insync_replicas: 2\n  partitions: 4\n");
@@ -137,5 +137,5 @@ async fn kafka_create_topics_false_refuses_missing_topics_and_creates_none() {
     let (ok, applied) = topology("apply", &path);
     assert!(ok, "{applied}");
     KafkaLog::connect(k.connector(), config.log_domains(), Duration::from_secs(10)).await.expect("starts");
-    assert_eq!(topics_of(&p).len(), 6);
+    assert_eq!(topics_of(&p).len(), 7);
 }

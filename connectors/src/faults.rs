@@ -28,6 +28,9 @@ pub struct Faults {
     /// committing: their outcome is unknown to the task, and the log (once
     /// the partition is re-initialised) shows they never committed.
     pub fatal_before_commit: AtomicU32,
+    /// The next N transactions abort: nothing of them is written, and the
+    /// partition rewinds to its last commit (what a classified abort is).
+    pub aborted_commits: AtomicU32,
 }
 
 impl Default for Faults {
@@ -37,6 +40,7 @@ impl Default for Faults {
             restore_failures: AtomicU32::new(0),
             unknown_after_commit: AtomicU32::new(0),
             fatal_before_commit: AtomicU32::new(0),
+            aborted_commits: AtomicU32::new(0),
         }
     }
 }

@@ -157,6 +157,10 @@ impl PartitionLog for MemoryPartition {
             return Err(LogError::OutcomeUnknown(self.id.to_string(), "injected fatal error before commit".into()));
         }
         let mut s = self.state.lock().unwrap();
+        if !batch.events.is_empty() && self.faults.take_for(&self.faults.aborted_commits, self.id.partition) {
+            self.polled_through = s.committed;
+            return Err(LogError::Aborted(self.id.to_string(), "injected abort".into()));
+        }
         for e in &batch.events {
             if s.events.iter().any(|x| x.root == e.root && x.sequence == e.sequence) {
                 self.polled_through = s.committed;

@@ -82,7 +82,10 @@ fn wait_until_stable(
         }
         if started.elapsed() > Duration::from_secs(120) {
             return Err(LogError::Unavailable(format!(
-                "{topic}[{partition}]: a transaction has held the last stable offset at {stable} (log end {end}) for 120 s"
+                "{topic}[{partition}]: a transaction has held the last stable offset at {stable} (log end {end}) for 120 s, \
+                 longer than any transaction timeout: a hanging transaction (`kafka-transactions.sh find-hanging \
+                 --broker-id N` lists it; `kafka-transactions.sh abort --topic {topic} --partition {partition} \
+                 --start-offset {stable}` ends it); the partition is not served until it ends"
             )));
         }
         // Said after a second, then every 10 s: a wait is news, not noise.

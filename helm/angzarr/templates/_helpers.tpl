@@ -286,6 +286,8 @@ command_handler:
   {{ $key }}: {{ $val | toJson }}
   {{- end }}
   state_dir: /tmp
+  owner_listen: {{ printf "0.0.0.0:%d" (int $v.commandHandler.ownerPort) | toJson }}
+  owner_advertise: {{ printf "${POD_IP:-127.0.0.1}:%d" (int $v.commandHandler.ownerPort) | toJson }}
 {{- end }}
 domains:
   {{- range $name, $d := $t.domains }}
@@ -364,14 +366,20 @@ A coordinator container. (dict "root" $ "role" gateway|command-handler|downstrea
   args: ["coordinator", {{ .role | quote }}, "--config", "/etc/angzarr/config/angzarr.yaml"]
   ports:
     - {name: admin, containerPort: {{ int $v.admin.port }}, protocol: TCP}
+    {{- if eq .role "command-handler" }}
+    - {name: owner, containerPort: {{ int $v.commandHandler.ownerPort }}, protocol: TCP}
+    {{- end }}
     {{- if eq .role "gateway" }}
     - {name: grpc, containerPort: {{ int $v.gateway.grpcPort }}, protocol: TCP}
     {{- if $v.gateway.httpPort }}
     - {name: http, containerPort: {{ int $v.gateway.httpPort }}, protocol: TCP}
     {{- end }}
     {{- end }}
-  {{- if or $v.kafka.sasl.enabled $v.extraEnv }}
   env:
+    # Announced to gateways as where this pod's partition owners listen.
+    - name: POD_IP
+      valueFrom:
+        fieldRef: {fieldPath: status.podIP}
     {{- if $v.kafka.sasl.enabled }}
     - name: KAFKA_SASL_PASSWORD
       valueFrom:
@@ -380,7 +388,6 @@ A coordinator container. (dict "root" $ "role" gateway|command-handler|downstrea
     {{- with $v.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-  {{- end }}
   livenessProbe:
     httpGet: {path: /healthz, port: admin}
     {{- toYaml $v.probes.liveness | nindent 4 }}

@@ -38,50 +38,73 @@ impl Router {
         Router { log, owners, own_endpoint, clients: DashMap::new() }
     }
 
-    /// Hands `cmd` to its partition's owner and waits for the answer until `deadline`.
+    /// Hands `cmd` to its partition's owner and waits for the answer until
+    /// `deadline`. An owner that stops answering (paused, partitioned away)
+    /// loses its partition to another worker, which announces itself once it
+    /// has fenced the old one and restored: the command then goes to the new
+    /// owner, with the same request id.
     pub async fn decide(&self, cmd: CommandEnvelope, deadline: Instant) -> Routed {
         let Some(partition) = self.log.partition_of(&cmd.domain, &cmd.root) else {
             return Routed::ViaLog(cmd, "this log has no partition map".into());
         };
         let id = PartitionId::new(&cmd.domain, partition);
-        // In process: the copy is what goes on the commands topic if the
-        // task cannot answer.
-        let wire = if self.owners.serves(&id) {
-            let copy = cmd.clone();
-            match self.owners.send(&id, cmd).await {
-                Ok(rx) => {
-                    metrics::counter!("angzarr.commands.routed", "path" => "in_process").increment(1);
-                    return match tokio::time::timeout_at(deadline, rx).await {
-                        Err(_) => Routed::TimedOut,
-                        Ok(Ok(Answer::Decided(outcome))) => Routed::Answered(outcome),
-                        Ok(Ok(Answer::NotOwner(why) | Answer::Unknown(why))) => Routed::ViaLog(copy, why),
-                        Ok(Err(_)) => Routed::ViaLog(copy, format!("the task of {id} stopped before answering")),
-                    };
-                }
-                Err(cmd) => cmd,
+        loop {
+            if self.owners.serves(&id) {
+                return self.in_process(&id, cmd, deadline).await;
             }
-        } else {
-            cmd
-        };
-        let Some(endpoint) = self.log.owner_endpoint(&id.domain, partition) else {
-            return Routed::ViaLog(wire, format!("no owner of {id} announced"));
-        };
-        if self.own_endpoint.as_deref() == Some(endpoint.as_str()) {
-            return Routed::ViaLog(wire, format!("{id} was announced by this process, which does not serve it now"));
+            let Some(endpoint) = self.log.owner_endpoint(&id.domain, partition) else {
+                return Routed::ViaLog(cmd, format!("no owner of {id} announced"));
+            };
+            if self.own_endpoint.as_deref() == Some(endpoint.as_str()) {
+                return Routed::ViaLog(cmd, format!("{id} was announced by this process, which does not serve it now"));
+            }
+            let mut client = match self.client(&endpoint) {
+                Ok(c) => c,
+                Err(why) => return Routed::ViaLog(cmd, why),
+            };
+            metrics::counter!("angzarr.commands.routed", "path" => "remote").increment(1);
+            let call = client.decide(to_wire(&cmd, partition));
+            tokio::select! {
+                answered = call => return match answered {
+                    Err(status) => Routed::ViaLog(cmd, format!("owner of {id} at {endpoint}: {status}")),
+                    Ok(answer) => match answer_from_wire(answer.into_inner()) {
+                        Answer::Decided(outcome) => Routed::Answered(outcome),
+                        Answer::NotOwner(why) | Answer::Unknown(why) => Routed::ViaLog(cmd, why),
+                    },
+                },
+                _ = self.moved(&id, &endpoint) => {
+                    tracing::debug!(partition = %id, from = endpoint, request_id = cmd.request_id, "the partition's owner changed while it had the command; handing it to the new one");
+                }
+                _ = tokio::time::sleep_until(deadline) => return Routed::TimedOut,
+            }
         }
-        let mut client = match self.client(&endpoint) {
-            Ok(c) => c,
-            Err(why) => return Routed::ViaLog(wire, why),
+    }
+
+    /// The in-process hand-off; the copy is what goes on the commands log if
+    /// the task cannot answer.
+    async fn in_process(&self, id: &PartitionId, cmd: CommandEnvelope, deadline: Instant) -> Routed {
+        let copy = cmd.clone();
+        let rx = match self.owners.send(id, cmd).await {
+            Ok(rx) => rx,
+            Err(cmd) => return Routed::ViaLog(cmd, format!("the task of {id} stopped")),
         };
-        let request = to_wire(&wire, partition);
-        metrics::counter!("angzarr.commands.routed", "path" => "remote").increment(1);
-        match tokio::time::timeout_at(deadline, client.decide(request)).await {
+        metrics::counter!("angzarr.commands.routed", "path" => "in_process").increment(1);
+        match tokio::time::timeout_at(deadline, rx).await {
             Err(_) => Routed::TimedOut,
-            Ok(Err(status)) => Routed::ViaLog(wire, format!("owner of {id} at {endpoint}: {status}")),
-            Ok(Ok(answer)) => match answer_from_wire(answer.into_inner()) {
-                Answer::Decided(outcome) => Routed::Answered(outcome),
-                Answer::NotOwner(why) | Answer::Unknown(why) => Routed::ViaLog(wire, why),
-            },
+            Ok(Ok(Answer::Decided(outcome))) => Routed::Answered(outcome),
+            Ok(Ok(Answer::NotOwner(why) | Answer::Unknown(why))) => Routed::ViaLog(copy, why),
+            Ok(Err(_)) => Routed::ViaLog(copy, format!("the task of {id} stopped before answering")),
+        }
+    }
+
+    /// Resolves once `id` is no longer announced at `endpoint` (or is served
+    /// in this process). Checked every 50 ms: a lookup in memory.
+    async fn moved(&self, id: &PartitionId, endpoint: &str) {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if self.owners.serves(id) || self.log.owner_endpoint(&id.domain, id.partition).as_deref() != Some(endpoint) {
+                return;
+            }
         }
     }
 
