@@ -200,30 +200,27 @@ fn keep_worker_logs(cluster: &Cluster) {
     }
 }
 
-// A visible gap, not a silent one. On an idle machine this passes (every
-// run of 2026-12-02, first accepted command 6–12 s after the broker
-// returned). Under CPU load (a release build, or three busy loops beside
-// it) about one run in seven failed, and each failure was the same root
-// cause seen from two sides: after the broker's kill -9 and restart, a
-// transaction stays open on an events partition and on the `_replies`
-// partition **for minutes** (last stable offset 55 against a log end of 56,
-// 399 against 491, measured at the timeout) although the transaction
-// timeout is 30 s — a transaction the coordinator does not abort.
-// - Before restores waited for the last stable offset to reach the log end
-//   (`wait_until_stable`), the partition's new owner restored up to that
-//   open transaction and decided its sequences again once it committed:
-//   duplicate sequences (`…, 5, 6, 6, 7, …`). Now the owner refuses to
-//   serve the partition and says why ("a transaction has held the last
-//   stable offset at 55 (log end 56) for 120 s") instead of guessing.
-// - The gateway's `read_committed` reader of `_replies` stops at that
-//   transaction: the workers decide every command within milliseconds but
-//   no caller hears an answer.
-// Run it with `ANGZARR_TEST_WORKER_LOG=info,angzarr_coordinators::command_handler::task=trace
-// cargo test -p angzarr --test kafka_failures -- --ignored kafka_broker_killed`:
+// What this test found, and how each was settled. After the broker's
+// kill -9 and restart under CPU load, a transaction could stay open on an
+// events partition and on the `_replies` partition for minutes (last stable
+// offset 55 against a log end of 56, 399 against 491, measured at the
+// timeout), although the transaction timeout is 30 s.
+// - Restores used to stop at that open transaction and decide its
+//   sequences again once it committed (duplicate sequences). A restore now
+//   waits until the last stable offset reaches the log end it captured, and
+//   refuses after 120 s naming the hanging transaction and the
+//   `kafka-transactions.sh` commands that end it.
+// - The gateway's `read_committed` reader of `_replies` stopped at that
+//   transaction: workers decided every command, no caller heard. DECISION
+//   commands are now handed straight to the partition owner and answered
+//   after its commit (`route/`), so no answer waits on `_replies`: 8 of 8
+//   runs passed on 2026-12-02, 6 of them beside three busy loops (first
+//   accepted command 0.4–6.7 s after the broker returned), where 1 in 7
+//   failed before.
+// To trace a failure: `ANGZARR_TEST_WORKER_LOG=info,angzarr_coordinators::command_handler::task=trace`;
 // the workers' logs are kept under target/tmp/kafka_failures, and a
 // timeout prints each partition's last stable offset beside its log end
 // and Kafka's own `find-hanging`.
-#[ignore = "under CPU load a broker kill -9 can leave a transaction open for minutes; see above"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kafka_broker_killed_and_restarted_under_load() {
     let _serial = SERIAL.lock().await;
