@@ -158,8 +158,11 @@ async fn an_unknown_commit_outcome_is_reported_unknown_and_a_retry_through_the_l
     f.until("the retry's reply", |s| s.replies.iter().any(|r| r.request_id == "d1")).await;
     f.log.read(|s| {
         let reply = s.replies.iter().find(|r| r.request_id == "d1").unwrap();
-        assert!(matches!(&reply.outcome, CommandOutcome::Accepted(b) if b.pages.len() == 1 && b.pages[0].seq() == Some(0)),
-            "the original outcome: {:?}", reply.outcome);
+        assert!(
+            matches!(&reply.outcome, CommandOutcome::Accepted(b) if b.pages.len() == 1 && b.pages[0].seq() == Some(0)),
+            "the original outcome: {:?}",
+            reply.outcome
+        );
         assert_eq!(s.events.len(), 1, "nothing written twice");
     });
     // Positive control: a new command is decided and written.

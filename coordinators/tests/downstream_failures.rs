@@ -398,7 +398,10 @@ async fn an_upcaster_that_fails_holds_readers_back_and_rewrites_nothing() {
     let refused = reads.get_event_book(query.clone()).await.unwrap_err();
     assert!(refused.message().contains("upcaster of `player` returned 0 events for 1"), "{}", refused.message());
     let (commands, events, snapshots) = h.log.counts("player").await.unwrap();
-    assert!(commands <= 1 && (events, snapshots) == (1, 0), "nothing was written or rewritten: {commands} commands, {events} events, {snapshots} snapshots");
+    assert!(
+        commands <= 1 && (events, snapshots) == (1, 0),
+        "nothing was written or rewritten: {commands} commands, {events} events, {snapshots} snapshots"
+    );
 
     fixed.store(true, Ordering::SeqCst);
     for _ in 0..200 {

@@ -76,7 +76,9 @@ impl Directory {
                                 Some(Ok(entry)) => {
                                     e.insert(k.to_string(), entry.endpoint);
                                 }
-                                Some(Err(err)) => tracing::warn!(key = k, error = %err, "unreadable owner entry; ignored"),
+                                Some(Err(err)) => {
+                                    tracing::warn!(key = k, error = %err, "unreadable owner entry; ignored")
+                                }
                             }
                         }
                         Some(Err(err)) => tracing::debug!(error = %err, "owner directory reader"),

@@ -249,7 +249,11 @@ impl Gateway {
                     Routed::Answered(outcome) => Ok(outcome),
                     Routed::TimedOut => return Err(CoordinatorError::Timeout(self.decision_timeout)),
                     Routed::ViaLog(envelope, why) => {
-                        tracing::debug!(request_id, why, "direct path did not answer; the command goes on the commands log");
+                        tracing::debug!(
+                            request_id,
+                            why,
+                            "direct path did not answer; the command goes on the commands log"
+                        );
                         metrics::counter!("angzarr.commands.routed", "path" => "log").increment(1);
                         Err(envelope)
                     }

@@ -8,6 +8,9 @@ use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 
 /// What the owner says about a command handed to it.
+// Moved once per command through a oneshot: boxing the common variant
+// would cost an allocation to save a copy.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Answer {
     /// Decided and, if it wrote anything, committed.
@@ -93,7 +96,11 @@ impl Owners {
 
     /// Hands `cmd` to the task serving `id` in this process; gives the
     /// command back when there is none (or it stopped meanwhile).
-    pub async fn send(&self, id: &PartitionId, cmd: CommandEnvelope) -> Result<oneshot::Receiver<Answer>, CommandEnvelope> {
+    pub async fn send(
+        &self,
+        id: &PartitionId,
+        cmd: CommandEnvelope,
+    ) -> Result<oneshot::Receiver<Answer>, CommandEnvelope> {
         let Some(inbox) = self.slots.get(id).map(|s| s.inbox.clone()) else { return Err(cmd) };
         let (tx, rx) = oneshot::channel();
         match inbox.send(Direct { cmd, answer: tx }).await {

@@ -102,7 +102,8 @@ impl Router {
     async fn moved(&self, id: &PartitionId, endpoint: &str) {
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            if self.owners.serves(id) || self.log.owner_endpoint(&id.domain, id.partition).as_deref() != Some(endpoint) {
+            if self.owners.serves(id) || self.log.owner_endpoint(&id.domain, id.partition).as_deref() != Some(endpoint)
+            {
                 return;
             }
         }
