@@ -204,6 +204,7 @@ pub async fn start(
             }),
             retry: RetryPolicy { call_timeout: config.command_handler.handler_call_timeout, ..RetryPolicy::default() },
             owners: direct.then(|| owners.clone()),
+            concurrent_roots: config.command_handler.concurrent_roots,
             ..TaskConfig::default()
         };
         // Not ready until the group hands this process its assignment: said

@@ -31,7 +31,7 @@ use angzarr_proto::type_name;
 use prost::Message;
 use tonic::Code;
 
-use super::aggregate::{Books, CacheConfig, RestoreError, Staged, sequence_mismatch};
+use super::aggregate::{Book, Books, CacheConfig, RestoreError, Staged, sequence_mismatch};
 use super::dedupe::{Dedupe, Seen};
 use super::execute::{RetryPolicy, execute};
 use super::route::{Answer, Direct, Owners};
@@ -76,6 +76,9 @@ pub struct TaskConfig {
     /// Where a serving task opens its inbox for commands handed to it
     /// directly ([`super::route`]); `None`: the commands log only.
     pub owners: Option<Owners>,
+    /// At most this many aggregates of a batch decided at once (their
+    /// business-logic calls in flight together).
+    pub concurrent_roots: usize,
 }
 
 /// Snapshot cadence: store one when this many events accumulated since the
@@ -118,6 +121,7 @@ impl Default for TaskConfig {
             fenced_grace: Duration::from_secs(30),
             cache: None,
             owners: None,
+            concurrent_roots: 64,
         }
     }
 }
@@ -248,40 +252,24 @@ async fn serve(
         let mut appended = Vec::new();
         let mut outcomes = Vec::with_capacity(work.len());
         let mut direct_outcomes = Vec::with_capacity(directs.len());
+        // Each root's commands in order; distinct roots concurrently.
+        let Some(decisions) = decide_batch(&work, &mut staged, &dedupe, handlers, config, stop).await else {
+            // Stopped while the business logic or a process manager was
+            // being retried — nothing of this batch is committed; the next
+            // owner (or this one, restarted) redoes it, and direct callers,
+            // whose answers are dropped, put their commands on the commands log.
+            return Ok(());
+        };
         // Request ids decided in this batch, remembered once it committed.
-        let mut decided_ids: std::collections::HashMap<&str, (uuid::Uuid, CommandOutcome)> = Default::default();
-        for &(cmd, direct) in &work {
-            let repeat = match decided_ids.get(cmd.request_id.as_str()) {
-                Some((root, outcome)) if root == &cmd.root => Some(outcome.clone()),
-                Some((root, _)) => Some(reused_id(&cmd.request_id, root)),
-                None => match dedupe.seen(&cmd.request_id, &cmd.root) {
-                    Seen::New => None,
-                    Seen::Decided(outcome) => Some(outcome.clone()),
-                    Seen::OtherRoot(root) => Some(reused_id(&cmd.request_id, &root)),
-                },
-            };
-            let fresh = repeat.is_none();
-            let decided = match repeat {
-                Some(outcome) => {
-                    tracing::debug!(partition = %id, request_id = cmd.request_id, "repeated request id: original outcome, nothing written");
-                    metrics::counter!("angzarr.commands.deduplicated", "domain" => id.domain.to_string()).increment(1);
-                    Decided { events: Vec::new(), snapshot: None, commands: Vec::new(), outcome }
-                }
-                // `None`: stopped while the business logic or a process
-                // manager was being retried — nothing of this batch is
-                // committed; the next owner (or this one, restarted) redoes
-                // it, and direct callers, whose answers are dropped, put
-                // their commands on the commands log.
-                None => match decide(cmd, &mut staged, handlers, config, stop).instrument(handle_span(cmd)).await {
-                    Some(d) => {
-                        if !cmd.request_id.is_empty() {
-                            decided_ids.insert(cmd.request_id.as_str(), (cmd.root, d.outcome.clone()));
-                        }
-                        d
-                    }
-                    None => return Ok(()),
-                },
-            };
+        let mut remembered: Vec<(String, uuid::Uuid, CommandOutcome)> = Vec::new();
+        for (&(cmd, direct), (decided, fresh)) in work.iter().zip(decisions) {
+            if fresh && !cmd.request_id.is_empty() {
+                remembered.push((cmd.request_id.clone(), cmd.root, decided.outcome.clone()));
+            }
+            if !fresh {
+                tracing::debug!(partition = %id, request_id = cmd.request_id, "repeated request id: original outcome, nothing written");
+                metrics::counter!("angzarr.commands.deduplicated", "domain" => id.domain.to_string()).increment(1);
+            }
             if let CommandOutcome::Rejected { code, message } = &decided.outcome
                 && cmd.reply_to.is_none()
                 && fresh
@@ -328,8 +316,6 @@ async fn serve(
             continue;
         }
         let changes = staged.into_changes();
-        let remembered: Vec<(String, uuid::Uuid, CommandOutcome)> =
-            decided_ids.into_iter().map(|(k, (root, o))| (k.to_string(), root, o)).collect();
         let (n_cmds, n_direct, n_events, restore_from) =
             (commands.len(), directs.len(), batch.events.len(), batch.restore_from);
         let decided_in = decide_started.elapsed();
@@ -473,6 +459,90 @@ async fn restore(
     }
 }
 
+/// Decides a batch: each root's commands in order, distinct roots
+/// concurrently (at most [`TaskConfig::concurrent_roots`] business-logic
+/// calls at once), so a batch of many aggregates costs about one call's
+/// time, not one per command. Returns each command's decision, in the
+/// batch's order, with whether it was decided now (`false`: a repeated
+/// request id, answered with the original outcome); `None` if stopped.
+async fn decide_batch(
+    work: &[(&CommandEnvelope, bool)],
+    staged: &mut Staged<'_>,
+    dedupe: &Dedupe,
+    handlers: &Handlers,
+    config: &TaskConfig,
+    stop: &Shutdown,
+) -> Option<Vec<(Decided, bool)>> {
+    use futures::StreamExt as _;
+    // A request id names one command: the first root it came with in this
+    // batch owns it.
+    let mut first_root: std::collections::HashMap<&str, uuid::Uuid> = Default::default();
+    let mut chains: Vec<(uuid::Uuid, Vec<usize>)> = Vec::new();
+    let mut chain_of: std::collections::HashMap<uuid::Uuid, usize> = Default::default();
+    for (i, (cmd, _)) in work.iter().enumerate() {
+        if !cmd.request_id.is_empty() {
+            first_root.entry(cmd.request_id.as_str()).or_insert(cmd.root);
+        }
+        let c = *chain_of.entry(cmd.root).or_insert_with(|| {
+            chains.push((cmd.root, Vec::new()));
+            chains.len() - 1
+        });
+        chains[c].1.push(i);
+    }
+    let first_root = &first_root;
+    let runs = chains.into_iter().map(|(root, indices)| {
+        let book = staged.get(&root).cloned();
+        async move {
+            let mut book = book;
+            let mut touched = false;
+            let mut seen_here: std::collections::HashMap<&str, CommandOutcome> = Default::default();
+            let mut out = Vec::with_capacity(indices.len());
+            for i in indices {
+                let cmd = work[i].0;
+                let id = cmd.request_id.as_str();
+                let repeat = if id.is_empty() {
+                    None
+                } else if let Some(owner) = first_root.get(id).filter(|r| **r != cmd.root) {
+                    Some(reused_id(id, owner))
+                } else if let Some(outcome) = seen_here.get(id) {
+                    Some(outcome.clone())
+                } else {
+                    match dedupe.seen(id, &cmd.root) {
+                        Seen::New => None,
+                        Seen::Decided(outcome) => Some(outcome.clone()),
+                        Seen::OtherRoot(owner) => Some(reused_id(id, &owner)),
+                    }
+                };
+                let decided = match repeat {
+                    Some(outcome) => (Decided { events: Vec::new(), snapshot: None, commands: Vec::new(), outcome }, false),
+                    None => {
+                        let d = decide(cmd, &mut book, handlers, config, stop).instrument(handle_span(cmd)).await?;
+                        touched |= !d.events.is_empty() || d.snapshot.is_some();
+                        if !id.is_empty() {
+                            seen_here.insert(id, d.outcome.clone());
+                        }
+                        (d, true)
+                    }
+                };
+                out.push((i, decided));
+            }
+            Some((root, book.filter(|_| touched), out))
+        }
+    });
+    let finished: Vec<_> = futures::stream::iter(runs).buffer_unordered(config.concurrent_roots.max(1)).collect().await;
+    let mut decisions: Vec<Option<(Decided, bool)>> = (0..work.len()).map(|_| None).collect();
+    for run in finished {
+        let (root, book, out) = run?;
+        if let Some(book) = book {
+            *staged.get_mut(&root) = book;
+        }
+        for (i, d) in out {
+            decisions[i] = Some(d);
+        }
+    }
+    Some(decisions.into_iter().map(|d| d.expect("every command of the batch was decided")).collect())
+}
+
 /// Decides one command against the staged books. Never fails: every
 /// problem becomes a rejection the caller reads. `None` only when `stop`
 /// came while a process manager was being retried.
@@ -481,7 +551,7 @@ async fn restore(
 /// context, so the consumers of the events continue the command's trace.
 async fn decide(
     cmd: &CommandEnvelope,
-    staged: &mut Staged<'_>,
+    aggregate: &mut Option<Book>,
     handlers: &Handlers,
     config: &TaskConfig,
     stop: &Shutdown,
@@ -499,7 +569,7 @@ async fn decide(
         return nothing(rejected(Code::InvalidArgument, "command book has no cover"));
     };
     use angzarr_proto::angzarr::page_header::SequenceType;
-    let next = staged.get(&cmd.root).map_or(0, |b| b.next_sequence());
+    let next = aggregate.as_ref().map_or(0, |b| b.next_sequence());
     match book.pages.first().and_then(|p| p.header.as_ref()).and_then(|h| h.sequence_type.as_ref()) {
         Some(SequenceType::Sequence(e)) if *e != next => {
             return nothing(rejected(Code::FailedPrecondition, sequence_mismatch(&cmd.domain, &cmd.root, *e, next)));
@@ -514,8 +584,8 @@ async fn decide(
         None => return nothing(rejected(Code::InvalidArgument, "command page has no sequence")),
     }
 
-    let history = staged
-        .get(&cmd.root)
+    let history = aggregate
+        .as_ref()
         .map(|b| b.to_event_book(cover.clone()))
         .unwrap_or_else(|| EventBook { cover: Some(cover.clone()), ..Default::default() });
     let (produced, commands) = if let Some(pm) = handlers.process_manager(&cmd.domain) {
@@ -550,7 +620,7 @@ async fn decide(
             ),
         ));
     }
-    let book = staged.get_mut(&cmd.root);
+    let book = aggregate.get_or_insert_with(Book::default);
     let every = config.snapshots.every(&cmd.domain) as usize;
     let latest_state = produced.snapshot.and_then(|s| s.state);
     let snapshot = match (latest_state.clone(), pages.last()) {

@@ -152,6 +152,11 @@ pub struct CommandHandlerConfig {
     /// Where spill files go (default: the system's temporary directory).
     #[serde(default)]
     pub state_dir: Option<std::path::PathBuf>,
+    /// At most this many aggregates of a batch decided at once: their
+    /// business-logic calls are in flight together (each aggregate's
+    /// commands still one after another).
+    #[serde(default = "default_concurrent_roots")]
+    pub concurrent_roots: usize,
     /// Hand commands a caller waits for (DECISION and stronger) straight to
     /// their partition's owner instead of through the commands topic.
     #[serde(default = "default_true")]
@@ -167,6 +172,9 @@ pub struct CommandHandlerConfig {
     pub owner_advertise: Option<String>,
 }
 
+fn default_concurrent_roots() -> usize {
+    64
+}
 fn default_true() -> bool {
     true
 }
@@ -200,6 +208,7 @@ impl Default for CommandHandlerConfig {
             fenced_grace: default_fenced_grace(),
             max_cached_aggregates: None,
             state_dir: None,
+            concurrent_roots: default_concurrent_roots(),
             direct_routing: true,
             owner_listen: default_owner_listen(),
             owner_advertise: None,
