@@ -110,13 +110,22 @@ pub struct Platform {
 
 impl Platform {
     pub async fn start(log: LogConfig, snapshot_every: u32) -> anyhow::Result<Platform> {
+        Self::start_tuned(log, snapshot_every, |_| {}).await
+    }
+
+    /// As [`Platform::start`], with `tune` applied to the configuration.
+    pub async fn start_tuned(
+        log: LogConfig,
+        snapshot_every: u32,
+        tune: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Platform> {
         let handler = poker::server().spawn("127.0.0.1:0".parse()?).await?;
         let gateway = GatewayConfig {
             listen: "127.0.0.1:0".parse()?,
             decision_timeout: Duration::from_secs(120),
             ..Default::default()
         };
-        let config = Config::new(
+        let mut config = Config::new(
             log,
             gateway,
             BTreeMap::from([(
@@ -124,6 +133,7 @@ impl Platform {
                 DomainConfig::served_by(format!("http://{}", handler.addr), snapshot_every),
             )]),
         );
+        tune(&mut config);
         let log = runtime::open_log(&config).await?;
         let running = runtime::start(&config, log, Roles::ALL, Shutdown::new()).await?;
         let channel = Channel::from_shared(format!("http://{}", running.grpc_addr.unwrap()))?.connect().await?;

@@ -196,6 +196,29 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
         asynchronous.push(n as f64 / started.elapsed().as_secs_f64());
         p.running.stop().await?;
     }
+    // The same load on the engine with its speed-ups turned off, one at a
+    // time: what each is worth, measured in this run.
+    let mut ablations = Vec::new();
+    for (what, direct, concurrent) in [
+        ("commands topic + replies topic, one business-logic call at a time", false, 1),
+        ("direct to the owner, one business-logic call at a time", true, 1),
+    ] {
+        let mut runs_of = Vec::new();
+        for _ in 0..runs {
+            let prefix = common::prefix("tpa");
+            let p = Platform::start_tuned(common::kafka_log(env, &prefix, PARTITIONS as u32), 100, |c| {
+                c.command_handler.direct_routing = direct;
+                c.command_handler.concurrent_roots = concurrent;
+            })
+            .await?;
+            let r = common::register_players(&p, roots).await?;
+            let elapsed = common::deposits(&p, &r, n, clients, SyncMode::Decision).await?;
+            runs_of.push(n as f64 / elapsed.as_secs_f64());
+            p.running.stop().await?;
+        }
+        eprintln!("DECISION, {what}: runs {} cmd/s", common::spread(&runs_of));
+        ablations.push((what, common::median(runs_of)));
+    }
     let mut bare = Vec::new();
     for _ in 0..runs {
         bare.push(bare_produce(env, n, size).await?);
@@ -209,7 +232,20 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
         common::spread(&asynchronous),
         common::spread(&bare)
     );
-    let mut rows = vec![
+    let mut rows: Vec<Row> = ablations
+        .iter()
+        .map(|(what, v)| {
+            Row::higher(
+                &format!("kafka throughput DECISION vs {what}"),
+                "cmd/s",
+                d,
+                *v,
+                "the same engine with that setting, same run",
+                "informational",
+            )
+        })
+        .collect();
+    rows.extend(vec![
         Row::higher(
             "kafka throughput DECISION",
             "cmd/s",
@@ -234,7 +270,7 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
             "transactional produce, 64/txn",
             "informational",
         ),
-    ];
+    ]);
     let ks = tokio::task::block_in_place(|| kstreams(env, n, roots))?;
     match ks {
         Some(k) => {
