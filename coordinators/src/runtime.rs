@@ -156,7 +156,13 @@ pub async fn start(
             CoordinatorError::InvalidArgument(format!("cannot listen on {listen} (command_handler.owner_listen): {e}"))
         })?;
         let bound = listener.local_addr().map_err(|e| CoordinatorError::InvalidArgument(e.to_string()))?;
-        let endpoint = config.command_handler.owner_advertise.clone().unwrap_or_else(|| bound.to_string());
+        let endpoint = match config.command_handler.owner_advertise.clone().filter(|a| !a.is_empty()) {
+            Some(a) => a,
+            // Listening on every interface: announced by this host's name
+            // (a container's name resolves in its network).
+            None if bound.ip().is_unspecified() => format!("{}:{}", host_name(), bound.port()),
+            None => bound.to_string(),
+        };
         owners.announce_at(log.clone(), endpoint.clone());
         own_endpoint = Some(endpoint.clone());
         tracing::info!(%bound, endpoint, "partition owners listening (gRPC, direct routing)");
@@ -338,6 +344,15 @@ pub async fn start(
     }
 
     Ok(Running { grpc_addr, http_addr, admin_addr, log, states, shutdown, parts: std::mem::take(&mut parts.list) })
+}
+
+/// This machine's host name (`localhost` if it cannot be read).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// The long-running parts of a process. A part that ends with an error
