@@ -44,7 +44,9 @@ async fn handler(flight: Arc<InFlight>) -> angzarr_client::ServerHandle {
             a.call(|| Ok::<_, CommandRejected>(Events::one(PlayerRegistered::default())))
         })
         .handle(move |d: &DepositFunds, _: &PlayerState, _| {
-            b.call(|| Ok::<_, CommandRejected>(Events::one(FundsDeposited { amount: d.amount.clone(), ..Default::default() })))
+            b.call(|| {
+                Ok::<_, CommandRejected>(Events::one(FundsDeposited { amount: d.amount.clone(), ..Default::default() }))
+            })
         });
     angzarr_client::Server::new().aggregate(player).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap()
 }
@@ -98,7 +100,12 @@ async fn one_batch(roots: usize, concurrent_roots: usize) -> usize {
     log.read(|s| {
         assert_eq!(s.commits, 1, "one batch, one transaction");
         for r in &s.replies {
-            assert!(matches!(r.outcome, CommandOutcome::Accepted(_)), "{} was not accepted: {:?}", r.request_id, r.outcome);
+            assert!(
+                matches!(r.outcome, CommandOutcome::Accepted(_)),
+                "{} was not accepted: {:?}",
+                r.request_id,
+                r.outcome
+            );
         }
         // Each aggregate's deposit was decided after its registration: it
         // got sequence 1, which only a decided registration makes current.

@@ -514,7 +514,9 @@ async fn decide_batch(
                     }
                 };
                 let decided = match repeat {
-                    Some(outcome) => (Decided { events: Vec::new(), snapshot: None, commands: Vec::new(), outcome }, false),
+                    Some(outcome) => {
+                        (Decided { events: Vec::new(), snapshot: None, commands: Vec::new(), outcome }, false)
+                    }
                     None => {
                         let d = decide(cmd, &mut book, handlers, config, stop).instrument(handle_span(cmd)).await?;
                         touched |= !d.events.is_empty() || d.snapshot.is_some();
