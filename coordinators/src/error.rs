@@ -33,7 +33,7 @@ pub enum CoordinatorError {
     Unimplemented(String),
     /// The answer did not come in time; the command may still be processed.
     #[error(
-        "outcome unknown: no decision within {0:?}; the command is in the log and may still be decided — retry with the same request id"
+        "outcome unknown: no decision within {0:?}; the command may still be decided — retry with the same request id"
     )]
     Timeout(std::time::Duration),
     /// SIMPLE or CASCADE: the command was decided, but what it waits for

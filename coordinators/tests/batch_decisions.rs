@@ -2,21 +2,22 @@
 //! each aggregate's commands one after another, in order. On the in-memory
 //! partition, with a handler that counts how many calls it has in flight.
 
+mod partition_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use angzarr_client::{Aggregate, CommandRejected, Events};
+use angzarr_connectors::CommandOutcome;
 use angzarr_connectors::memory::MemoryPartition;
-use angzarr_connectors::{CommandEnvelope, CommandOutcome};
 use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::command_handler::task::{self, TaskConfig};
 use angzarr_coordinators::handlers::Handlers;
-use angzarr_proto::angzarr::{CommandBook, CommandPage, Cover, PageHeader, command_page};
 use angzarr_proto::examples::{DepositFunds, FundsDeposited, PlayerRegistered, PlayerState, RegisterPlayer};
-use angzarr_proto::pack;
-use prost::Message;
 use uuid::Uuid;
+
+use partition_support::{command, deposit, register};
 
 /// Calls in flight now, and the most seen at once.
 #[derive(Default)]
@@ -51,28 +52,6 @@ async fn handler(flight: Arc<InFlight>) -> angzarr_client::ServerHandle {
     angzarr_client::Server::new().aggregate(player).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap()
 }
 
-fn command(root: Uuid, seq: u32, cmd: prost_types::Any, request_id: &str) -> CommandEnvelope {
-    let book = CommandBook {
-        cover: Some(Cover { root: Some(root.into()), domain: "player".into(), ..Default::default() }),
-        pages: vec![CommandPage {
-            header: Some(PageHeader::sequence(seq)),
-            payload: Some(command_page::Payload::Command(cmd)),
-            ..Default::default()
-        }],
-    };
-    CommandEnvelope {
-        trace: None,
-        domain: "player".into(),
-        root,
-        correlation_id: String::new(),
-        request_id: request_id.into(),
-        reply_to: Some("gw".into()),
-        sync_mode: 3,
-        book: book.encode_to_vec(),
-        offset: -1,
-    }
-}
-
 /// Runs one batch of: for each of `roots` aggregates, a registration and a
 /// deposit (sequence 0 then 1); returns the most calls seen in flight.
 async fn one_batch(roots: usize, concurrent_roots: usize) -> usize {
@@ -82,10 +61,10 @@ async fn one_batch(roots: usize, concurrent_roots: usize) -> usize {
     let ids: Vec<Uuid> = (0..roots).map(|_| Uuid::new_v4()).collect();
     // All in the log before the task starts: its first poll takes them as one batch.
     for (i, root) in ids.iter().enumerate() {
-        log.append(command(*root, 0, pack(&RegisterPlayer::default()), &format!("r{i}")));
+        log.append(command(*root, 0, register(), &format!("r{i}")));
     }
     for (i, root) in ids.iter().enumerate() {
-        log.append(command(*root, 1, pack(&DepositFunds::default()), &format!("d{i}")));
+        log.append(command(*root, 1, deposit(5), &format!("d{i}")));
     }
     let handlers = Handlers::new([("player".to_string(), format!("http://{}", server.addr))]).unwrap();
     let config = TaskConfig { concurrent_roots, ..TaskConfig::default() };

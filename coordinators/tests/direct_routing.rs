@@ -6,6 +6,8 @@
 //! the same path across processes on a real broker is in
 //! `cli/tests/kafka_guarantees.rs`.
 
+mod partition_support;
+
 use std::time::Duration;
 
 use angzarr_connectors::memory::{MemoryHandle, MemoryPartition, MemoryState};
@@ -14,10 +16,7 @@ use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::command_handler::route::{Answer, Owners};
 use angzarr_coordinators::command_handler::task::{self, TaskConfig};
 use angzarr_coordinators::handlers::Handlers;
-use angzarr_proto::angzarr::{CommandBook, CommandPage, Cover, PageHeader, command_page};
-use angzarr_proto::examples::{Currency, DepositFunds, RegisterPlayer};
-use angzarr_proto::pack;
-use prost::Message;
+use partition_support::{command, deposit, register};
 use uuid::Uuid;
 
 struct Fixture {
@@ -51,36 +50,6 @@ async fn start(arm: impl FnOnce(&Faults)) -> Fixture {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     f
-}
-
-fn command(root: Uuid, seq: u32, cmd: prost_types::Any, request_id: &str) -> CommandEnvelope {
-    let book = CommandBook {
-        cover: Some(Cover { root: Some(root.into()), domain: "player".into(), ..Default::default() }),
-        pages: vec![CommandPage {
-            header: Some(PageHeader::sequence(seq)),
-            payload: Some(command_page::Payload::Command(cmd)),
-            ..Default::default()
-        }],
-    };
-    CommandEnvelope {
-        trace: None,
-        domain: "player".into(),
-        root,
-        correlation_id: format!("corr-{request_id}"),
-        request_id: request_id.into(),
-        reply_to: Some("gw".into()),
-        sync_mode: 3,
-        book: book.encode_to_vec(),
-        offset: -1,
-    }
-}
-
-fn register() -> prost_types::Any {
-    pack(&RegisterPlayer { display_name: "Ada".into(), email: "a@x".into(), ..Default::default() })
-}
-
-fn deposit(n: i64) -> prost_types::Any {
-    pack(&DepositFunds { amount: Some(Currency { amount: n, currency_code: "USD".into() }) })
 }
 
 impl Fixture {

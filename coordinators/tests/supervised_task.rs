@@ -6,19 +6,18 @@
 //! request id. Every wait is on a condition; every "nothing more happened"
 //! has a positive control through the same partition.
 
+mod partition_support;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use angzarr_connectors::memory::{MemoryHandle, MemoryPartition};
-use angzarr_connectors::{CommandEnvelope, CommandOutcome, Faults, PartitionId};
+use angzarr_connectors::{CommandOutcome, Faults, PartitionId};
 use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::command_handler::task::{self, TaskConfig};
 use angzarr_coordinators::handlers::Handlers;
 use angzarr_coordinators::supervisor::{TaskState, TaskStates};
-use angzarr_proto::angzarr::{CommandBook, CommandPage, Cover, PageHeader, command_page};
-use angzarr_proto::examples::{Currency, DepositFunds, RegisterPlayer};
-use angzarr_proto::pack;
-use prost::Message;
+use partition_support::{command, deposit, register};
 use uuid::Uuid;
 
 struct Fixture {
@@ -53,36 +52,6 @@ async fn start_configured(handler: &str, arm: impl FnOnce(&Faults), config: Task
 
 async fn player_server(addr: SocketAddr) -> angzarr_client::ServerHandle {
     poker::server().spawn(addr).await.unwrap()
-}
-
-fn command(root: Uuid, seq: u32, cmd: prost_types::Any, request_id: &str) -> CommandEnvelope {
-    let book = CommandBook {
-        cover: Some(Cover { root: Some(root.into()), domain: "player".into(), ..Default::default() }),
-        pages: vec![CommandPage {
-            header: Some(PageHeader::sequence(seq)),
-            payload: Some(command_page::Payload::Command(cmd)),
-            ..Default::default()
-        }],
-    };
-    CommandEnvelope {
-        trace: None,
-        domain: "player".into(),
-        root,
-        correlation_id: format!("corr-{request_id}"),
-        request_id: request_id.into(),
-        reply_to: Some("gw".into()),
-        sync_mode: 3,
-        book: book.encode_to_vec(),
-        offset: -1,
-    }
-}
-
-fn register() -> prost_types::Any {
-    pack(&RegisterPlayer { display_name: "Ada".into(), email: "a@x".into(), ..Default::default() })
-}
-
-fn deposit(n: i64) -> prost_types::Any {
-    pack(&DepositFunds { amount: Some(Currency { amount: n, currency_code: "USD".into() }) })
 }
 
 /// Waits until `f` holds on the partition's state (50 ms steps, 20 s at most).
