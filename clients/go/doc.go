@@ -13,7 +13,8 @@
 // [Aggregate.Execute] is pure, so a test needs no framework running: see the
 // angzarrtest package.
 //
-// A [Projector] applies events to a read model (ProjectorService) and a
+// A [Projector] applies events to a read model (ProjectorService, and
+// angzarr_kafka.ProjectorBatchService for many books per call) and a
 // [Saga] turns events into commands for other aggregates (SagaService), built
 // with [Command]; one server hosts aggregates, a projector and a saga:
 //

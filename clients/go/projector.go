@@ -25,6 +25,32 @@ type ViewFunc func(cover *angzarrpb.Cover) (proto.Message, error)
 // effects: the read model must be left exactly as it was (nil: nothing).
 type SpeculativeFunc func(book *angzarrpb.EventBook) (proto.Message, error)
 
+// BatchScopeFunc runs a whole batch ([Projector.ExecuteBatch], i.e.
+// ProjectorBatchService.HandleBatch) inside whatever unit the read model
+// needs, typically one transaction:
+//
+//	func(apply func() error) error {
+//		tx, err := db.Begin()
+//		if err != nil {
+//			return err
+//		}
+//		if err := apply(); err != nil { // the handlers write through tx
+//			tx.Rollback()
+//			return err
+//		}
+//		return tx.Commit()
+//	}
+//
+// apply applies every book of the batch, in order, and returns the first
+// error (the error Execute would have returned for that book); the books
+// after it are not applied. The scope must call apply and should return its
+// error: the call fails with it whatever the scope returns. apply may be
+// called again (e.g. by a helper retrying a transaction after a conflict):
+// each call applies the whole batch again and the last one's projections are
+// answered. It must not be called after the scope returned. An error of the
+// scope's own (e.g. the commit failed) fails the call too.
+type BatchScopeFunc func(apply func() error) error
+
 // Projector turns events into a read model: handlers per event type, each
 // called with (event, cover, sequence), and an optional view returned in
 // Projection.projection.
@@ -44,14 +70,17 @@ type SpeculativeFunc func(book *angzarrpb.EventBook) (proto.Message, error)
 // next to the data (in the same transaction) and skip what is at or below
 // it, or make each write an upsert.
 //
-// Books are applied one at a time (a mutex around each [Projector.Execute]
-// and [Projector.ExecuteSpeculative]), so handlers and the view need no
-// locking against each other. Register everything before serving.
+// Books are applied one at a time (a mutex around each [Projector.Execute],
+// [Projector.ExecuteSpeculative] and whole [Projector.ExecuteBatch]), so
+// handlers and the view need no locking against each other, and no other
+// book is applied while a batch's scope is open. Register everything before
+// serving.
 type Projector struct {
 	name        string
 	handlers    eventHandlers[ProjectorHandlerFunc]
 	view        ViewFunc
 	speculative SpeculativeFunc
+	batchScope  BatchScopeFunc
 	mu          sync.Mutex
 }
 
@@ -111,6 +140,24 @@ func (p *Projector) Speculative(fn SpeculativeFunc) *Projector {
 	return p
 }
 
+// BatchScope wraps every batch ([Projector.ExecuteBatch], served as
+// angzarr_kafka.ProjectorBatchService.HandleBatch) in fn, e.g. one read-model
+// transaction per batch, committed when apply succeeded and rolled back
+// otherwise: a batch fails as a whole and is handed over again, so a scope
+// that rolls back never leaves half a batch behind. Books handed one at a
+// time (Handle, [Projector.Execute]) and empty batches do not use it. It
+// panics if one is set.
+func (p *Projector) BatchScope(fn BatchScopeFunc) *Projector {
+	if fn == nil {
+		panic(fmt.Sprintf("angzarr: %s: nil batch scope", p.owner()))
+	}
+	if p.batchScope != nil {
+		panic(fmt.Sprintf("angzarr: %s: a batch scope is already set", p.owner()))
+	}
+	p.batchScope = fn
+	return p
+}
+
 // EventTypes are the full names of the handled event types, sorted.
 func (p *Projector) EventTypes() []string { return p.handlers.types() }
 
@@ -129,6 +176,80 @@ func (p *Projector) Execute(book *angzarrpb.EventBook) (*angzarrpb.Projection, e
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.run(book, false)
+}
+
+// ExecuteBatch applies books in order, each exactly as [Projector.Execute]
+// would, and returns one Projection per book, in order: the whole contract of
+// angzarr_kafka.ProjectorBatchService.HandleBatch, without any network. The
+// books are applied inside the [BatchScopeFunc], if any (not for an empty
+// batch), with no other book applied in between.
+//
+// The call succeeds or fails as a whole: the first failing book's error
+// (the status Execute would return for it) fails it, and the books after
+// it are not applied. Without a scope, or with one that does not roll back,
+// the books before it stay applied; the coordinator hands the same books
+// over again, so the read model must be idempotent by sequence as for any
+// redelivery. A scope's own error is INTERNAL unless it carries a status; a
+// scope that panics or never calls apply is INTERNAL.
+func (p *Projector) ExecuteBatch(books []*angzarrpb.EventBook) ([]*angzarrpb.Projection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*angzarrpb.Projection, 0, len(books))
+	if len(books) == 0 {
+		return out, nil
+	}
+	var (
+		applied  bool  // apply ran at least once
+		applyErr error // its last error
+		closed   bool  // the scope returned
+	)
+	apply := func() error {
+		if closed {
+			return status.Errorf(codes.Internal, "%s: the batch scope's apply was called after the scope returned", p.owner())
+		}
+		applied, applyErr, out = true, nil, out[:0]
+		for _, book := range books {
+			projection, err := p.run(book, false)
+			if err != nil {
+				applyErr = err
+				return err
+			}
+			out = append(out, projection)
+		}
+		return nil
+	}
+	if p.batchScope == nil {
+		if err := apply(); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+
+	scopeErr := p.scope(apply)
+	closed = true
+	switch {
+	case applyErr != nil: // the scope saw it; it fails the call whatever the scope made of it
+		return nil, applyErr
+	case scopeErr != nil:
+		return nil, scopeErr
+	case !applied:
+		return nil, status.Errorf(codes.Internal, "%s: the batch scope returned without calling apply", p.owner())
+	}
+	return out, nil
+}
+
+// scope runs the batch scope with apply, a panic or an error of its own
+// turned into a status.
+func (p *Projector) scope(apply func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = status.Errorf(codes.Internal, "%s: batch scope panicked: %v", p.owner(), r)
+		}
+	}()
+	if err := p.batchScope(apply); err != nil {
+		return componentError(p.owner(), "batch scope", err)
+	}
+	return nil
 }
 
 // ExecuteSpeculative is ProjectorService.HandleSpeculative: the Projection

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	angzarrpb "github.com/angzarr-kafka/angzarr/clients/go/gen/angzarr"
+	angzarrkafkapb "github.com/angzarr-kafka/angzarr/clients/go/gen/angzarr_kafka"
 )
 
 // Service is angzarr.CommandHandlerService over several aggregates, routed
@@ -113,6 +114,37 @@ func (s *ProjectorService) Handle(_ context.Context, book *angzarrpb.EventBook) 
 // a speculative function).
 func (s *ProjectorService) HandleSpeculative(_ context.Context, book *angzarrpb.EventBook) (*angzarrpb.Projection, error) {
 	return s.projector.ExecuteSpeculative(book)
+}
+
+// ProjectorBatchService is angzarr_kafka.ProjectorBatchService over one
+// [Projector]: the optional batch form of ProjectorService.Handle that a
+// coordinator probes for (it keeps calling Handle one book at a time when
+// the answer is UNIMPLEMENTED). Every server hosting a projector serves it
+// beside ProjectorService.
+type ProjectorBatchService struct {
+	angzarrkafkapb.UnimplementedProjectorBatchServiceServer
+	projector *Projector
+}
+
+var _ angzarrkafkapb.ProjectorBatchServiceServer = (*ProjectorBatchService)(nil)
+
+// NewProjectorBatchService serves p's batches.
+func NewProjectorBatchService(p *Projector) *ProjectorBatchService {
+	if p == nil {
+		panic("angzarr: nil projector")
+	}
+	return &ProjectorBatchService{projector: p}
+}
+
+// HandleBatch applies the books in order and answers one projection per
+// book ([Projector.ExecuteBatch]): ProjectorBatchService.HandleBatch.
+func (s *ProjectorBatchService) HandleBatch(_ context.Context, req *angzarrkafkapb.ProjectorBatch) (*angzarrkafkapb.ProjectionBatch, error) {
+	out, err := s.projector.ExecuteBatch(req.GetBooks())
+	if err != nil {
+		logFailure(err, "batch projection failed", "projector", s.projector.Name(), "books", len(req.GetBooks()))
+		return nil, err
+	}
+	return &angzarrkafkapb.ProjectionBatch{Projections: out}, nil
 }
 
 // SagaService is angzarr.SagaService over one [Saga] (the service carries
@@ -286,6 +318,7 @@ func (h hosted) register(srv grpc.ServiceRegistrar) {
 	}
 	if h.projector != nil {
 		angzarrpb.RegisterProjectorServiceServer(srv, NewProjectorService(h.projector))
+		angzarrkafkapb.RegisterProjectorBatchServiceServer(srv, NewProjectorBatchService(h.projector))
 	}
 	if h.saga != nil {
 		angzarrpb.RegisterSagaServiceServer(srv, NewSagaService(h.saga))
@@ -317,7 +350,8 @@ func (h hosted) logAttrs() []any {
 
 // Register registers the services of components on srv (an existing
 // grpc.Server): CommandHandlerService for the command handlers,
-// ProjectorService for a projector, SagaService for a saga,
+// ProjectorService and angzarr_kafka.ProjectorBatchService for a projector,
+// SagaService for a saga,
 // ProcessManagerService for a process manager, UpcasterService for an
 // upcaster. It fails on a component that is none of these, a domain hosted
 // twice, or two projectors, sagas, process managers or upcasters. Add [RecoverPanics] to srv's interceptors.

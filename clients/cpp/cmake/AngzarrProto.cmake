@@ -2,14 +2,19 @@
 # files that declare a service) code from the repository's proto/ folder at
 # build time, and compiles it into the static library angzarr::proto.
 #
-#   angzarr_proto_library(<target> PROTO_DIR <dir> [SUBDIRS angzarr examples google/api])
+#   angzarr_proto_library(<target> PROTO_DIR <dir> [SUBDIRS angzarr examples google/api]
+#                         [FILES angzarr_kafka/batch.proto ...])
+#
+# SUBDIRS: every .proto of these folders; FILES: single files (relative to
+# PROTO_DIR) of folders not taken whole, e.g. angzarr_kafka/batch.proto
+# without the coordinators' internal angzarr_kafka/owner.proto.
 #
 # Every generated file depends on every .proto (imports make that the safe
 # rule), on protoc and on the plugin, so an edited .proto regenerates and
 # nothing regenerates otherwise.
 
 function(angzarr_proto_library target)
-  cmake_parse_arguments(ARG "" "PROTO_DIR" "SUBDIRS" ${ARGN})
+  cmake_parse_arguments(ARG "" "PROTO_DIR" "SUBDIRS;FILES" ${ARGN})
   if(NOT ARG_PROTO_DIR)
     message(FATAL_ERROR "angzarr_proto_library: PROTO_DIR is required")
   endif()
@@ -38,6 +43,13 @@ function(angzarr_proto_library target)
     file(GLOB found RELATIVE ${ARG_PROTO_DIR} CONFIGURE_DEPENDS ${ARG_PROTO_DIR}/${sub}/*.proto)
     list(APPEND rel_protos ${found})
   endforeach()
+  foreach(rel IN LISTS ARG_FILES)
+    if(NOT EXISTS ${ARG_PROTO_DIR}/${rel})
+      message(FATAL_ERROR "angzarr_proto_library: ${ARG_PROTO_DIR}/${rel} is missing")
+    endif()
+    list(APPEND rel_protos ${rel})
+  endforeach()
+  list(REMOVE_DUPLICATES rel_protos)
   list(SORT rel_protos)
   set(abs_protos)
   foreach(rel IN LISTS rel_protos)

@@ -1,7 +1,7 @@
 // One grpc++ server (in-process, 127.0.0.1:0) hosting aggregates, a
 // projector, a saga, a process manager and an upcaster:
-// CommandHandlerService, ProjectorService, SagaService,
-// ProcessManagerService and UpcasterService over the wire.
+// CommandHandlerService, ProjectorService (and ProjectorBatchService beside
+// it), SagaService, ProcessManagerService and UpcasterService over the wire.
 #include <angzarr/server.hpp>
 #include <angzarr/testing.hpp>
 #include <grpcpp/grpcpp.h>
@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "angzarr_kafka/batch.grpc.pb.h"
 #include "examples/hand.pb.h"
 #include "examples/orchestration.pb.h"
 #include "examples/player.pb.h"
@@ -82,12 +83,14 @@ struct Stubs {
       : channel(grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials())),
         aggregates(angzarr::CommandHandlerService::NewStub(channel)),
         projector(angzarr::ProjectorService::NewStub(channel)),
+        batch(angzarr_kafka::ProjectorBatchService::NewStub(channel)),
         saga(angzarr::SagaService::NewStub(channel)),
         process_manager(angzarr::ProcessManagerService::NewStub(channel)),
         upcaster(angzarr::UpcasterService::NewStub(channel)) {}
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<angzarr::CommandHandlerService::Stub> aggregates;
   std::unique_ptr<angzarr::ProjectorService::Stub> projector;
+  std::unique_ptr<angzarr_kafka::ProjectorBatchService::Stub> batch;
   std::unique_ptr<angzarr::SagaService::Stub> saga;
   std::unique_ptr<angzarr::ProcessManagerService::Stub> process_manager;
   std::unique_ptr<angzarr::UpcasterService::Stub> upcaster;
@@ -124,8 +127,9 @@ TEST(Hosting, AggregatesProjectorAndSagaInOneServer) {
   EXPECT_EQ(server->projector()->name(), "ledger");
   ASSERT_NE(server->saga(), nullptr);
   EXPECT_EQ(server->saga()->name(), "reserve-on-join");
-  EXPECT_EQ(server->services(), (std::vector<std::string>{"angzarr.CommandHandlerService",
-                                                          "angzarr.ProjectorService", "angzarr.SagaService"}));
+  EXPECT_EQ(server->services(),
+            (std::vector<std::string>{"angzarr.CommandHandlerService", "angzarr.ProjectorService",
+                                      "angzarr_kafka.ProjectorBatchService", "angzarr.SagaService"}));
   Stubs stubs(*server);
 
   // The aggregate.
@@ -206,7 +210,9 @@ TEST(Hosting, ProjectorAndSagaWithoutAggregates) {
       ledger(model).speculation([model] { return *model; }, [model](Model m) { *model = std::move(m); }));
   auto server = angzarr::Server::start_with("127.0.0.1:0", reserve_on_join(), projector);
   EXPECT_TRUE(server->domains().empty());
-  EXPECT_EQ(server->services(), (std::vector<std::string>{"angzarr.ProjectorService", "angzarr.SagaService"}));
+  EXPECT_EQ(server->services(), (std::vector<std::string>{"angzarr.ProjectorService",
+                                                          "angzarr_kafka.ProjectorBatchService",
+                                                          "angzarr.SagaService"}));
   EXPECT_EQ(server->projector(), projector.get());
   Stubs stubs(*server);
 
@@ -231,6 +237,11 @@ TEST(Hosting, ProjectorAndSagaWithoutAggregates) {
   EXPECT_EQ(plain->projector(), nullptr);
   Stubs plain_stubs(*plain);
   EXPECT_EQ(call([&](auto* ctx) { return plain_stubs.projector->Handle(ctx, book, &projection); }).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  angzarr_kafka::ProjectorBatch batch;
+  *batch.add_books() = book;
+  angzarr_kafka::ProjectionBatch projections;
+  EXPECT_EQ(call([&](auto* ctx) { return plain_stubs.batch->HandleBatch(ctx, batch, &projections); }).error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
   plain->shutdown(std::chrono::milliseconds(100));
 }
@@ -341,8 +352,8 @@ TEST(Hosting, EverythingInOneServerAndOneOfEachPerServer) {
                                             ledger(model), player_upcaster(), reserve_on_join());
   EXPECT_EQ(server->services(),
             (std::vector<std::string>{"angzarr.CommandHandlerService", "angzarr.ProjectorService",
-                                      "angzarr.SagaService", "angzarr.ProcessManagerService",
-                                      "angzarr.UpcasterService"}));
+                                      "angzarr_kafka.ProjectorBatchService", "angzarr.SagaService",
+                                      "angzarr.ProcessManagerService", "angzarr.UpcasterService"}));
   ASSERT_NE(server->process_manager(), nullptr);
   EXPECT_EQ(server->process_manager()->name(), "hand-flow");
   Stubs stubs(*server);
@@ -383,4 +394,81 @@ TEST(Hosting, EverythingInOneServerAndOneOfEachPerServer) {
   hosting.upcaster = std::make_shared<angzarr::Upcaster>(player_upcaster());
   auto only = angzarr::Server::start("127.0.0.1:0", std::move(hosting));
   EXPECT_EQ(only->services(), std::vector<std::string>{"angzarr.UpcasterService"});
+}
+
+TEST(Hosting, ProjectorBatchServiceBesideProjectorService) {
+  // Nothing batch-specific in the projector: serving it serves HandleBatch.
+  auto model = std::make_shared<Model>();
+  auto server = angzarr::Server::start_with("127.0.0.1:0", ledger(model));
+  EXPECT_EQ(server->services(),
+            (std::vector<std::string>{"angzarr.ProjectorService", "angzarr_kafka.ProjectorBatchService"}));
+  Stubs stubs(*server);
+  const std::string kBob(16, '\x02');
+
+  angzarr_kafka::ProjectorBatch batch;
+  *batch.add_books() = event_book(cover("wallet", kAlice), 0, deposited(5, 5), deposited(1, 6));
+  *batch.add_books() = event_book(cover("wallet", kBob), 0, deposited(2, 2));
+  *batch.add_books() = event_book(cover("wallet", kAlice), 2, deposited(3, 9));
+  angzarr_kafka::ProjectionBatch out;
+  ASSERT_TRUE(call([&](auto* ctx) { return stubs.batch->HandleBatch(ctx, batch, &out); }).ok());
+  ASSERT_EQ(out.projections_size(), 3);
+  EXPECT_EQ(out.projections(0).cover().root().value(), kAlice);
+  EXPECT_EQ(out.projections(0).sequence(), 1u);
+  EXPECT_EQ(angzarr::unpack<examples::Currency>(out.projections(0).projection()).amount(), 6);
+  EXPECT_EQ(out.projections(1).cover().root().value(), kBob);
+  EXPECT_EQ(out.projections(1).sequence(), 0u);
+  EXPECT_EQ(out.projections(2).sequence(), 2u);
+  EXPECT_EQ(angzarr::unpack<examples::Currency>(out.projections(2).projection()).amount(), 9);
+  EXPECT_EQ(out.projections(2).projector(), "ledger");
+  EXPECT_EQ(model->applied, 4);
+
+  // An error in book 2 fails the whole call with the status Handle gives
+  // that book; book 1 stays applied, book 3 is not reached.
+  angzarr_kafka::ProjectorBatch failing;
+  *failing.add_books() = event_book(cover("wallet", kAlice), 3, deposited(1, 10));
+  *failing.add_books() = event_book(cover("wallet", kBob), 1, deposited(13, 15));
+  *failing.add_books() = event_book(cover("wallet", kBob), 2, deposited(1, 16));
+  out.Clear();
+  const auto st = call([&](auto* ctx) { return stubs.batch->HandleBatch(ctx, failing, &out); });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_NE(st.error_message().find("unlucky"), std::string::npos) << st.error_message();
+  EXPECT_EQ(out.projections_size(), 0);
+  EXPECT_EQ(model->applied, 5);
+  angzarr::Projection single;
+  const auto alone = call([&](auto* ctx) { return stubs.projector->Handle(ctx, failing.books(1), &single); });
+  EXPECT_EQ(alone.error_code(), st.error_code());
+  EXPECT_EQ(alone.error_message(), st.error_message());
+
+  // Empty: no projections.
+  ASSERT_TRUE(call([&](auto* ctx) {
+                return stubs.batch->HandleBatch(ctx, angzarr_kafka::ProjectorBatch(), &out);
+              }).ok());
+  EXPECT_EQ(out.projections_size(), 0);
+
+  // Batches and single books from several clients at once: one at a time.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&stubs, t] {
+      const std::string root(16, char('a' + t));
+      for (int i = 0; i < 10; ++i) {
+        grpc::Status s;
+        if (t % 2 == 0) {
+          angzarr_kafka::ProjectorBatch b;
+          *b.add_books() = event_book(cover("wallet", root), 2 * i, deposited(1, 2 * i + 1));
+          *b.add_books() = event_book(cover("wallet", root), 2 * i + 1, deposited(1, 2 * i + 2));
+          angzarr_kafka::ProjectionBatch o;
+          s = call([&](auto* ctx) { return stubs.batch->HandleBatch(ctx, b, &o); });
+        } else {
+          angzarr::Projection p;
+          s = call([&](auto* ctx) {
+            return stubs.projector->Handle(ctx, event_book(cover("wallet", root), i, deposited(1, i + 1)), &p);
+          });
+        }
+        EXPECT_TRUE(s.ok()) << s.error_message();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(model->applied, 5 + 2 * 20 + 2 * 10);
+  server->shutdown(std::chrono::milliseconds(100));
 }

@@ -1,8 +1,11 @@
-// angzarr::Projector: the ProjectorService.Handle contract without network.
+// angzarr::Projector: the ProjectorService.Handle and
+// ProjectorBatchService.HandleBatch contracts without network.
 #include <angzarr/projector.hpp>
 #include <angzarr/testing.hpp>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -227,4 +230,247 @@ TEST(Projector, RegistrationIsChecked) {
       [&calls](const examples::FundsDeposited&, const angzarr::Cover&) { ++calls; });
   p.execute(event_book(cover(), 0, deposited(1, 1), deposited(1, 2)));
   EXPECT_EQ(calls, 2);
+}
+
+// ProjectorBatchService.HandleBatch without network: execute_batch /
+// handle_batch, and the batch scope.
+namespace {
+
+angzarr_kafka::ProjectorBatch batch_of(std::initializer_list<angzarr::EventBook> books) {
+  angzarr_kafka::ProjectorBatch batch;
+  for (const auto& b : books) *batch.add_books() = b;
+  return batch;
+}
+
+// A read model with one transaction per batch, through batch_scope: a copy
+// taken when the scope opens is put back when apply() fails.
+struct Scoped {
+  std::shared_ptr<Ledger> model = std::make_shared<Ledger>();
+  int opened = 0;
+  int committed = 0;
+  std::vector<std::string> errors;  // what the scope saw apply() throw
+};
+
+angzarr::Projector scoped_ledger(const std::shared_ptr<Scoped>& s) {
+  return ledger(s->model).batch_scope([s](const std::function<void()>& apply) {
+    ++s->opened;
+    const Ledger before = *s->model;  // BEGIN
+    try {
+      apply();
+    } catch (const std::exception& e) {
+      s->errors.push_back(e.what());
+      *s->model = before;  // ROLLBACK
+      throw;
+    }
+    ++s->committed;  // COMMIT
+  });
+}
+
+}  // namespace
+
+TEST(ProjectorBatch, AppliesBooksInOrderAsHandleWould) {
+  auto model = std::make_shared<Ledger>();
+  const auto view = [model](const angzarr::Cover& c) { return usd(model->balances[c.root().value()]); };
+  const auto p = ledger(model).view(view);
+  // Root 7 has two books in the batch, root 8's interleaved; an unknown
+  // event type still counts for the sequence.
+  const auto b1 = event_book(cover('\x07'), 0, deposited(5, 5), deposited(1, 6));
+  const auto b2 = event_book(cover('\x08'), 0, deposited(2, 2));
+  const auto b3 = event_book(cover('\x07'), 2, deposited(3, 9), registered("x"));
+  const auto out = p.execute_batch(batch_of({b1, b2, b3}));
+  ASSERT_EQ(out.projections_size(), 3);
+
+  // The same books one at a time, through execute(), on a fresh read model.
+  auto alone = std::make_shared<Ledger>();
+  const auto q = ledger(alone).view([alone](const angzarr::Cover& c) { return usd(alone->balances[c.root().value()]); });
+  int i = 0;
+  for (const auto& book : {b1, b2, b3}) {
+    EXPECT_EQ(out.projections(i).SerializeAsString(), q.execute(book).SerializeAsString()) << "book " << i + 1;
+    ++i;
+  }
+  EXPECT_EQ(model->seen, alone->seen);
+  EXPECT_EQ(model->balances, alone->balances);
+
+  EXPECT_EQ(out.projections(0).sequence(), 1u);
+  EXPECT_EQ(out.projections(1).sequence(), 0u);
+  EXPECT_EQ(out.projections(2).sequence(), 3u);
+  EXPECT_EQ(out.projections(1).cover().root().value(), std::string(16, '\x08'));
+  EXPECT_EQ(out.projections(2).projector(), "ledger");
+  // The view is read after each book's own handlers.
+  EXPECT_EQ(angzarr::unpack<examples::Currency>(out.projections(0).projection()).amount(), 6);
+  EXPECT_EQ(angzarr::unpack<examples::Currency>(out.projections(2).projection()).amount(), 9);
+
+  // An empty batch: no projections.
+  angzarr_kafka::ProjectionBatch empty;
+  ASSERT_TRUE(p.handle_batch(angzarr_kafka::ProjectorBatch(), &empty).ok());
+  EXPECT_EQ(empty.projections_size(), 0);
+}
+
+TEST(ProjectorBatch, AnErrorInBook2FailsTheWholeCall) {
+  auto model = std::make_shared<Ledger>();
+  const auto p = ledger(model);
+  const auto b1 = event_book(cover('\x07'), 0, deposited(5, 5));
+  const auto b2 = event_book(cover('\x08'), 0, deposited(1, 1), deposited(13, 14));  // throws at sequence 1
+  const auto b3 = event_book(cover('\x09'), 0, deposited(2, 2));
+  angzarr_kafka::ProjectionBatch out;
+  *out.add_projections() = angzarr::Projection();  // left alone on failure
+  const grpc::Status st = p.handle_batch(batch_of({b1, b2, b3}), &out);
+
+  // The status handle() gives book 2 alone: same code, same message.
+  angzarr::Projection ignored;
+  const grpc::Status alone = ledger(std::make_shared<Ledger>()).handle(b2, &ignored);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(st.error_code(), alone.error_code());
+  EXPECT_EQ(st.error_message(), alone.error_message());
+  EXPECT_NE(st.error_message().find("unlucky"), std::string::npos) << st.error_message();
+  EXPECT_EQ(out.projections_size(), 1);
+
+  // What came before stays applied (no scope), book 3 was never reached.
+  const std::vector<std::pair<std::string, uint32_t>> want{{std::string(16, '\x07'), 0},
+                                                           {std::string(16, '\x08'), 0}};
+  EXPECT_EQ(model->seen, want);
+  EXPECT_EQ(model->balances.count(std::string(16, '\x09')), 0u);
+
+  // A handler's Error keeps its code; a malformed event is INVALID_ARGUMENT.
+  const auto down = event_book(cover('\x08'), 1, deposited(15, 1));
+  EXPECT_EQ(p.handle_batch(batch_of({b1, down, b3}), &out).error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(p.handle_batch(batch_of({b1, down, b3}), &out).error_message(), "store down");
+  auto bad = b3;
+  bad.mutable_pages(0)->mutable_event()->set_value("\xff\xff\xff");
+  EXPECT_EQ(p.handle_batch(batch_of({b1, bad}), &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Handed over again once the cause is gone: applied as a whole.
+  ASSERT_TRUE(p.handle_batch(batch_of({b1, event_book(cover('\x08'), 0, deposited(1, 1)), b3}), &out).ok());
+  EXPECT_EQ(out.projections_size(), 3);
+  EXPECT_EQ(model->balances[std::string(16, '\x09')], 2);
+}
+
+TEST(ProjectorBatch, TheScopeWrapsEachBatchAndSeesTheError) {
+  auto s = std::make_shared<Scoped>();
+  const auto p = scoped_ledger(s);
+  EXPECT_TRUE(p.batch_scoped());
+  EXPECT_FALSE(ledger(s->model).batch_scoped());
+
+  // One scope per batch, committed.
+  angzarr_kafka::ProjectionBatch out;
+  ASSERT_TRUE(p.handle_batch(batch_of({event_book(cover('\x07'), 0, deposited(5, 5)),
+                                       event_book(cover('\x08'), 0, deposited(2, 2))}),
+                             &out)
+                  .ok());
+  EXPECT_EQ(out.projections_size(), 2);
+  EXPECT_EQ(s->opened, 1);
+  EXPECT_EQ(s->committed, 1);
+  EXPECT_EQ(s->model->seen.size(), 2u);
+
+  // Handle (one book) does not open it; neither does an empty batch.
+  p.execute(event_book(cover('\x07'), 1, deposited(1, 6)));
+  ASSERT_TRUE(p.handle_batch(angzarr_kafka::ProjectorBatch(), &out).ok());
+  EXPECT_EQ(s->opened, 1);
+  EXPECT_EQ(s->model->seen.size(), 3u);
+
+  // An error in book 2: the scope sees it, rolls book 1 back, the call fails.
+  const grpc::Status st = p.handle_batch(batch_of({event_book(cover('\x07'), 2, deposited(1, 7)),
+                                                   event_book(cover('\x08'), 1, deposited(13, 15)),
+                                                   event_book(cover('\x09'), 0, deposited(1, 1))}),
+                                         &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_NE(st.error_message().find("unlucky"), std::string::npos) << st.error_message();
+  EXPECT_EQ(s->opened, 2);
+  EXPECT_EQ(s->committed, 1);
+  ASSERT_EQ(s->errors.size(), 1u);
+  EXPECT_EQ(s->errors[0], st.error_message());
+  EXPECT_EQ(s->model->seen.size(), 3u);  // rolled back: nothing of that batch
+  EXPECT_EQ(s->model->balances[std::string(16, '\x07')], 6);
+
+  // An Error keeps its code through the scope.
+  EXPECT_EQ(p.handle_batch(batch_of({event_book(cover('\x08'), 1, deposited(15, 1))}), &out).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s->errors.back(), "store down");
+  EXPECT_THROW(scoped_ledger(s).batch_scope([](const std::function<void()>& apply) { apply(); }), std::logic_error);
+}
+
+TEST(ProjectorBatch, AScopeCannotTurnAFailureIntoSuccess) {
+  auto model = std::make_shared<Ledger>();
+  const auto failing = batch_of({event_book(cover('\x07'), 0, deposited(1, 1)),
+                                 event_book(cover('\x08'), 0, deposited(15, 1))});
+  const auto fine = batch_of({event_book(cover('\x07'), 0, deposited(1, 1))});
+  angzarr_kafka::ProjectionBatch out;
+
+  // Swallowed: the call still fails with apply()'s error.
+  const auto swallowing = ledger(model).batch_scope([](const std::function<void()>& apply) {
+    try {
+      apply();
+    } catch (...) {
+    }
+  });
+  auto st = swallowing.handle_batch(failing, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(st.error_message(), "store down");
+
+  // Replaced by the scope's own (a failed rollback): apply()'s is reported.
+  const auto replacing = ledger(model).batch_scope([](const std::function<void()>& apply) {
+    try {
+      apply();
+    } catch (...) {
+      throw std::runtime_error("rollback failed");
+    }
+  });
+  st = replacing.handle_batch(failing, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(st.error_message(), "store down");
+
+  // apply() never called: INTERNAL, nothing applied.
+  model->seen.clear();
+  const auto lazy = ledger(model).batch_scope([](const std::function<void()>&) {});
+  st = lazy.handle_batch(fine, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_NE(st.error_message().find("did not call apply"), std::string::npos) << st.error_message();
+  EXPECT_TRUE(model->seen.empty());
+
+  // The commit fails after apply() succeeded: an Error keeps its code,
+  // anything else is INTERNAL.
+  const auto conflicted = ledger(model).batch_scope([](const std::function<void()>& apply) {
+    apply();
+    throw angzarr::Error(grpc::StatusCode::ABORTED, "commit conflict");
+  });
+  st = conflicted.handle_batch(fine, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(st.error_message(), "commit conflict");
+  const auto full = ledger(model).batch_scope([](const std::function<void()>& apply) {
+    apply();
+    throw std::runtime_error("disk full");
+  });
+  st = full.handle_batch(fine, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_NE(st.error_message().find("batch scope"), std::string::npos) << st.error_message();
+  EXPECT_NE(st.error_message().find("disk full"), std::string::npos) << st.error_message();
+}
+
+TEST(ProjectorBatch, AScopeMayRetryAndTheLastApplyCounts) {
+  int calls = 0;
+  int attempts = 0;
+  const auto p = angzarr::Projector("flaky")
+                     .on<examples::FundsDeposited>([&calls](const examples::FundsDeposited&, const angzarr::Cover&) {
+                       if (++calls == 2) throw angzarr::Error(grpc::StatusCode::ABORTED, "serialization failure");
+                     })
+                     .batch_scope([&attempts](const std::function<void()>& apply) {
+                       for (;;) {
+                         ++attempts;
+                         try {
+                           apply();
+                           return;
+                         } catch (const angzarr::Error& e) {
+                           if (e.code() != grpc::StatusCode::ABORTED || attempts > 3) throw;
+                         }
+                       }
+                     });
+  angzarr_kafka::ProjectionBatch out;
+  const auto st = p.handle_batch(batch_of({event_book(cover('\x07'), 0, deposited(1, 1)),
+                                           event_book(cover('\x08'), 0, deposited(1, 1))}),
+                                 &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(attempts, 2);
+  EXPECT_EQ(calls, 4);
+  ASSERT_EQ(out.projections_size(), 2);  // the last attempt's, not both
+  EXPECT_EQ(out.projections(1).cover().root().value(), std::string(16, '\x08'));
 }

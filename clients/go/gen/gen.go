@@ -2,8 +2,10 @@
 //
 //   - gen/angzarr  (package angzarrpb): the angzarr contract
 //   - gen/examples (package examplespb): the poker example's messages
+//   - gen/angzarr_kafka (package angzarrkafkapb): this repository's optional
+//     batch services (proto/angzarr_kafka/batch.proto only)
 //
-// Neither is committed. Generate them with `go generate ./gen` (run-tests
+// None is committed. Generate them with `go generate ./gen` (run-tests
 // does): protoc with the pinned protoc-gen-go and protoc-gen-go-grpc.
 package gen
 

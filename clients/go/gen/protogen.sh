@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Generates gen/angzarr and gen/examples from the repository's /proto.
+# Generates gen/angzarr, gen/examples and gen/angzarr_kafka from the
+# repository's /proto.
 # Invoked by `go generate ./gen` (from clients/go/gen). Needs protoc (with the
 # google/protobuf well-known .proto files) on PATH; installs the pinned Go
 # plugins into clients/go/.bin. Skips all work when nothing changed.
@@ -37,7 +38,9 @@ done
 
 # --- inputs ------------------------------------------------------------------
 cd "$proto_dir"
-files=(angzarr/*.proto examples/*.proto)
+# angzarr_kafka/: only batch.proto, the optional batch services a handler
+# serves. owner.proto shares its package but is internal to coordinators.
+files=(angzarr/*.proto examples/*.proto angzarr_kafka/batch.proto)
 
 # Skip when protos, plugins, protoc and this script are unchanged.
 stamp="$gen_dir/.stamp"
@@ -46,7 +49,7 @@ want=$( {
   protoc --version
   echo "$PROTOC_GEN_GO_VERSION $PROTOC_GEN_GO_GRPC_VERSION"
 } | sha256sum | cut -d' ' -f1)
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d "$gen_dir/angzarr" && -d "$gen_dir/examples" ]]; then
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d "$gen_dir/angzarr" && -d "$gen_dir/examples" && -d "$gen_dir/angzarr_kafka" ]]; then
   exit 0
 fi
 
@@ -55,16 +58,17 @@ fi
 opts=()
 for f in "${files[@]}"; do
   case "$f" in
-    angzarr/*)  m="M$f=$MODULE/gen/angzarr;angzarrpb" ;;
-    examples/*) m="M$f=$MODULE/gen/examples;examplespb" ;;
+    angzarr/*)       m="M$f=$MODULE/gen/angzarr;angzarrpb" ;;
+    examples/*)      m="M$f=$MODULE/gen/examples;examplespb" ;;
+    angzarr_kafka/*) m="M$f=$MODULE/gen/angzarr_kafka;angzarrkafkapb" ;;
   esac
   opts+=("--go_opt=$m" "--go-grpc_opt=$m")
 done
 
-rm -rf "$gen_dir/angzarr" "$gen_dir/examples" "$stamp"
+rm -rf "$gen_dir/angzarr" "$gen_dir/examples" "$gen_dir/angzarr_kafka" "$stamp"
 protoc -I "$proto_dir" -I "$wkt_include" \
   --go_out="$mod_dir" --go_opt=module="$MODULE" \
   --go-grpc_out="$mod_dir" --go-grpc_opt=module="$MODULE" \
   "${opts[@]}" "${files[@]}"
 echo "$want" >"$stamp"
-echo "protogen: generated $(ls "$gen_dir/angzarr" "$gen_dir/examples" | grep -c '\.go$') files" >&2
+echo "protogen: generated $(ls "$gen_dir/angzarr" "$gen_dir/examples" "$gen_dir/angzarr_kafka" | grep -c '\.go$') files" >&2

@@ -11,9 +11,10 @@ PROTO = Path(__file__).resolve().parents[3] / "proto"
 
 
 def test_generated_modules_do_not_claim_top_level_packages():
+    import angzarr_client.proto.angzarr_kafka.batch_pb2_grpc  # noqa: F401
     import angzarr_client.proto.google.api.annotations_pb2  # noqa: F401
 
-    assert "angzarr" not in sys.modules and "examples" not in sys.modules
+    assert "angzarr" not in sys.modules and "examples" not in sys.modules and "angzarr_kafka" not in sys.modules
     assert types_pb2.DESCRIPTOR.name == "angzarr/types.proto"
     assert player_pb2.DESCRIPTOR.package == "examples"
 

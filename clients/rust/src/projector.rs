@@ -19,6 +19,8 @@ use uuid::Uuid;
 
 type EventFn = Arc<dyn Fn(&Any, &Uuid, u32) -> Result<(), Status> + Send + Sync>;
 type ViewFn = Arc<dyn Fn(&Uuid) -> Option<Any> + Send + Sync>;
+/// Runs a batch's work (`apply`) inside whatever unit the read model needs.
+type ScopeFn = Arc<dyn Fn(&mut dyn FnMut() -> Result<(), Status>) -> Result<(), Status> + Send + Sync>;
 
 /// A projector: handlers per event type, each `(event, root, sequence)`.
 #[derive(Clone)]
@@ -26,12 +28,13 @@ pub struct Projector {
     name: String,
     handlers: HashMap<String, EventFn>,
     view: Option<ViewFn>,
+    scope: Option<ScopeFn>,
 }
 
 impl Projector {
     /// A projector called `name` (the `Projection.projector` it reports).
     pub fn new(name: impl Into<String>) -> Self {
-        Projector { name: name.into(), handlers: HashMap::new(), view: None }
+        Projector { name: name.into(), handlers: HashMap::new(), view: None, scope: None }
     }
 
     /// Its name.
@@ -58,6 +61,39 @@ impl Projector {
     pub fn view(mut self, f: impl Fn(&Uuid) -> Option<Any> + Send + Sync + 'static) -> Self {
         self.view = Some(Arc::new(f));
         self
+    }
+
+    /// Wraps every batch ([`Projector::handle_batch`]) in `scope`, which must
+    /// call the work it is given once and pass its error on: e.g. one
+    /// read-model transaction per batch, committed when the work succeeded and
+    /// rolled back otherwise. A batch fails as a whole and is handed over
+    /// again, so a scope that rolls back never leaves half a batch behind.
+    /// Single books through `Handle` do not use it.
+    pub fn batch_scope(
+        mut self,
+        scope: impl Fn(&mut dyn FnMut() -> Result<(), Status>) -> Result<(), Status> + Send + Sync + 'static,
+    ) -> Self {
+        self.scope = Some(Arc::new(scope));
+        self
+    }
+
+    /// Applies `books` in order, as many [`Projector::handle`] calls would,
+    /// inside the batch scope; one projection per book. The contract of
+    /// `angzarr_kafka.ProjectorBatchService.HandleBatch`.
+    pub fn handle_batch(&self, books: &[EventBook]) -> Result<Vec<Projection>, Status> {
+        let mut out = Vec::with_capacity(books.len());
+        let mut work = || -> Result<(), Status> {
+            out.clear();
+            for book in books {
+                out.push(self.handle(book)?);
+            }
+            Ok(())
+        };
+        match &self.scope {
+            Some(scope) => scope(&mut work)?,
+            None => work()?,
+        }
+        Ok(out)
     }
 
     /// Applies a book's new pages; the contract of `ProjectorService.Handle`.

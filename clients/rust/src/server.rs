@@ -18,6 +18,8 @@ use crate::saga::Saga;
 use crate::upcaster::Upcaster;
 use angzarr_proto::angzarr::process_manager_service_server::{ProcessManagerService, ProcessManagerServiceServer};
 use angzarr_proto::angzarr::projector_service_server::{ProjectorService, ProjectorServiceServer};
+use angzarr_proto::angzarr_kafka::projector_batch_service_server::{ProjectorBatchService, ProjectorBatchServiceServer};
+use angzarr_proto::angzarr_kafka::{ProjectionBatch, ProjectorBatch};
 use angzarr_proto::angzarr::saga_service_server::{SagaService, SagaServiceServer};
 use angzarr_proto::angzarr::upcaster_service_server::{UpcasterService, UpcasterServiceServer};
 use angzarr_proto::angzarr::{EventBook, Projection, SagaHandleRequest, SagaResponse};
@@ -36,6 +38,16 @@ impl ProjectorService for HostedProjector {
 
     async fn handle_speculative(&self, _: Request<EventBook>) -> Result<Response<Projection>, Status> {
         Err(Status::unimplemented("speculative projection is not supported by this client"))
+    }
+}
+
+struct HostedBatchProjector(Projector);
+
+#[tonic::async_trait]
+impl ProjectorBatchService for HostedBatchProjector {
+    async fn handle_batch(&self, request: Request<ProjectorBatch>) -> Result<Response<ProjectionBatch>, Status> {
+        let projections = self.0.handle_batch(&request.get_ref().books)?;
+        Ok(Response::new(ProjectionBatch { projections }))
     }
 }
 
@@ -126,6 +138,8 @@ pub struct Server {
     saga: Option<Saga>,
     process_manager: Option<Arc<dyn HostedPm>>,
     upcaster: Option<Upcaster>,
+    /// Serve only upstream's unary services, as upstream's published clients do.
+    unary_only: bool,
 }
 
 /// A running server: its address, and a way to stop it.
@@ -188,6 +202,14 @@ impl Server {
         self
     }
 
+    /// Serves only upstream's unary services (no `angzarr_kafka` batch
+    /// services), as a handler built with upstream's published clients does:
+    /// what a coordinator's fallback is tested and measured against.
+    pub fn unary_only(mut self) -> Self {
+        self.unary_only = true;
+        self
+    }
+
     /// The tonic service of the aggregates, for embedding in another server.
     pub fn into_service(self) -> CommandHandlerServiceServer<Self> {
         CommandHandlerServiceServer::new(self)
@@ -195,12 +217,17 @@ impl Server {
 
     fn router(self) -> tonic::transport::server::Router {
         let projector = self.projector.clone().map(|p| ProjectorServiceServer::new(HostedProjector(p)));
+        let batch_projector = match self.unary_only {
+            true => None,
+            false => self.projector.clone().map(|p| ProjectorBatchServiceServer::new(HostedBatchProjector(p))),
+        };
         let saga = self.saga.clone().map(|s| SagaServiceServer::new(HostedSaga(s)));
         let pm = self.process_manager.clone().map(|p| ProcessManagerServiceServer::new(PmService(p)));
         let upcaster = self.upcaster.clone().map(|u| UpcasterServiceServer::new(HostedUpcaster(u)));
         tonic::transport::Server::builder()
             .tcp_nodelay(true)
             .add_optional_service(projector)
+            .add_optional_service(batch_projector)
             .add_optional_service(saga)
             .add_optional_service(pm)
             .add_optional_service(upcaster)

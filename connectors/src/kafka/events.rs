@@ -227,6 +227,24 @@ impl EventPartition for KafkaEventPartition {
         }
         let (topic, p, group) = (self.events_topic(), self.id.partition as i32, self.group.clone());
         let consumed = tx.consumed_through;
+        if out.is_empty() {
+            // Nothing to write (a projector's batch, a saga's batch that sent
+            // nothing): a plain offset commit. The group's generation fences a
+            // member that lost the partition, as a transaction's would.
+            let Some(offset) = consumed else { return Ok(()) };
+            let committed = tokio::task::spawn_blocking(move || group.commit_offset(&topic, p, offset + 1))
+                .await
+                .map_err(|e| LogError::OutcomeUnknown(self.id.to_string(), format!("offset commit thread: {e}")))?;
+            return match committed {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    // Not committed (or not known to be): start again from
+                    // the group's committed offset; redelivery is harmless.
+                    self.rewind().await?;
+                    Err(LogError::Aborted(self.id.to_string(), format!("offset commit: {e}")))
+                }
+            };
+        }
         let (timeout, faults) = (self.config.transaction_timeout, self.config.faults.clone());
         let result = tokio::task::spawn_blocking(move || {
             let consumed = match consumed {

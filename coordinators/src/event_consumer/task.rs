@@ -9,15 +9,12 @@ use angzarr_proto::angzarr::EventBook;
 use uuid::Uuid;
 
 use super::poison::{OnPoison, PoisonPolicy, is_outage};
-use super::{Reaction, Reactor};
+use super::{Reaction, Reactor, Run};
 use crate::Shutdown;
 use crate::backoff::until_ok;
 use crate::supervisor::{Supervisor, TaskStates};
 use crate::telemetry::DEAD_LETTERS;
 use crate::upcast::Upcasters;
-
-/// What one reactor call gets: a book and the stored events behind its pages.
-type Run = (EventBook, Vec<StoredEvent>);
 
 /// The reactor's calls for a batch. By root: every event of a root in the
 /// batch, in order, as one book (one call per root; roots keep their order
@@ -89,6 +86,56 @@ async fn react(
     )
     .await;
     called.unwrap_or(Called::Stopped)
+}
+
+/// What became of a whole batch's reactions.
+enum Batch {
+    /// One reaction per run.
+    Reacted(Vec<Reaction>),
+    /// The handler answered with an error: isolate it run by run.
+    Refused,
+    /// `stop` came first.
+    Stopped,
+}
+
+/// All of a batch's runs at once ([`Reactor::react_all`]); outages are
+/// retried with backoff, an answered error hands the batch to the run-by-run
+/// path, which knows which run is poison.
+async fn react_batch(reactor: &dyn Reactor, runs: &[Run], id: &angzarr_connectors::PartitionId, stop: &Shutdown) -> Batch {
+    let called = until_ok(
+        stop,
+        || async {
+            match reactor.react_all(runs).await {
+                Ok(reactions) => Ok(Batch::Reacted(reactions)),
+                Err(status) if is_outage(status.code()) => Err(status),
+                Err(status) => {
+                    tracing::warn!(group = reactor.group(), partition = %id, offset = runs[0].1[0].offset, code = ?status.code(),
+                        message = status.message(), "batch refused; handing it over run by run to find the run that fails");
+                    Ok(Batch::Refused)
+                }
+            }
+        },
+        |status, backoff| {
+            tracing::error!(group = reactor.group(), partition = %id, offset = runs[0].1[0].offset, code = ?status.code(),
+                message = status.message(), ?backoff, "reaction failed; retrying (the offset does not move past it)")
+        },
+    )
+    .await;
+    called.unwrap_or(Batch::Stopped)
+}
+
+/// Adds a run's reaction to the batch's transaction: its commands, and its
+/// notice for each gateway waiting on one of the run's events (none when
+/// nobody waits).
+fn record(tx: &mut EventTx, reacted: &mut Vec<(Uuid, u32)>, reaction: Reaction, evs: &[StoredEvent]) {
+    tx.commands.extend(reaction.commands);
+    if let Some(notice) = reaction.notice {
+        let mut waiting: Vec<&String> = evs.iter().filter_map(|e| e.reply_to.as_ref()).collect();
+        waiting.sort();
+        waiting.dedup();
+        tx.notices.extend(waiting.into_iter().map(|to| (to.clone(), notice.clone())));
+    }
+    reacted.push((evs[0].root, evs.last().unwrap().sequence));
 }
 
 /// A record the policy stops the process for.
@@ -249,9 +296,20 @@ async fn serve(
             .collect();
         let mut tx = EventTx { consumed_through: Some(last), dead_letters, ..Default::default() };
         let mut reacted = Vec::new();
-        // One call at a time, in order (measured: a `buffered` stream of
-        // these calls replayed 3x slower, even with one in flight).
-        let mut pending: std::collections::VecDeque<Run> = runs(&fresh, reactor.batches_by_root()).into();
+        let all = runs(&fresh, reactor.batches_by_root());
+        // The whole batch at once; only a refusal takes the run-by-run path.
+        let mut pending: std::collections::VecDeque<Run> = std::collections::VecDeque::new();
+        if !all.is_empty() {
+            match react_batch(reactor, &all, &id, stop).await {
+                Batch::Reacted(reactions) => {
+                    for (reaction, (_, evs)) in reactions.into_iter().zip(&all) {
+                        record(&mut tx, &mut reacted, reaction, evs);
+                    }
+                }
+                Batch::Refused => pending = all.into(),
+                Batch::Stopped => return Ok(()),
+            }
+        }
         while let Some((book, evs)) = pending.pop_front() {
             let reaction = match react(reactor, &book, &evs, &id, stop, on_poison).await {
                 Called::Reacted(r) => *r,
@@ -283,14 +341,7 @@ async fn serve(
                     Err(e) => return Err(e),
                 },
             };
-            tx.commands.extend(reaction.commands);
-            if let Some(notice) = reaction.notice {
-                let mut waiting: Vec<&String> = evs.iter().filter_map(|e| e.reply_to.as_ref()).collect();
-                waiting.sort();
-                waiting.dedup();
-                tx.notices.extend(waiting.into_iter().map(|to| (to.clone(), notice.clone())));
-            }
-            reacted.push((evs[0].root, evs.last().unwrap().sequence));
+            record(&mut tx, &mut reacted, reaction, &evs);
         }
         if !tx.dead_letters.is_empty() {
             metrics::counter!(DEAD_LETTERS, "group" => reactor.group()).increment(tx.dead_letters.len() as u64);

@@ -7,6 +7,10 @@
 //! coordinator's redelivery, or a replay from the beginning into an existing
 //! read model, never counts money twice. On PostgreSQL the read, the check
 //! and the write of a row are one transaction (`SELECT … FOR UPDATE`).
+//!
+//! A batch (`HandleBatch`) is applied in one read-model transaction on
+//! either store ([`ReadModel::batch`]): one commit (one fsync) per batch
+//! instead of one per event, and a batch that fails half-way leaves nothing.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -30,6 +34,15 @@ type Update = Box<dyn FnOnce(&mut String, &mut i64) + Send>;
 #[derive(Clone)]
 pub struct ReadModel {
     store: Store,
+    /// Held by a batch for its whole transaction, and by a single apply
+    /// outside a batch: nothing joins or interleaves with an open batch.
+    batches: Arc<Mutex<()>>,
+}
+
+thread_local! {
+    /// Whether this thread is running a batch's work (handlers are
+    /// synchronous: a batch runs on one thread from begin to commit).
+    static IN_BATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[derive(Clone)]
@@ -48,13 +61,44 @@ impl ReadModel {
                  root TEXT PRIMARY KEY, display_name TEXT NOT NULL DEFAULT '',
                  balance INTEGER NOT NULL DEFAULT 0, last_sequence INTEGER NOT NULL)",
         )?;
-        Ok(ReadModel { store: Store::Sqlite(Arc::new(Mutex::new(conn))) })
+        Ok(ReadModel { store: Store::Sqlite(Arc::new(Mutex::new(conn))), batches: Arc::default() })
     }
 
     /// Connects to PostgreSQL at `url` (`postgres://user@host:port/db`) and
     /// creates the `bankroll` table in `schema` if missing.
     pub fn postgres(url: &str, schema: &str) -> Result<Self, String> {
-        Ok(ReadModel { store: Store::Postgres(Postgres::connect(url, schema)?) })
+        Ok(ReadModel { store: Store::Postgres(Postgres::connect(url, schema)?), batches: Arc::default() })
+    }
+
+    /// Runs `work` (a batch's applies) in one transaction: committed when it
+    /// succeeds, rolled back when it fails.
+    pub fn batch(&self, work: &mut dyn FnMut() -> Result<(), tonic::Status>) -> Result<(), tonic::Status> {
+        let _only = self.batches.lock().unwrap_or_else(|p| p.into_inner());
+        let internal = |e: String| tonic::Status::internal(format!("bankroll read model: {e}"));
+        self.control("BEGIN").map_err(internal)?;
+        IN_BATCH.with(|b| b.set(true));
+        let done = work();
+        IN_BATCH.with(|b| b.set(false));
+        match done {
+            Ok(()) => self.control("COMMIT").map_err(|e| {
+                let _ = self.control("ROLLBACK");
+                internal(e)
+            }),
+            Err(e) => {
+                if let Err(rollback) = self.control("ROLLBACK") {
+                    tracing::error!(error = rollback, "bankroll read model: rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `BEGIN`, `COMMIT` or `ROLLBACK` on the store's connection.
+    fn control(&self, statement: &'static str) -> Result<(), String> {
+        match &self.store {
+            Store::Sqlite(conn) => conn.lock().unwrap().execute_batch(statement).map_err(|e| e.to_string()),
+            Store::Postgres(pg) => pg.control(statement),
+        }
     }
 
     /// Applies `f` to a player's row unless `seq` was applied already.
@@ -65,6 +109,9 @@ impl ReadModel {
         f: impl FnOnce(&mut String, &mut i64) + Send + 'static,
     ) -> Result<(), String> {
         let key = root.hyphenated().to_string();
+        let in_batch = IN_BATCH.with(|b| b.get());
+        // Outside a batch, wait for any open batch to finish first.
+        let _only = (!in_batch).then(|| self.batches.lock().unwrap_or_else(|p| p.into_inner()));
         match &self.store {
             Store::Sqlite(conn) => {
                 let conn = conn.lock().unwrap();
@@ -90,7 +137,7 @@ impl ReadModel {
                 .map_err(|e| e.to_string())?;
                 Ok(())
             }
-            Store::Postgres(pg) => pg.apply(key, i64::from(seq), Box::new(f)),
+            Store::Postgres(pg) => pg.apply(key, i64::from(seq), Box::new(f), in_batch),
         }
     }
 
@@ -211,8 +258,44 @@ impl Postgres {
         rx.recv().map_err(|_| "the PostgreSQL connection thread stopped".to_string())
     }
 
-    fn apply(&self, key: String, seq: i64, f: Update) -> Result<(), String> {
+    fn control(&self, statement: &'static str) -> Result<(), String> {
+        self.call(move |client, rt| rt.block_on(client.batch_execute(statement)).map_err(|e| e.to_string()))?
+    }
+
+    /// Applies one row update; `in_batch`: inside the batch's open
+    /// transaction (no transaction of its own).
+    fn apply(&self, key: String, seq: i64, f: Update, in_batch: bool) -> Result<(), String> {
         let table = self.table.clone();
+        if in_batch {
+            return self.call(move |client, rt| {
+                rt.block_on(async move {
+                    let row = client
+                        .query_opt(
+                            &format!("SELECT display_name, balance, last_sequence FROM {table} WHERE root = $1 FOR UPDATE"),
+                            &[&key],
+                        )
+                        .await?;
+                    let (mut name, mut balance, last): (String, i64, i64) =
+                        row.map_or((String::new(), 0, -1), |r| (r.get(0), r.get(1), r.get(2)));
+                    if seq <= last {
+                        return Ok(());
+                    }
+                    f(&mut name, &mut balance);
+                    client
+                        .execute(
+                            &format!(
+                                "INSERT INTO {table} (root, display_name, balance, last_sequence) VALUES ($1, $2, $3, $4)
+                                 ON CONFLICT (root) DO UPDATE SET display_name = excluded.display_name,
+                                     balance = excluded.balance, last_sequence = excluded.last_sequence"
+                            ),
+                            &[&key, &name, &balance, &seq],
+                        )
+                        .await
+                        .map(|_| ())
+                })
+                .map_err(|e| e.to_string())
+            })?;
+        }
         self.call(move |client, rt| {
             rt.block_on(async move {
                 let tx = client.transaction().await?;
@@ -278,7 +361,8 @@ fn amount(c: &Option<Currency>) -> i64 {
 
 /// The projector over `model`; its projection is the player's balance.
 pub fn projector(model: ReadModel) -> Projector {
-    let (m1, m2, m3, m4, view) = (model.clone(), model.clone(), model.clone(), model.clone(), model);
+    let (m1, m2, m3, m4, view) = (model.clone(), model.clone(), model.clone(), model.clone(), model.clone());
+    let batches = model;
     Projector::new(NAME)
         .on(move |e: &PlayerRegistered, root, seq| {
             let name = e.display_name.clone();
@@ -297,4 +381,5 @@ pub fn projector(model: ReadModel) -> Projector {
             m4.apply(root, seq, move |_, b| *b = balance)
         })
         .view(move |root| view.balance(root).map(|b| pack(&Currency { amount: b, currency_code: "USD".into() })))
+        .batch_scope(move |work| batches.batch(work))
 }

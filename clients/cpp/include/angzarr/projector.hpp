@@ -16,6 +16,7 @@
 #include <grpcpp/support/status.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,7 @@
 #include "angzarr/errors.hpp"
 #include "angzarr/event_handlers.hpp"
 #include "angzarr/types.pb.h"
+#include "angzarr_kafka/batch.pb.h"
 
 namespace angzarr {
 
@@ -97,6 +99,11 @@ std::optional<google::protobuf::Any> to_view(const R& result) {
 /// projector), so handlers and the view need no locking against each other;
 /// other readers of the read model need their own. Register everything
 /// before serving.
+///
+/// Served, a projector also answers `angzarr_kafka.ProjectorBatchService`
+/// (execute_batch(): many books per call, each applied as by execute()),
+/// with nothing more to write; batch_scope() optionally wraps a whole batch
+/// in one read-model transaction.
 class Projector {
  public:
   /// A projector called name (the `Projection.projector` it reports).
@@ -187,6 +194,42 @@ class Projector {
   /// Whether HandleSpeculative is enabled.
   bool speculative() const noexcept { return static_cast<bool>(save_); }
 
+  /// Wraps every batch of execute_batch() (HandleBatch; single books through
+  /// Handle do not use it) in scope, `(const std::function<void()>& apply)`,
+  /// e.g. one read-model transaction per batch:
+  ///
+  ///     .batch_scope([db](const std::function<void()>& apply) {
+  ///       auto tx = db->begin();
+  ///       apply();      // every book, in order; throws the first failure
+  ///       tx.commit();  // not reached after a failure: tx rolls back
+  ///     })
+  ///
+  /// scope calls apply() (once; a retry calls it again and the last call
+  /// counts) and lets what it throws pass. The call fails as a whole when
+  /// apply() failed — even if scope swallowed the failure, which is the one
+  /// reported when scope then throws something else — when scope throws
+  /// (e.g. the commit failed: an `Error` keeps its code, anything else is
+  /// INTERNAL) and when scope never called apply() (INTERNAL). A batch that
+  /// failed is handed over again, so a scope that rolls back never leaves
+  /// half a batch behind. It runs under the projector's lock (it must not
+  /// call the projector itself); an empty batch does not open it. Throws std::logic_error if a scope is already set.
+  template <class F>
+  Projector& batch_scope(F scope) & {
+    static_assert(std::is_invocable_v<const F&, const std::function<void()>&>,
+                  "a batch scope is (const std::function<void()>& apply), calling apply()");
+    if (scope_) throw std::logic_error("angzarr: projector `" + name_ + "` already has a batch scope");
+    scope_ = [scope = std::move(scope)](const std::function<void()>& apply) { scope(apply); };
+    return *this;
+  }
+  template <class F>
+  Projector&& batch_scope(F scope) && {
+    batch_scope(std::move(scope));
+    return std::move(*this);
+  }
+
+  /// Whether a batch scope is set.
+  bool batch_scoped() const noexcept { return static_cast<bool>(scope_); }
+
   /// Applies a book: the whole contract of ProjectorService.Handle. Every
   /// page goes to its handler, however often it was delivered before.
   ///
@@ -199,6 +242,60 @@ class Projector {
   Projection execute(const EventBook& book) const {
     std::lock_guard<std::mutex> guard(*lock_);
     return project(book);
+  }
+
+  /// Applies a batch of books: the whole contract of
+  /// angzarr_kafka.ProjectorBatchService.HandleBatch. The books go in order
+  /// through exactly what execute() does for one book (inside the batch
+  /// scope, if any, and all under the lock, so no other book is applied
+  /// meanwhile); the answer holds one projection per book, in order.
+  ///
+  /// The call succeeds or fails as a whole: the first book that fails
+  /// throws its `Error` as execute() would (same code and message), and
+  /// the books after it are not applied; books (and pages) before it stay
+  /// applied unless the batch scope rolls them back. The coordinator then
+  /// hands the same books over again.
+  angzarr_kafka::ProjectionBatch execute_batch(const angzarr_kafka::ProjectorBatch& batch) const {
+    std::lock_guard<std::mutex> guard(*lock_);
+    angzarr_kafka::ProjectionBatch out;
+    if (batch.books_size() == 0) return out;
+    auto apply_all = [&] {
+      out.Clear();
+      for (const EventBook& book : batch.books()) *out.add_projections() = project(book);
+    };
+    if (!scope_) {
+      apply_all();
+      return out;
+    }
+    bool applied = false;
+    std::exception_ptr failure;  // of the last apply()
+    const std::function<void()> apply = [&] {
+      applied = true;
+      failure = nullptr;
+      try {
+        apply_all();
+      } catch (...) {
+        failure = std::current_exception();
+        throw;
+      }
+    };
+    // A failure of apply() is the one reported, whatever the scope made of it.
+    const std::string where = "projector `" + name_ + "`: the batch scope failed: ";
+    try {
+      scope_(apply);
+    } catch (const Error&) {
+      if (failure) std::rethrow_exception(failure);
+      throw;
+    } catch (const std::exception& e) {
+      if (failure) std::rethrow_exception(failure);
+      throw internal_error(where + e.what());
+    } catch (...) {
+      if (failure) std::rethrow_exception(failure);
+      throw internal_error(where + "unknown exception");
+    }
+    if (failure) std::rethrow_exception(failure);  // swallowed by the scope: the call still fails
+    if (!applied) throw internal_error("projector `" + name_ + "`: the batch scope did not call apply()");
+    return out;
   }
 
   /// ProjectorService.HandleSpeculative: the projection the book would
@@ -233,6 +330,13 @@ class Projector {
     return CommandHandler::guarded("projection", [&] { *out = execute(book); });
   }
 
+  /// execute_batch() as a gRPC status (mapped as handle() maps a book's
+  /// failure); never throws.
+  grpc::Status handle_batch(const angzarr_kafka::ProjectorBatch& batch,
+                            angzarr_kafka::ProjectionBatch* out) const noexcept {
+    return CommandHandler::guarded("projection batch", [&] { *out = execute_batch(batch); });
+  }
+
   /// execute_speculative() as a gRPC status; never throws.
   grpc::Status handle_speculative(const EventBook& book, Projection* out) const noexcept {
     return CommandHandler::guarded("speculative projection", [&] { *out = execute_speculative(book); });
@@ -258,6 +362,7 @@ class Projector {
   std::function<std::optional<google::protobuf::Any>(const Cover&)> view_;
   std::function<std::shared_ptr<void>()> save_;
   std::function<void(const std::shared_ptr<void>&)> restore_;
+  std::function<void(const std::function<void()>&)> scope_;
   std::shared_ptr<std::mutex> lock_;
 };
 

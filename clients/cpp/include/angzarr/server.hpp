@@ -1,8 +1,8 @@
 // angzarr.CommandHandlerService over grpc++, hosting one or more aggregates
 // routed by the command's cover.domain; in the same server, optionally one
-// projector (angzarr.ProjectorService), one saga (angzarr.SagaService), one
-// process manager (angzarr.ProcessManagerService) and one upcaster
-// (angzarr.UpcasterService).
+// projector (angzarr.ProjectorService, and angzarr_kafka.ProjectorBatchService
+// beside it), one saga (angzarr.SagaService), one process manager
+// (angzarr.ProcessManagerService) and one upcaster (angzarr.UpcasterService).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -29,6 +29,7 @@
 #include "angzarr/saga.hpp"
 #include "angzarr/upcaster.grpc.pb.h"
 #include "angzarr/upcaster.hpp"
+#include "angzarr_kafka/batch.grpc.pb.h"
 
 namespace angzarr {
 
@@ -203,6 +204,26 @@ class HostedProjector final : public ProjectorService::Service {
   ProjectorPtr projector_;
 };
 
+/// angzarr_kafka.ProjectorBatchService for one projector, served wherever its
+/// angzarr.ProjectorService is: HandleBatch applies the books in order as
+/// Handle would one at a time (Projector::execute_batch), one projection per
+/// book; a failure in any book fails the whole call with the status Handle
+/// would have answered for that book.
+class HostedProjectorBatch final : public angzarr_kafka::ProjectorBatchService::Service {
+ public:
+  explicit HostedProjectorBatch(ProjectorPtr projector) : projector_(std::move(projector)) {
+    if (!projector_) throw std::invalid_argument("angzarr: null projector");
+  }
+  const Projector& projector() const noexcept { return *projector_; }
+  grpc::Status HandleBatch(grpc::ServerContext*, const angzarr_kafka::ProjectorBatch* request,
+                           angzarr_kafka::ProjectionBatch* response) override {
+    return projector_->handle_batch(*request, response);
+  }
+
+ private:
+  ProjectorPtr projector_;
+};
+
 /// angzarr.SagaService for one saga. Every failure is a gRPC status.
 class HostedSaga final : public SagaService::Service {
  public:
@@ -270,14 +291,17 @@ class Server {
 
   /// As start(), hosting aggregates (CommandHandlerService, registered
   /// unless there are none but there is something else), a projector
-  /// (ProjectorService), a saga (SagaService), a process manager
+  /// (ProjectorService and angzarr_kafka.ProjectorBatchService), a saga (SagaService), a process manager
   /// (ProcessManagerService) and an upcaster (UpcasterService), each
   /// optional. Throws std::invalid_argument for a domain hosted twice.
   static std::unique_ptr<Server> start(const std::string& address, Hosting hosting) {
     auto server = std::unique_ptr<Server>(new Server());
     const bool aggregates = !hosting.aggregates.empty() || !hosting.has_other_services();
     server->service_ = std::make_unique<HandlerService>(std::move(hosting.aggregates));
-    if (hosting.projector) server->projector_ = std::make_unique<HostedProjector>(std::move(hosting.projector));
+    if (hosting.projector) {
+      server->projector_batch_ = std::make_unique<HostedProjectorBatch>(hosting.projector);
+      server->projector_ = std::make_unique<HostedProjector>(std::move(hosting.projector));
+    }
     if (hosting.saga) server->saga_ = std::make_unique<HostedSaga>(std::move(hosting.saga));
     if (hosting.process_manager) {
       server->process_manager_ = std::make_unique<HostedProcessManager>(std::move(hosting.process_manager));
@@ -294,6 +318,8 @@ class Server {
     if (server->projector_) {
       builder.RegisterService(server->projector_.get());
       server->services_.push_back(ProjectorService::service_full_name());
+      builder.RegisterService(server->projector_batch_.get());
+      server->services_.push_back(angzarr_kafka::ProjectorBatchService::service_full_name());
     }
     if (server->saga_) {
       builder.RegisterService(server->saga_.get());
@@ -349,7 +375,8 @@ class Server {
   /// The hosted upcaster, or nullptr.
   const Upcaster* upcaster() const noexcept { return upcaster_ ? &upcaster_->upcaster() : nullptr; }
   /// The full names of the gRPC services registered, e.g.
-  /// "angzarr.CommandHandlerService", "angzarr.ProjectorService".
+  /// "angzarr.CommandHandlerService", "angzarr.ProjectorService",
+  /// "angzarr_kafka.ProjectorBatchService".
   const std::vector<std::string>& services() const noexcept { return services_; }
 
   /// Stops accepting calls; in-flight calls get grace to finish, then are
@@ -373,6 +400,7 @@ class Server {
   Server() = default;
   std::unique_ptr<HandlerService> service_;
   std::unique_ptr<HostedProjector> projector_;
+  std::unique_ptr<HostedProjectorBatch> projector_batch_;
   std::unique_ptr<HostedSaga> saga_;
   std::unique_ptr<HostedProcessManager> process_manager_;
   std::unique_ptr<HostedUpcaster> upcaster_;

@@ -75,6 +75,7 @@ from .saga import Saga, command, root_bytes
 from .server import (
     CommandHandlerServicer,
     ProcessManagerServicer,
+    ProjectorBatchServicer,
     ProjectorServicer,
     RunningServer,
     SagaServicer,
@@ -100,6 +101,7 @@ __all__ = [
     "ProcessManager",
     "ProcessManagerServicer",
     "Projector",
+    "ProjectorBatchServicer",
     "ProjectorServicer",
     "RejectedError",
     "Reaction",

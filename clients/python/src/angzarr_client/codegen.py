@@ -10,7 +10,7 @@ Run by the package build (``setup.py``'s ``build_py``), so ``pip install
 (``from angzarr import types_pb2``); they are rewritten to live under
 ``angzarr_client.proto`` (``from angzarr_client.proto.angzarr import
 types_pb2``), so nothing is added to ``sys.path`` and no top-level
-``angzarr``/``examples``/``google.api`` package is claimed. Well-known types
+``angzarr``/``angzarr_kafka``/``examples``/``google.api`` package is claimed. Well-known types
 (``google.protobuf``) keep coming from the ``protobuf`` runtime.
 
 This module needs only the standard library until :func:`generate` runs, and

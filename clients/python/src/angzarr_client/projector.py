@@ -30,13 +30,29 @@ and the coordinator retries the whole book.
 
 Books are applied one at a time (a lock around each), so handlers and the
 view need no locking of their own against each other.
+
+The same projector also serves ``angzarr_kafka.ProjectorBatchService.HandleBatch``
+(:meth:`Projector.execute_batch`): many books in one call, applied in order
+exactly as ``Handle`` would apply them one at a time, one projection per
+book; the call succeeds or fails as a whole, and the coordinator hands the
+same books over again after a failure. Nothing is needed from the author;
+optionally :meth:`Projector.batch_scope` wraps a whole batch in one
+read-model transaction::
+
+    @projector.batch_scope
+    @contextlib.contextmanager
+    def in_one_transaction():
+        with db.transaction():        # committed if the batch succeeds, rolled back if not
+            yield
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any as AnyType
 
 import grpc
@@ -46,6 +62,7 @@ from ._events import EventHandlers
 from .anys import pack
 from .errors import InternalError, StatusError
 from .proto.angzarr import types_pb2
+from .proto.angzarr_kafka import batch_pb2
 
 log = logging.getLogger("angzarr_client")
 
@@ -53,6 +70,8 @@ log = logging.getLogger("angzarr_client")
 ProjectorHandler = Callable[[AnyType, types_pb2.Cover, int], None]
 #: ``def view(cover) -> message | None``: what goes in ``Projection.projection``.
 View = Callable[[types_pb2.Cover], "message.Message | None"]
+#: ``def scope() -> context manager``: entered around a whole batch (see :meth:`Projector.batch_scope`).
+BatchScope = Callable[[], AbstractContextManager[AnyType]]
 #: A stream's identity: ``(domain, edition name, root bytes)``.
 StreamKey = tuple[str, str, bytes]
 
@@ -81,6 +100,7 @@ class Projector:
         self._save: Callable[[], AnyType] | None = None
         self._restore: Callable[[AnyType], None] | None = None
         self._checkpoint: Callable[[], None] | None = None
+        self._batch_scope: BatchScope | None = None
         self._dirty = False
         self._lock = threading.RLock()
 
@@ -127,6 +147,23 @@ class Projector:
         self._checkpoint = fn
         return fn
 
+    def batch_scope(self, factory: BatchScope) -> BatchScope:
+        """Decorator registering ``def scope() -> context manager``, entered
+        around every ``HandleBatch`` call (never around ``Handle`` or
+        ``HandleSpeculative``, nor an empty batch): typically one read-model
+        transaction for the whole batch. It is exited normally once every
+        book was applied (and the checkpoint, if any, ran): commit; and with
+        the error if anything failed: roll back (the error still fails the
+        call; the coordinator hands the same books over again). Handlers
+        must work both inside it and without it (``Handle``). A scope that
+        fails to open or to commit fails the call (``INTERNAL``)."""
+        if not callable(factory):
+            raise TypeError(f"a batch scope must be callable, not {factory!r}")
+        if self._batch_scope is not None:
+            raise ValueError(f"projector {self.name}: a batch scope is already registered")
+        self._batch_scope = factory
+        return factory
+
     @property
     def event_types(self) -> list[str]:
         """Full names of the event types this projector handles."""
@@ -140,16 +177,77 @@ class Projector:
         :class:`StatusError` (:class:`InternalError` for any failure)."""
         with self._lock:
             out = self._project(book)
-            if self._dirty and self._checkpoint is not None:
-                try:
-                    self._checkpoint()
-                except StatusError:
-                    raise
-                except Exception as e:  # noqa: BLE001
-                    log.exception("projector %s: checkpoint failed", self.name)
-                    raise InternalError(f"projector {self.name}: checkpoint failed: {type(e).__name__}: {e}") from e
-                self._dirty = False
+            self._persist()
             return out
+
+    def execute_batch(
+        self, request: batch_pb2.ProjectorBatch | Iterable[types_pb2.EventBook]
+    ) -> batch_pb2.ProjectionBatch:
+        """``ProjectorBatchService.HandleBatch`` without any network: applies
+        the books in order, each as :meth:`execute` would, and returns one
+        projection per book, in order. The whole batch holds the lock, runs
+        inside the :meth:`batch_scope` if one is registered, and calls the
+        checkpoint once, after the last book (if a handler ran). Any failure
+        fails the whole call; raises only :class:`StatusError`."""
+        books = request.books if isinstance(request, batch_pb2.ProjectorBatch) else list(request)
+        out = batch_pb2.ProjectionBatch()
+        if not books:
+            return out
+        with self._batch_frame():
+            out.projections.extend(self._project(book) for book in books)
+        return out
+
+    @contextlib.contextmanager
+    def _batch_frame(self) -> Iterator[None]:
+        """The frame of one batch (used by :meth:`execute_batch` and the
+        gRPC service): holds the lock, enters the :meth:`batch_scope`, and,
+        if the body succeeds, runs the checkpoint before the scope commits.
+        Failures of the scope or the checkpoint are :class:`StatusError`s."""
+        with self._lock:
+            if self._batch_scope is None:
+                yield
+                self._persist()
+                return
+            scope = self._open_scope()
+            try:
+                yield
+                self._persist()
+            except BaseException as e:
+                try:
+                    type(scope).__exit__(scope, type(e), e, e.__traceback__)
+                except Exception:  # noqa: BLE001 - the batch's own failure is what the caller sees
+                    log.exception("projector %s: batch scope failed to roll back", self.name)
+                raise
+            try:
+                type(scope).__exit__(scope, None, None, None)
+            except StatusError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                log.exception("projector %s: batch scope failed to commit", self.name)
+                raise InternalError(f"projector {self.name}: batch scope failed to commit: {type(e).__name__}: {e}") from e
+
+    def _open_scope(self) -> AbstractContextManager[AnyType]:
+        try:
+            scope = self._batch_scope()
+            type(scope).__enter__(scope)
+        except StatusError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            log.exception("projector %s: batch scope failed to open", self.name)
+            raise InternalError(f"projector {self.name}: batch scope failed to open: {type(e).__name__}: {e}") from e
+        return scope
+
+    def _persist(self) -> None:
+        """Runs the checkpoint if a handler ran since the last one."""
+        if self._dirty and self._checkpoint is not None:
+            try:
+                self._checkpoint()
+            except StatusError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                log.exception("projector %s: checkpoint failed", self.name)
+                raise InternalError(f"projector {self.name}: checkpoint failed: {type(e).__name__}: {e}") from e
+            self._dirty = False
 
     def execute_speculative(self, book: types_pb2.EventBook) -> types_pb2.Projection:
         """``ProjectorService.HandleSpeculative``: the projection the book
@@ -204,4 +302,4 @@ class Projector:
         return out
 
 
-__all__ = ["Projector", "ProjectorHandler", "StreamKey", "View", "stream_key"]
+__all__ = ["BatchScope", "Projector", "ProjectorHandler", "StreamKey", "View", "stream_key"]

@@ -1,6 +1,7 @@
 """Serving business logic over gRPC: aggregates as
-``angzarr.CommandHandlerService``, projectors as ``angzarr.ProjectorService``,
-sagas as ``angzarr.SagaService``, a process manager as
+``angzarr.CommandHandlerService``, projectors as ``angzarr.ProjectorService``
+and ``angzarr_kafka.ProjectorBatchService``, sagas as
+``angzarr.SagaService``, a process manager as
 ``angzarr.ProcessManagerService`` and an upcaster as
 ``angzarr.UpcasterService``, any mix of them in one server."""
 
@@ -9,7 +10,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Iterable
 from concurrent import futures
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import grpc
@@ -26,6 +29,7 @@ from .proto.angzarr import (
     types_pb2,
     upcaster_pb2_grpc,
 )
+from .proto.angzarr_kafka import batch_pb2, batch_pb2_grpc
 from .saga import Saga
 from .upcaster import Upcaster
 
@@ -148,6 +152,46 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
         )
 
 
+class ProjectorBatchServicer(batch_pb2_grpc.ProjectorBatchServiceServicer):
+    """``angzarr_kafka.ProjectorBatchService``: many books per call for the
+    same projectors as :class:`ProjectorServicer`, served beside it with no
+    extra code. Each book is routed as ``Handle`` would route it (every book
+    is routed before any is applied: ``NOT_FOUND`` applies nothing), applied
+    in order as ``Handle`` would apply it, and answered with one projection,
+    in order. A failure in any book fails the whole call with the status
+    ``Handle`` would give; the coordinator then hands the same books over
+    again. Each projector involved applies the batch inside its
+    :meth:`Projector.batch_scope` (if any) and checkpoints once."""
+
+    def __init__(self, *projectors: Projector):
+        self.router = _ByDomain("projector", projectors)
+
+    def execute_batch(
+        self, request: batch_pb2.ProjectorBatch | Iterable[types_pb2.EventBook]
+    ) -> batch_pb2.ProjectionBatch:
+        """``HandleBatch`` without the network; raises only :class:`StatusError`."""
+        books = request.books if isinstance(request, batch_pb2.ProjectorBatch) else list(request)
+        routed = [(self.router.route(book.cover.domain), book) for book in books]
+        if len({id(p) for p, _ in routed}) <= 1:
+            if not routed:
+                return batch_pb2.ProjectionBatch()
+            return routed[0][0].execute_batch(books)
+        # Books of several projectors (a server hosting several, one batch
+        # spanning their domains): every one involved holds its batch frame,
+        # entered in the server's order so concurrent calls cannot deadlock.
+        involved = {id(p) for p, _ in routed}
+        out = batch_pb2.ProjectionBatch()
+        with ExitStack() as stack:
+            for p in self.router.components:
+                if id(p) in involved:
+                    stack.enter_context(p._batch_frame())  # noqa: SLF001 - same package
+            out.projections.extend(p._project(book) for p, book in routed)  # noqa: SLF001
+        return out
+
+    def HandleBatch(self, request, context):  # noqa: N802 - gRPC method name
+        return _abort(context, "ProjectorBatchService.HandleBatch", lambda: self.execute_batch(request))
+
+
 class SagaServicer(saga_pb2_grpc.SagaServiceServicer):
     """``angzarr.SagaService``: sagas, routed by ``source.cover.domain`` when
     there are several. Failures are statuses (``INTERNAL`` for a handler
@@ -215,8 +259,8 @@ _KINDS = (Aggregate, Projector, Saga, ProcessManager, Upcaster)
 
 def add_to_server(server: grpc.Server, *components: Component) -> list[str]:
     """Adds the services ``components`` need to ``server``:
-    ``CommandHandlerService`` for aggregates, ``ProjectorService`` for
-    projectors, ``SagaService`` for sagas, ``ProcessManagerService`` for a
+    ``CommandHandlerService`` for aggregates, ``ProjectorService`` and
+    ``angzarr_kafka.ProjectorBatchService`` for projectors, ``SagaService`` for sagas, ``ProcessManagerService`` for a
     process manager, ``UpcasterService`` for an upcaster (at most one of
     each of the last two). Returns the services' names."""
     if not components:
@@ -240,6 +284,8 @@ def add_to_server(server: grpc.Server, *components: Component) -> list[str]:
     if projectors:
         projector_pb2_grpc.add_ProjectorServiceServicer_to_server(ProjectorServicer(*projectors), server)
         services.append("angzarr.ProjectorService")
+        batch_pb2_grpc.add_ProjectorBatchServiceServicer_to_server(ProjectorBatchServicer(*projectors), server)
+        services.append("angzarr_kafka.ProjectorBatchService")
     if sagas:
         saga_pb2_grpc.add_SagaServiceServicer_to_server(SagaServicer(*sagas), server)
         services.append("angzarr.SagaService")
@@ -302,6 +348,7 @@ __all__ = [
     "CommandHandlerServicer",
     "Component",
     "ProcessManagerServicer",
+    "ProjectorBatchServicer",
     "ProjectorServicer",
     "RunningServer",
     "SagaServicer",

@@ -15,7 +15,8 @@ import java.util.logging.Logger;
  * Serves aggregates, sagas, projectors, a process manager and an upcaster over gRPC (Netty), all
  * on one port: aggregates as {@code angzarr.CommandHandlerService} (routed by the command's
  * domain), sagas as {@code angzarr.SagaService} and projectors as {@code angzarr.ProjectorService}
- * (one of each kind, or several routed by source domain: see {@link Saga#from}), at most one
+ * and {@code angzarr_kafka.ProjectorBatchService} (one of each kind, or several routed by source
+ * domain: see {@link Saga#from}), at most one
  * process manager as {@code angzarr.ProcessManagerService} and at most one upcaster as {@code
  * angzarr.UpcasterService} (their contracts carry nothing to route by).
  *
@@ -45,9 +46,9 @@ public final class AngzarrServer implements AutoCloseable {
 
   /**
    * The services hosting {@code components}: a {@link AggregateService} when there are
-   * aggregates, a {@link SagaService} when there are sagas, a {@link ProjectorService} when there
-   * are projectors, a {@link ProcessManagerService} and an {@link UpcasterService} for the process
-   * manager and the upcaster, if any.
+   * aggregates, a {@link SagaService} when there are sagas, a {@link ProjectorService} and a {@link
+   * ProjectorBatchService} when there are projectors, a {@link ProcessManagerService} and an {@link
+   * UpcasterService} for the process manager and the upcaster, if any.
    *
    * @throws IllegalArgumentException for no component, two aggregates of one domain, two sagas or
    *     projectors of one name, several sagas (projectors) that do not declare disjoint source
@@ -99,6 +100,7 @@ public final class AngzarrServer implements AutoCloseable {
     }
     if (!projectors.isEmpty()) {
       services.add(new ProjectorService(projectors));
+      services.add(new ProjectorBatchService(projectors)); // the same projectors, many books per call
     }
     if (!processManagers.isEmpty()) {
       services.add(new ProcessManagerService(processManagers.get(0)));

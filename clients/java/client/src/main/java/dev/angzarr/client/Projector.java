@@ -2,18 +2,25 @@ package dev.angzarr.client;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.Message;
+import dev.angzarr.kafka.proto.ProjectionBatch;
+import dev.angzarr.kafka.proto.ProjectorBatch;
 import dev.angzarr.proto.Cover;
 import dev.angzarr.proto.EventBook;
 import dev.angzarr.proto.EventPage;
 import dev.angzarr.proto.Projection;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -30,7 +37,9 @@ import java.util.function.Supplier;
  * <p>{@link #handle(EventBook)} is the whole {@code ProjectorService.Handle} contract without any
  * network: each page goes, in order, to the handler of its event type (types without one, and
  * pages marked {@code no_commit}, are passed over). Books of one stream (domain, root and edition)
- * are applied one at a time.
+ * are applied one at a time. {@link #handleBatch} is {@code
+ * angzarr_kafka.ProjectorBatchService.HandleBatch}: the same, book after book, answered as one
+ * call; {@link #aroundBatch} may wrap each batch in one read-model transaction.
  *
  * <p>Delivery is at least once: a coordinator that crashed before committing its offset delivers
  * again, and a replay (the consumer group rewound) delivers everything again on purpose, maybe
@@ -38,7 +47,7 @@ import java.util.function.Supplier;
  * idempotence belongs with the read model, e.g. the last applied sequence stored per row next to
  * the data (skip {@code sequence <= row.lastSequence}), or a {@link Checkpoints} store that lives,
  * and is wiped, with the model. Registration is immutable: {@link #on}, {@link #from}, {@link
- * #view} and {@link #checkpoints} return a new projector.
+ * #view}, {@link #checkpoints} and {@link #aroundBatch} return a new projector.
  */
 public final class Projector implements Component {
   private static final int STRIPES = 64;
@@ -48,6 +57,7 @@ public final class Projector implements Component {
   private final Map<String, Handler> handlers;
   private final Function<Cover, ? extends Message> view;
   private final Checkpoints checkpoints; // null: apply every page delivered
+  private final ProjectorBatchHook batchHook; // null: a batch is applied as it is
   private final Object[] locks = new Object[STRIPES];
 
   /** A handler with its event type erased. */
@@ -59,12 +69,13 @@ public final class Projector implements Component {
   private record Handler(Message prototype, Apply apply) {}
 
   private Projector(String name, Set<String> sources, Map<String, Handler> handlers,
-      Function<Cover, ? extends Message> view, Checkpoints checkpoints) {
+      Function<Cover, ? extends Message> view, Checkpoints checkpoints, ProjectorBatchHook batchHook) {
     this.name = name;
     this.sources = Collections.unmodifiableSet(sources);
     this.handlers = Collections.unmodifiableMap(handlers);
     this.view = view;
     this.checkpoints = checkpoints;
+    this.batchHook = batchHook;
     for (int i = 0; i < STRIPES; i++) {
       locks[i] = new Object();
     }
@@ -76,7 +87,7 @@ public final class Projector implements Component {
     if (name.isEmpty()) {
       throw new IllegalArgumentException("name must not be empty");
     }
-    return new Projector(name, new LinkedHashSet<>(), new LinkedHashMap<>(), null, null);
+    return new Projector(name, new LinkedHashSet<>(), new LinkedHashMap<>(), null, null, null);
   }
 
   /** The projector's name, returned in {@code Projection.projector}. */
@@ -120,7 +131,7 @@ public final class Projector implements Component {
       }
       more.add(domain);
     }
-    return new Projector(name, more, new LinkedHashMap<>(handlers), view, checkpoints);
+    return new Projector(name, more, new LinkedHashMap<>(handlers), view, checkpoints, batchHook);
   }
 
   /** Registers how event type {@code E} is applied. */
@@ -134,7 +145,7 @@ public final class Projector implements Component {
     Apply erased = (any, cover, seq) -> handler.handle(Rpc.decode(prototype, any, "event"), cover, seq);
     Map<String, Handler> more = new LinkedHashMap<>(handlers);
     more.put(type, new Handler(prototype, erased));
-    return new Projector(name, new LinkedHashSet<>(sources), more, view, checkpoints);
+    return new Projector(name, new LinkedHashSet<>(sources), more, view, checkpoints, batchHook);
   }
 
   /**
@@ -149,7 +160,7 @@ public final class Projector implements Component {
   /** As {@link #view(Supplier)}, from the book's cover (e.g. the view of that one root). */
   public Projector viewFor(Function<Cover, ? extends Message> view) {
     Objects.requireNonNull(view, "view");
-    return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, checkpoints);
+    return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, checkpoints, batchHook);
   }
 
   /**
@@ -159,7 +170,23 @@ public final class Projector implements Component {
    */
   public Projector checkpoints(Checkpoints checkpoints) {
     Objects.requireNonNull(checkpoints, "checkpoints");
-    return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, checkpoints);
+    return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, checkpoints, batchHook);
+  }
+
+  /**
+   * Wraps each {@code HandleBatch} call (this projector's books of it) in {@code hook}, e.g. one
+   * read-model transaction, so that a batch is committed whole or not at all: see {@link
+   * ProjectorBatchHook}. {@code Handle} (one book per call) does not use it. Replaces any hook
+   * given before.
+   */
+  public Projector aroundBatch(ProjectorBatchHook hook) {
+    Objects.requireNonNull(hook, "hook");
+    return new Projector(name, new LinkedHashSet<>(sources), new LinkedHashMap<>(handlers), view, checkpoints, hook);
+  }
+
+  /** The hook given with {@link #aroundBatch}, if any. */
+  public Optional<ProjectorBatchHook> batchHook() {
+    return Optional.ofNullable(batchHook);
   }
 
   /**
@@ -182,6 +209,118 @@ public final class Projector implements Component {
    */
   public Projection handleSpeculative(EventBook book) {
     return run(book, true);
+  }
+
+  /**
+   * Applies a batch of books: the whole contract of {@code
+   * angzarr_kafka.ProjectorBatchService.HandleBatch}. Each book, in order, is applied exactly as
+   * {@link #handle} would apply it, inside the {@link #aroundBatch} hook, if any.
+   *
+   * @return one projection per book, in order, each as {@link #handle} returns it
+   * @throws StatusRuntimeException the status {@link #handle} fails with for the first book that
+   *     fails (description prefixed with {@code book I of N}), the later books unapplied; or the
+   *     hook's failure. The call fails as a whole: the coordinator hands the same books over again.
+   */
+  public ProjectionBatch handleBatch(ProjectorBatch batch) {
+    return handleBatch(batch.getBooksList(), book -> this);
+  }
+
+  /**
+   * {@code HandleBatch} over the projectors {@code route} picks per book (all routed before any is
+   * applied): their hooks nest in the order of their first book, and the books are applied in
+   * order inside the innermost.
+   */
+  static ProjectionBatch handleBatch(List<EventBook> books, Function<EventBook, Projector> route) {
+    int count = books.size();
+    List<Projector> targets = new ArrayList<>(count);
+    Map<Projector, List<EventBook>> hooked = new LinkedHashMap<>(); // by identity, in order of first book
+    for (int i = 0; i < count; i++) {
+      EventBook book = books.get(i);
+      Projector target;
+      try {
+        target = route.apply(book);
+      } catch (StatusRuntimeException e) {
+        throw inBook(i, count, book, e);
+      }
+      targets.add(target);
+      if (target.batchHook != null) {
+        hooked.computeIfAbsent(target, p -> new ArrayList<>()).add(book);
+      }
+    }
+    Projection[] projections = new Projection[count];
+    StatusRuntimeException[] failure = new StatusRuntimeException[1];
+    Runnable batch = () -> {
+      for (int i = 0; i < count; i++) {
+        EventBook book = books.get(i);
+        try {
+          projections[i] = targets.get(i).handle(book);
+        } catch (StatusRuntimeException e) {
+          failure[0] = inBook(i, count, book, e);
+          throw failure[0];
+        } catch (RuntimeException | LinkageError | AssertionError | StackOverflowError e) {
+          failure[0] = inBook(i, count, book, Rpc.internal("projector `" + targets.get(i).name + "` failed: " + e, e));
+          throw failure[0];
+        }
+      }
+    };
+    List<Map.Entry<Projector, List<EventBook>>> hooks = new ArrayList<>(hooked.entrySet());
+    for (int h = hooks.size() - 1; h >= 0; h--) {
+      Runnable inner = batch;
+      Projector projector = hooks.get(h).getKey();
+      List<EventBook> own = List.copyOf(hooks.get(h).getValue());
+      batch = () -> projector.aroundBatch(own, inner, failure);
+    }
+    batch.run();
+    if (failure[0] != null) {
+      throw failure[0]; // swallowed by a hook: the call fails all the same
+    }
+    return ProjectionBatch.newBuilder().addAllProjections(Arrays.asList(projections)).build();
+  }
+
+  /** Runs {@code inner} once inside this projector's hook; see {@link ProjectorBatchHook}. */
+  private void aroundBatch(List<EventBook> books, Runnable inner, StatusRuntimeException[] failure) {
+    AtomicBoolean ran = new AtomicBoolean();
+    Runnable once = () -> {
+      if (!ran.compareAndSet(false, true)) {
+        throw new IllegalStateException("projector `" + name + "`: a batch is applied once per call");
+      }
+      try {
+        inner.run();
+      } catch (StatusRuntimeException e) {
+        if (failure[0] == null) {
+          failure[0] = e; // e.g. a nested hook's own failure
+        }
+        throw e;
+      }
+    };
+    try {
+      batchHook.around(books, once);
+    } catch (StatusRuntimeException e) {
+      throw failure[0] != null ? failure[0] : e;
+    } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
+      if (failure[0] != null) {
+        throw failure[0];
+      }
+      throw Rpc.internal("projector `" + name + "`: the batch hook failed: " + e, e);
+    }
+    if (failure[0] != null) {
+      throw failure[0];
+    }
+    if (!ran.get()) {
+      throw Rpc.internal("projector `" + name + "`: the batch hook returned without applying the batch", null);
+    }
+  }
+
+  /**
+   * {@code failure} with {@code book I of N (domain/root):} before its description; its code, cause
+   * and trailers kept.
+   */
+  private static StatusRuntimeException inBook(int index, int count, EventBook book, StatusRuntimeException failure) {
+    Status status = failure.getStatus();
+    String where = "book " + (index + 1) + " of " + count + " (" + Checkpoints.key(book.getCover()) + ")";
+    String description = status.getDescription();
+    return status.withDescription(description == null ? where : where + ": " + description)
+        .asRuntimeException(failure.getTrailers());
   }
 
   private Projection run(EventBook book, boolean speculative) {

@@ -218,9 +218,11 @@ class HostingTest {
     assertThrows(IllegalArgumentException.class, () -> AngzarrServer.services(doubler, doubler));
     assertThrows(IllegalArgumentException.class, () -> AngzarrServer.services());
     List<BindableService> services = AngzarrServer.services(anyDomain, sum);
-    assertEquals(2, services.size());
+    assertEquals(3, services.size());
     assertTrue(services.get(0) instanceof SagaService);
     assertTrue(services.get(1) instanceof ProjectorService);
+    assertTrue(services.get(2) instanceof ProjectorBatchService, "every projector is served in batches too");
+    assertEquals(List.of("sum"), ((ProjectorBatchService) services.get(2)).names());
     assertEquals(List.of("any"), ((SagaService) services.get(0)).names());
 
     // At most one process manager and one upcaster: their contracts name none.
