@@ -107,7 +107,12 @@ async fn watcher(refused: Option<Uuid>) -> (String, Arc<Mutex<Vec<Uuid>>>) {
         if Some(*root) == refused {
             return Err("watch: this player breaks the read model".into());
         }
-        s.lock().unwrap().push(*root);
+        // Idempotent, as every projector must be: a batch that failed
+        // half-way is handed over again (here, run by run to find the poison).
+        let mut seen = s.lock().unwrap();
+        if !seen.contains(root) {
+            seen.push(*root);
+        }
         Ok(())
     });
     let server =
