@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use angzarr_client::{Projector, Server, ServerHandle};
 use angzarr_proto::angzarr::projector_service_client::ProjectorServiceClient;
 use angzarr_proto::angzarr::{Cover, EventBook, EventPage, PageHeader, Projection, event_page};
-use angzarr_proto::angzarr_kafka::projector_batch_service_client::ProjectorBatchServiceClient;
 use angzarr_proto::angzarr_kafka::ProjectorBatch;
+use angzarr_proto::angzarr_kafka::projector_batch_service_client::ProjectorBatchServiceClient;
 use angzarr_proto::examples::{Currency, FundsDeposited};
 use angzarr_proto::pack;
 use cucumber::{World, given, then, when};
@@ -89,7 +89,8 @@ fn books(world: &mut BatchWorld, list: &str) -> Vec<EventBook> {
             // `"A" with 2 events`
             let (name, count) = part.trim().split_once(" with ").unwrap_or_else(|| panic!("not a book: {part}"));
             let root = root(name.trim_matches('"'));
-            let n: u32 = count.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("not a book: {part}"));
+            let n: u32 =
+                count.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("not a book: {part}"));
             let first = *world.next.get(&root).unwrap_or(&0);
             world.next.insert(root, first + n);
             let deposit = pack(&FundsDeposited {
@@ -120,7 +121,8 @@ async fn hand_batch(world: &mut BatchWorld, request: ProjectorBatch) {
 
 #[given("a ledger projector")]
 async fn a_ledger_projector(world: &mut BatchWorld) {
-    let server = Server::new().projector(ledger(world.ledger.clone())).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server =
+        Server::new().projector(ledger(world.ledger.clone())).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = format!("http://{}", server.addr);
     world.unary = Some(ProjectorServiceClient::connect(url.clone()).await.unwrap());
     world.batch = Some(ProjectorBatchServiceClient::connect(url).await.unwrap());

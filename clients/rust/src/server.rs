@@ -18,8 +18,6 @@ use crate::saga::Saga;
 use crate::upcaster::Upcaster;
 use angzarr_proto::angzarr::process_manager_service_server::{ProcessManagerService, ProcessManagerServiceServer};
 use angzarr_proto::angzarr::projector_service_server::{ProjectorService, ProjectorServiceServer};
-use angzarr_proto::angzarr_kafka::projector_batch_service_server::{ProjectorBatchService, ProjectorBatchServiceServer};
-use angzarr_proto::angzarr_kafka::{ProjectionBatch, ProjectorBatch};
 use angzarr_proto::angzarr::saga_service_server::{SagaService, SagaServiceServer};
 use angzarr_proto::angzarr::upcaster_service_server::{UpcasterService, UpcasterServiceServer};
 use angzarr_proto::angzarr::{EventBook, Projection, SagaHandleRequest, SagaResponse};
@@ -27,6 +25,10 @@ use angzarr_proto::angzarr::{
     ProcessManagerHandleRequest, ProcessManagerHandleResponse, ProcessManagerPrepareRequest,
     ProcessManagerPrepareResponse, UpcastRequest, UpcastResponse,
 };
+use angzarr_proto::angzarr_kafka::projector_batch_service_server::{
+    ProjectorBatchService, ProjectorBatchServiceServer,
+};
+use angzarr_proto::angzarr_kafka::{ProjectionBatch, ProjectorBatch};
 
 struct HostedProjector(Projector);
 
@@ -245,7 +247,10 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Nagle off on every accepted connection (`Server::tcp_nodelay` does
+        // not reach a listener bound here): a multi-segment answer otherwise
+        // waits for the coordinator's delayed ACK, 40 ms per batch.
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let router = self.router();
         let task = tokio::spawn(async move {
             router

@@ -184,7 +184,13 @@ pub fn group_member(config: &KafkaConfig, group: &str) -> ClientConfig {
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("session.timeout.ms", config.session_timeout.as_millis().to_string())
         .set("heartbeat.interval.ms", (config.session_timeout.as_millis() / 4).max(100).to_string())
-        .set("fetch.wait.max.ms", "20");
+        .set("fetch.wait.max.ms", "20")
+        // Once a partition's prefetch queue is full, librdkafka waits
+        // `fetch.queue.backoff.ms` (1 s by default) before fetching it again,
+        // however fast the task drains it: a projector replay stalled ~750 ms
+        // after every few batches (measured: 4.8k events/s, with each batch
+        // handled in 3 ms).
+        .set("fetch.queue.backoff.ms", "5");
     c
 }
 

@@ -36,7 +36,7 @@ pub struct Tuning {
 
 impl Default for Tuning {
     fn default() -> Self {
-        Tuning { max_batch: 512, fenced_grace: std::time::Duration::from_secs(30) }
+        Tuning { max_batch: 4096, fenced_grace: std::time::Duration::from_secs(30) }
     }
 }
 

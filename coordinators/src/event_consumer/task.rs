@@ -101,7 +101,12 @@ enum Batch {
 /// All of a batch's runs at once ([`Reactor::react_all`]); outages are
 /// retried with backoff, an answered error hands the batch to the run-by-run
 /// path, which knows which run is poison.
-async fn react_batch(reactor: &dyn Reactor, runs: &[Run], id: &angzarr_connectors::PartitionId, stop: &Shutdown) -> Batch {
+async fn react_batch(
+    reactor: &dyn Reactor,
+    runs: &[Run],
+    id: &angzarr_connectors::PartitionId,
+    stop: &Shutdown,
+) -> Batch {
     let called = until_ok(
         stop,
         || async {
@@ -136,6 +141,34 @@ fn record(tx: &mut EventTx, reacted: &mut Vec<(Uuid, u32)>, reaction: Reaction, 
         tx.notices.extend(waiting.into_iter().map(|to| (to.clone(), notice.clone())));
     }
     reacted.push((evs[0].root, evs.last().unwrap().sequence));
+}
+
+/// Per-step timers of one batch, logged at `debug` (the profile of a
+/// replay: `RUST_LOG=angzarr_coordinators::event_consumer=debug`).
+struct StepTimer {
+    last: std::time::Instant,
+    events: usize,
+    steps: Vec<(&'static str, Duration)>,
+}
+
+impl StepTimer {
+    fn new(started: std::time::Instant, events: usize) -> Self {
+        StepTimer { last: std::time::Instant::now(), events, steps: vec![("polled", started.elapsed())] }
+    }
+
+    fn step(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.steps.push((name, now - self.last));
+        self.last = now;
+    }
+
+    fn report(&self, reactor: &dyn Reactor, id: &angzarr_connectors::PartitionId, written: usize) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let steps: Vec<String> =
+                self.steps.iter().map(|(n, d)| format!("{n} {:.2} ms", d.as_secs_f64() * 1e3)).collect();
+            tracing::debug!(group = reactor.group(), partition = %id, events = self.events, written, steps = steps.join(", "), "batch");
+        }
+    }
 }
 
 /// A record the policy stops the process for.
@@ -241,11 +274,13 @@ async fn serve(
     let mut applied: HashMap<Uuid, u32> = HashMap::new();
     let mut aborts = 0u32;
     loop {
+        let polling = std::time::Instant::now();
         let events = tokio::select! {
             _ = stop.wait() => return Ok(()),
             polled = partition.poll(max_batch.max(1), Duration::from_millis(250)) => polled.map_err(Ended::Failed)?,
         };
         let Some(mut last) = events.last().map(|e| e.offset) else { continue };
+        let mut timer = StepTimer::new(polling, events.len());
         // An undecodable record: dead-lettered in this batch's transaction,
         // or the batch ends before it and, once what precedes it is
         // committed, the task holds there (retry: restarts, with backoff,
@@ -296,6 +331,7 @@ async fn serve(
             .collect();
         let mut tx = EventTx { consumed_through: Some(last), dead_letters, ..Default::default() };
         let mut reacted = Vec::new();
+        timer.step("prepared");
         let all = runs(&fresh, reactor.batches_by_root());
         // The whole batch at once; only a refusal takes the run-by-run path.
         let mut pending: std::collections::VecDeque<Run> = std::collections::VecDeque::new();
@@ -310,6 +346,7 @@ async fn serve(
                 Batch::Stopped => return Ok(()),
             }
         }
+        timer.step("reacted");
         while let Some((book, evs)) = pending.pop_front() {
             let reaction = match react(reactor, &book, &evs, &id, stop, on_poison).await {
                 Called::Reacted(r) => *r,
@@ -350,7 +387,11 @@ async fn serve(
                     "record moved to the dead-letter log (on_poison: dead_letter)");
             }
         }
-        match partition.commit(tx).await {
+        let written = tx.commands.len() + tx.notices.len() + tx.dead_letters.len();
+        let committed = partition.commit(tx).await;
+        timer.step("committed");
+        timer.report(reactor, &id, written);
+        match committed {
             Ok(()) => {
                 aborts = 0;
                 for (root, seq) in reacted {

@@ -20,8 +20,8 @@ use angzarr_proto::angzarr::{EventBook, Projection};
 use angzarr_proto::angzarr_kafka::ProjectorBatch;
 use angzarr_proto::angzarr_kafka::projector_batch_service_client::ProjectorBatchServiceClient;
 use prost::Message as _;
-use tonic::{Code, Status};
 use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
 use tracing::Instrument;
 
 use crate::event_consumer::{CONCURRENT_CALLS, Reaction, Reactor, Run, concurrently_by_root};
