@@ -4,8 +4,11 @@
 //! The projector's coordinator must be stopped — replay refuses otherwise:
 //! on Kafka the broker rejects offsets for a group with live members; the
 //! embedded file has a single owner. Replay then runs the projector's
-//! coordinator itself until it has caught up, showing progress (a bar on a
-//! terminal, log lines otherwise), and exits.
+//! coordinator itself until the group's committed offsets reach the ends the
+//! partitions had when it started, showing progress (a bar with rate and
+//! ETA on a terminal, a plain line otherwise), and exits. `--to <time>`
+//! works on both logs: Kafka's offsets-for-times, the embedded log's first
+//! event decided at or after it.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -14,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use angzarr_connectors::Log;
 use angzarr_connectors::embedded::{EmbeddedConfig, EmbeddedLog};
+use angzarr_connectors::log::Stream;
 use angzarr_coordinators::Shutdown;
 use angzarr_coordinators::config::{Config, LogConfig};
 use angzarr_coordinators::event_consumer::EventWorker;
@@ -66,17 +70,16 @@ pub async fn run(name: &str, path: &Path, to: Target) -> anyhow::Result<()> {
             let cfg = EmbeddedConfig { path: file.clone(), partitions: *partitions, durability: *durability };
             let log = EmbeddedLog::open(&cfg, config.log_domains())
                 .context("opening the embedded log (is the projector's process still running? stop it first)")?;
-            let offset = match to {
-                Target::Earliest => -1,
-                Target::Offset(o) => o - 1,
-                Target::Time(_) => {
-                    bail!("--to <time> is supported on Kafka; on the embedded log use earliest or an offset")
-                }
-            };
             let mut total = 0;
             for d in &domains {
-                log.reset_group(&group, d, offset).await?;
-                total += log.event_count(d).await? as u64;
+                match to {
+                    Target::Earliest => log.reset_group(&group, d, -1).await?,
+                    Target::Offset(o) => log.reset_group(&group, d, o - 1).await?,
+                    Target::Time(ms) => log.reset_group_to_time(&group, d, ms).await?,
+                }
+            }
+            for lag in log.lag(&group, &domains, Stream::Events).await? {
+                total += lag.lag() as u64;
             }
             (Arc::new(log), total)
         }
@@ -87,12 +90,20 @@ pub async fn run(name: &str, path: &Path, to: Target) -> anyhow::Result<()> {
     };
     eprintln!("rewound `{group}` to {to:?}; rebuilding ({total} events to project)");
 
+    // Done when the group's committed offsets reach the ends captured now
+    // (events written later are the running projector's, not the replay's).
+    let ends: std::collections::HashMap<(String, u32), i64> = log
+        .lag(&group, &domains, Stream::Events)
+        .await?
+        .into_iter()
+        .map(|l| ((l.domain, l.partition), l.end))
+        .collect();
+
     let hub = Hub::default();
     let mut signals = hub.subscribe();
-    let reactor = ProjectorReactor::new(name, &projector.handler, domains, hub.clone())?;
+    let reactor = Arc::new(ProjectorReactor::new(name, &projector.handler, domains.clone(), hub.clone())?);
     let shutdown = Shutdown::new();
-    let worker = tokio::spawn(EventWorker::new(log, Arc::new(reactor)).run(shutdown.clone()));
-
+    let worker = tokio::spawn(EventWorker::new(log.clone(), reactor.clone()).run(shutdown.clone()));
     let started = Instant::now();
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(total);
@@ -105,29 +116,45 @@ pub async fn run(name: &str, path: &Path, to: Target) -> anyhow::Result<()> {
     let mut done = 0u64;
     let mut last_log = Instant::now();
     let mut last_progress = started;
-    let idle_limit = Duration::from_secs(3);
+    let mut check = tokio::time::interval(Duration::from_millis(250));
+    let mut worker = worker;
     loop {
-        match tokio::time::timeout(idle_limit, signals.recv()).await {
-            Ok(Ok(s)) => {
-                if let Signal::Projected { events, .. } = s.as_ref() {
-                    done += *events as u64;
-                    last_progress = Instant::now();
-                    if let Some(b) = &bar {
-                        b.set_position(done.min(total));
-                    } else if last_log.elapsed() > Duration::from_secs(2) {
-                        let rate = done as f64 / started.elapsed().as_secs_f64();
-                        eprintln!("replay: {done}/{total} events, {rate:.0} events/s");
-                        last_log = Instant::now();
+        tokio::select! {
+            signal = signals.recv() => match signal {
+                Ok(s) => {
+                    if let Signal::Projected { events, .. } = s.as_ref() {
+                        done += *events as u64;
+                        last_progress = Instant::now();
+                        if let Some(b) = &bar {
+                            b.set_position(done.min(total));
+                        } else if last_log.elapsed() > Duration::from_secs(2) {
+                            let secs = started.elapsed().as_secs_f64();
+                            let rate = done as f64 / secs;
+                            let eta = total.saturating_sub(done) as f64 / rate.max(1.0);
+                            eprintln!("replay: {done}/{total} events, {rate:.0} events/s, ETA {eta:.0} s");
+                            last_log = Instant::now();
+                        }
                     }
                 }
-                if done >= total && total > 0 {
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "replay progress signals dropped");
+                }
+                Err(_) => bail!("the projector's coordinator stopped reporting"),
+            },
+            ended = &mut worker => {
+                ended??;
+                bail!("the projector's coordinator stopped before the replay finished");
+            }
+            _ = check.tick() => {
+                let now = log.lag(&group, &domains, Stream::Events).await?;
+                let caught_up = now.iter().all(|l| {
+                    let end = ends.get(&(l.domain.clone(), l.partition)).copied().unwrap_or(0);
+                    l.drained || l.committed.unwrap_or(l.start) >= end
+                });
+                if caught_up {
                     break;
                 }
             }
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(_)) => break,
-            // Nothing projected for a while: caught up (or nothing to do).
-            Err(_) => break,
         }
     }
     if let Some(b) = &bar {
@@ -135,9 +162,17 @@ pub async fn run(name: &str, path: &Path, to: Target) -> anyhow::Result<()> {
     }
     shutdown.trigger();
     worker.await??;
-    // The rate counts until the last event projected, not the idle wait that ends the replay.
+    // The rate counts until the last event projected, not the last check.
     let secs = last_progress.duration_since(started).as_secs_f64();
-    eprintln!("replay of `{name}` done: {done} events in {secs:.2} s ({:.0} events/s)", done as f64 / secs.max(1e-9));
+    let path = match reactor.serves_batches() {
+        Some(true) => "through ProjectorBatchService.HandleBatch",
+        Some(false) => "through unary ProjectorService.Handle",
+        None => "no call needed",
+    };
+    eprintln!(
+        "replay of `{name}` done: {done} events in {secs:.2} s ({:.0} events/s, {path})",
+        done as f64 / secs.max(1e-9)
+    );
     Ok(())
 }
 

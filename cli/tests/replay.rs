@@ -89,8 +89,12 @@ async fn wait_rows(model: &poker::bankroll::ReadModel, rows: usize) {
 }
 
 fn replay(config_path: &Path) -> (bool, String) {
+    replay_to(config_path, "earliest")
+}
+
+fn replay_to(config_path: &Path, to: &str) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_angzarr"))
-        .args(["replay", "projector", "bankroll", "--to", "earliest", "--config"])
+        .args(["replay", "projector", "bankroll", "--to", to, "--config"])
         .arg(config_path)
         .output()
         .unwrap();
@@ -107,6 +111,9 @@ async fn replay_rebuilds_the_read_model(log_yaml: &str, name: &str) -> String {
         .spawn(loopback)
         .await
         .unwrap();
+    let projector_addr = projector.addr;
+    let before_history =
+        humantime::format_rfc3339_millis(std::time::SystemTime::now() - Duration::from_secs(1)).to_string();
     let yaml = format!(
         "log: {log_yaml}\ngateway: {{listen: '127.0.0.1:0', decision_timeout: 30s}}\n\
          domains:\n  player: {{handler: 'http://{}'}}\n\
@@ -128,13 +135,40 @@ async fn replay_rebuilds_the_read_model(log_yaml: &str, name: &str) -> String {
     }
     running.stop().await.unwrap();
 
+    // Through the batch contract (the client library serves it).
     model.wipe().unwrap();
     assert!(model.leaderboard().is_empty());
     let (ok, err) = replay(&config_path);
     assert!(ok, "{name}: replay failed:\n{err}");
     assert_eq!(model.leaderboard(), before, "{name}: the replayed read model differs");
     assert_eq!(model.balance(&isolated), Some(0), "{name}: the ISOLATED deposit stays unprojected after replay");
+    assert!(err.contains("through ProjectorBatchService.HandleBatch"), "{name}: {err}");
     eprintln!("{name}: {}", err.lines().last().unwrap_or_default());
+
+    // A time after the whole history: nothing to replay, nothing projected
+    // (the replay above is this path's positive control).
+    model.wipe().unwrap();
+    let after_history = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    let (ok, late) = replay_to(&config_path, &after_history);
+    assert!(ok, "{name}: replay --to {after_history} failed:\n{late}");
+    assert!(late.contains("(0 events to project)"), "{name}: {late}");
+    assert!(model.leaderboard().is_empty(), "{name}: a replay from after the history projected something");
+
+    // Through upstream's unary Handle only (a projector built with
+    // upstream's published clients), from a time before the history.
+    projector.shutdown().await;
+    let unary = angzarr_client::Server::new()
+        .projector(poker::bankroll::projector(model.clone()))
+        .unary_only()
+        .spawn(projector_addr)
+        .await
+        .unwrap();
+    let (ok, err) = replay_to(&config_path, &before_history);
+    assert!(ok, "{name}: unary replay failed:\n{err}");
+    assert!(err.contains("through unary ProjectorService.Handle"), "{name}: {err}");
+    assert_eq!(model.leaderboard(), before, "{name}: the read model replayed through unary Handle differs");
+    assert_eq!(model.balance(&isolated), Some(0), "{name}: the ISOLATED deposit stays unprojected after replay");
+    unary.shutdown().await;
     err
 }
 

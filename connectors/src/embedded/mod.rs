@@ -92,6 +92,21 @@ impl EmbeddedLog {
         self.with_store(move |s| s.reset_offsets(&g, &d, n, to)).await
     }
 
+    /// Rewinds `group` on every partition of `domain` to the first event
+    /// written at or after `ms` (milliseconds since the epoch).
+    pub async fn reset_group_to_time(&self, group: &str, domain: &str, ms: i64) -> Result<()> {
+        self.check_domain(domain)?;
+        for p in 0..self.inner.partitions {
+            let (g, d) = (group.to_string(), domain.to_string());
+            self.with_store(move |s| {
+                let first = s.offset_at_time(&d, p, ms)?;
+                s.reset_partition_offset(&g, &d, p, first - 1)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// `group`'s committed position on each partition of `domain` (the
     /// offset of the last consumed record; `None` before its first commit).
     pub async fn group_position(&self, group: &str, domain: &str) -> Result<Vec<Option<i64>>> {

@@ -334,6 +334,55 @@ impl Store {
         Ok(())
     }
 
+    /// Sets `group`'s position on one partition (`to`: the last consumed offset).
+    pub fn reset_partition_offset(&mut self, group: &str, domain: &str, partition: u32, to: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO offsets (grp, domain, partition, offset) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (grp, domain, partition) DO UPDATE SET offset = excluded.offset",
+            params![group, domain, partition, to],
+        )?;
+        Ok(())
+    }
+
+    /// The offset of the first event of `domain`'s `partition` written at or
+    /// after `ms` (its first page's `created_at`, stamped at the decision),
+    /// or the partition's end when none was: where a replay `--to <time>`
+    /// starts. Offsets follow decision time within a partition (one
+    /// writer), so a binary search over them finds it.
+    pub fn offset_at_time(&self, domain: &str, partition: u32, ms: i64) -> Result<i64> {
+        let (low, high): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT MIN(offset), MAX(offset) FROM events WHERE domain = ?1 AND partition = ?2",
+            params![domain, partition],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (Some(mut low), Some(high)) = (low, high) else { return Ok(0) };
+        let mut stmt =
+            self.conn.prepare_cached("SELECT body FROM events WHERE domain = ?1 AND partition = ?2 AND offset = ?3")?;
+        let mut time_of = |offset: i64| -> Result<i64> {
+            let body: Vec<u8> = stmt.query_row(params![domain, partition, offset], |r| r.get(0))?;
+            let book = EventBook::decode(body.as_slice()).map_err(|e| LogError::Corrupt {
+                location: format!("{domain}[{partition}]@{offset}"),
+                reason: e.to_string(),
+            })?;
+            Ok(book
+                .pages
+                .first()
+                .and_then(|p| p.created_at)
+                .map_or(i64::MIN, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000))
+        };
+        // The first offset in [low, high + 1) whose time is >= ms.
+        let mut end = high + 1;
+        while low < end {
+            let mid = low + (end - low) / 2;
+            if time_of(mid)? >= ms {
+                end = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        Ok(low)
+    }
+
     /// Events of `domain` stored so far and the highest offset per partition (replay progress).
     pub fn event_counts(&self, domain: &str) -> Result<i64> {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM events WHERE domain = ?1", params![domain], |r| r.get(0))?)

@@ -124,12 +124,20 @@ impl Pump {
                             let mut msg = msg.detach();
                             // Wait for room, but never past a stop (a task
                             // that is gone without closing its queue).
+                            let mut held: Option<std::time::Instant> = None;
                             loop {
                                 match tx.try_send(msg) {
                                     Err(mpsc::error::TrySendError::Full(m))
                                         if !flag.load(std::sync::atomic::Ordering::Relaxed) =>
                                     {
                                         msg = m;
+                                        // Said once per second of waiting, not per record.
+                                        if held.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+                                            tracing::info!(topic = name, partition,
+                                                "partition held: its task is behind (librdkafka stops fetching it once its prefetch is full)");
+                                            metrics::counter!("angzarr.partition.paused", "topic" => name.clone()).increment(1);
+                                            held = Some(std::time::Instant::now());
+                                        }
                                         std::thread::sleep(Duration::from_millis(1));
                                     }
                                     _ => break,
