@@ -376,7 +376,7 @@ async fn kafka_held_commands_are_decided_when_the_handler_returns_and_other_doma
     }
     assert_eq!(counts[&funded], 1 + tables as u32, "every saga command decided once");
     let worker_log = cluster.workers[0].log_text();
-    assert!(worker_log.contains("partition held: its task is behind"), "backpressure never engaged:\n{worker_log}");
+    assert!(worker_log.contains("partition paused: its task is behind"), "backpressure never engaged:\n{worker_log}");
     eprintln!(
         "held: {} ASYNC player commands and {tables} saga commands decided {:.1?} after the handler returned; \
          table DECISION latency meanwhile p50 {:.1?}, max {:.1?}",

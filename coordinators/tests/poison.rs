@@ -245,3 +245,62 @@ async fn dead_letter_moves_a_refused_and_an_undecodable_event_aside_and_goes_on(
     assert_eq!(left.iter().map(|l| l.offset).collect::<Vec<_>>(), vec![2]);
     running.stop().await.unwrap();
 }
+
+/// A projector whose read model fails half-way through the first batch (the
+/// events before the failure stay applied: no batch scope) gets the whole
+/// batch again, and — idempotent by sequence — ends with every event applied
+/// exactly once. The batch call that failed is the positive control: the
+/// path under test really was half-applied and handed over again.
+#[tokio::test]
+async fn a_batch_that_fails_half_way_is_handed_over_again_and_applied_once() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let handler = aggregates().await;
+    let players: Vec<Uuid> = (0..8).map(|_| Uuid::new_v4()).collect();
+    register(dir.path(), &handler, &players).await;
+
+    // Per root, the sequences applied; every call counted.
+    let ledger: Arc<Mutex<BTreeMap<Uuid, Vec<u32>>>> = Arc::default();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicBool::new(false));
+    let (l, c, f) = (ledger.clone(), calls.clone(), failed.clone());
+    let projector = Projector::new("watch").on(move |_: &PlayerRegistered, root, seq| {
+        // The fifth event of the first batch: the read model goes away.
+        if c.fetch_add(1, Ordering::SeqCst) == 4 && !f.swap(true, Ordering::SeqCst) {
+            return Err("read model connection lost".into());
+        }
+        let mut ledger = l.lock().unwrap();
+        let applied = ledger.entry(*root).or_default();
+        if applied.last().is_none_or(|last| seq > *last) {
+            applied.push(seq);
+        }
+        Ok(())
+    });
+    let server =
+        angzarr_client::Server::new().projector(projector).spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut config = config(dir.path(), &handler);
+    with_projector(&mut config, format!("http://{}", server.addr), PoisonPolicy::Retry);
+    let (running, log) = run(&config, Roles { gateway: false, command_handler: false, downstream: true }).await;
+    until("every event projected", || ledger.lock().unwrap().len() == players.len()).await;
+    for _ in 0..400 {
+        if log.group_position(GROUP, "player").await.unwrap() == vec![Some(7)] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(log.group_position(GROUP, "player").await.unwrap(), vec![Some(7)], "committed past the last event");
+    assert!(failed.load(Ordering::SeqCst), "the first batch failed half-way");
+    let ledger = ledger.lock().unwrap().clone();
+    for p in &players {
+        assert_eq!(ledger.get(p), Some(&vec![0]), "{p}: applied exactly once");
+    }
+    assert!(
+        calls.load(Ordering::SeqCst) > players.len(),
+        "the events before the failure were handed over again ({} calls for {} events)",
+        calls.load(Ordering::SeqCst),
+        players.len()
+    );
+    assert!(log.dead_letters(GROUP).await.unwrap().is_empty(), "nothing was given up on");
+    running.stop().await.unwrap();
+    server.shutdown().await;
+}

@@ -190,7 +190,13 @@ pub fn group_member(config: &KafkaConfig, group: &str) -> ClientConfig {
         // however fast the task drains it: a projector replay stalled ~750 ms
         // after every few batches (measured: 4.8k events/s, with each batch
         // handled in 3 ms).
-        .set("fetch.queue.backoff.ms", "5");
+        .set("fetch.queue.backoff.ms", "5")
+        // Each partition is read from its own librdkafka queue, bounded by
+        // these (librdkafka's defaults, 100 000 records / 64 MiB per
+        // partition, would hold a lagging worker's whole backlog in memory);
+        // plus the task's own queue of `ROUTE_CAPACITY` records.
+        .set("queued.min.messages", "10000")
+        .set("queued.max.messages.kbytes", "16384");
     c
 }
 

@@ -1,14 +1,18 @@
 //! A worker's consumer-group membership over the commands topics.
 //!
 //! One consumer per worker, polled by a dedicated thread (the dispatcher),
-//! which serves the rebalance callbacks and the tasks' requests. Once a
-//! partition's task restored, the partition's records are read from its own
-//! librdkafka queue by its own thread (a [`Pump`]) into the task's bounded
-//! queue: a task that is behind (its handler down, a process manager being
-//! retried) holds only its own partition — librdkafka stops fetching it when
-//! its prefetch is full — and never another partition, nor the callbacks.
-//! (Records that still arrive on the consumer's queue are routed by the
-//! dispatcher, which pauses a partition whose task is behind.) The callbacks:
+//! which serves the rebalance callbacks and the tasks' requests. Records
+//! reach each partition's task through its own bounded queue, so one
+//! stalled partition never slows another, nor the callbacks ([`Reading`]):
+//! - command partitions: the dispatcher routes them and **pauses** a
+//!   partition whose task is behind (its handler down), keeping what was
+//!   already fetched aside in order and resuming once the task drained it;
+//! - downstream groups: once a partition's task restored, a thread of its
+//!   own (a [`Pump`]) reads the partition's own librdkafka queue into the
+//!   task's, blocking while it is full; librdkafka then stops fetching the
+//!   partition by itself and fetches again as soon as there is room.
+//!
+//! The callbacks:
 //! - **assign**: the partition is paused (so nothing is fetched while its task
 //!   restores), a route and a [`KafkaPartition`] are created and handed to the
 //!   worker; the task resumes the partition once restored;
@@ -301,6 +305,18 @@ impl<P: ?Sized + Send + 'static> ConsumerContext for GroupContext<P> {
     }
 }
 
+/// How a group's records reach its partitions' tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// All through the dispatcher thread, which pauses a partition whose
+    /// task is behind (command partitions: their throughput is bounded by
+    /// decisions, not by fetching).
+    Dispatcher,
+    /// Each partition from its own librdkafka queue by its own [`Pump`]
+    /// (downstream groups: a replay reads as fast as the broker serves).
+    PerPartition,
+}
+
 /// A worker's membership: assignment changes arrive on `assignments`.
 pub struct KafkaMembership<P: ?Sized> {
     assignments: mpsc::Receiver<Assignment<P>>,
@@ -315,6 +331,7 @@ pub fn join<P: ?Sized + Send + 'static>(
     group_id: &str,
     topics: HashMap<String, String>,
     factory: Factory<P>,
+    reading: Reading,
 ) -> Result<KafkaMembership<P>> {
     let (assign_tx, assign_rx) = mpsc::channel(1024);
     let (control_tx, control_rx) = std::sync::mpsc::channel();
@@ -340,7 +357,7 @@ pub fn join<P: ?Sized + Send + 'static>(
 
     let thread = std::thread::Builder::new()
         .name(format!("angzarr-{group_id}"))
-        .spawn(move || dispatch(consumer, routes, control_rx, shared))
+        .spawn(move || dispatch(consumer, routes, control_rx, shared, reading))
         .map_err(|e| LogError::Config(format!("starting the dispatcher: {e}")))?;
     Ok(KafkaMembership { assignments: assign_rx, control: control_tx, thread: Some(thread) })
 }
@@ -351,6 +368,7 @@ fn dispatch<P: ?Sized + Send + 'static>(
     routes: Arc<Mutex<Routes>>,
     control: std::sync::mpsc::Receiver<Control>,
     shared: Arc<Mutex<Option<Arc<dyn GroupMeta>>>>,
+    reading: Reading,
 ) {
     loop {
         while let Ok(c) = control.try_recv() {
@@ -366,7 +384,8 @@ fn dispatch<P: ?Sized + Send + 'static>(
                         // Still paused since its assignment: nothing of it
                         // is in the consumer's queue, all goes to the reader.
                         let tx = route.tx.clone();
-                        if !routes.pumps.contains_key(&key)
+                        if reading == Reading::PerPartition
+                            && !routes.pumps.contains_key(&key)
                             && let Some(pump) = Pump::start(&consumer, &topic, p, tx)
                         {
                             routes.pumps.insert(key, pump);

@@ -326,7 +326,7 @@ impl Log for KafkaLog {
                 as Box<dyn PartitionLog>
         });
         let group_id = format!("{}.{}", self.inner.config.topics.prefix(), group);
-        Ok(Box::new(group::join(&self.inner.config, &group_id, topics, factory)?))
+        Ok(Box::new(group::join(&self.inner.config, &group_id, topics, factory, group::Reading::Dispatcher)?))
     }
 
     async fn join_events(&self, group: &str, domains: &[String]) -> Result<Box<dyn Membership<dyn EventPartition>>> {
@@ -338,7 +338,7 @@ impl Log for KafkaLog {
                 as Box<dyn EventPartition>
         });
         let group_id = format!("{}.{}", self.inner.config.topics.prefix(), group);
-        Ok(Box::new(group::join(&self.inner.config, &group_id, topics, factory)?))
+        Ok(Box::new(group::join(&self.inner.config, &group_id, topics, factory, group::Reading::PerPartition)?))
     }
 
     fn tail(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::record::StoredEvent>> {
