@@ -23,7 +23,19 @@ async fn project(
     unary_only: bool,
     total: u64,
 ) -> anyhow::Result<f64> {
-    let name = projector.name().to_string();
+    project_as(env, prefix, projector.name().to_string(), projector, unary_only, total).await
+}
+
+/// As [`project`], with the coordinator's own name for it (its consumer
+/// group): one projector measured twice needs two groups.
+async fn project_as(
+    env: &Env,
+    prefix: &str,
+    name: String,
+    projector: angzarr_client::Projector,
+    unary_only: bool,
+    total: u64,
+) -> anyhow::Result<f64> {
     let server = angzarr_client::Server::new().projector(projector);
     let server = if unary_only { server.unary_only() } else { server };
     let server = server.spawn("127.0.0.1:0".parse()?).await?;
@@ -77,7 +89,8 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
         Some(url) => {
             let schema = format!("bench_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
             let model = poker::bankroll::ReadModel::postgres(url, &schema).map_err(anyhow::Error::msg)?;
-            Some(project(env, &prefix, poker::bankroll::projector(model), false, total).await?)
+            let projector = poker::bankroll::projector(model);
+            Some(project_as(env, &prefix, "bankroll-pg".into(), projector, false, total).await?)
         }
         None => None,
     };

@@ -112,6 +112,8 @@ impl Pump {
             .name(format!("angzarr-p{partition}"))
             .spawn(move || {
                 let mut tx = tx;
+                // When it last said the partition is held (at most once a second).
+                let mut said_held: Option<std::time::Instant> = None;
                 while !flag.load(std::sync::atomic::Ordering::Relaxed) {
                     while let Ok((offset, to)) = requests.try_recv() {
                         if let Err(e) = consumer.seek(&name, partition, offset, Duration::from_secs(10)) {
@@ -128,19 +130,17 @@ impl Pump {
                             let mut msg = msg.detach();
                             // Wait for room, but never past a stop (a task
                             // that is gone without closing its queue).
-                            let mut held: Option<std::time::Instant> = None;
                             loop {
                                 match tx.try_send(msg) {
                                     Err(mpsc::error::TrySendError::Full(m))
                                         if !flag.load(std::sync::atomic::Ordering::Relaxed) =>
                                     {
                                         msg = m;
-                                        // Said once per second of waiting, not per record.
-                                        if held.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+                                        if said_held.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
                                             tracing::info!(topic = name, partition,
                                                 "partition held: its task is behind (librdkafka stops fetching it once its prefetch is full)");
                                             metrics::counter!("angzarr.partition.paused", "topic" => name.clone()).increment(1);
-                                            held = Some(std::time::Instant::now());
+                                            said_held = Some(std::time::Instant::now());
                                         }
                                         std::thread::sleep(Duration::from_millis(1));
                                     }
