@@ -70,6 +70,86 @@ async fn project_as(
     Ok(done as f64 / secs)
 }
 
+/// Reads `topic`'s partition 0 from the beginning with `read_committed` and
+/// counts its records.
+fn count_committed(env: &Env, topic: &str) -> anyhow::Result<u64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &env.kafka)
+        .set("group.id", "bench-unused")
+        .set("isolation.level", "read_committed")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "10")
+        .create()?;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, rdkafka::Offset::Beginning)?;
+    c.assign(&tpl)?;
+    let (mut n, deadline) = (0u64, Instant::now() + Duration::from_secs(120));
+    loop {
+        match c.poll(Duration::from_millis(500)) {
+            Some(Ok(_)) => n += 1,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return Ok(n),
+            Some(Err(e)) => anyhow::bail!("counting {topic}: {e}"),
+            None if Instant::now() > deadline => anyhow::bail!("counting {topic} stalled at {n}"),
+            None => {}
+        }
+    }
+}
+
+/// A saga turning every event into one command (exactly once: the commands
+/// and the consumed offset are one transaction): events/s from its first
+/// reaction until its committed offset reached the end, then the commands
+/// topic is counted.
+async fn saga(env: &Env, prefix: &str, total: u64) -> anyhow::Result<f64> {
+    use angzarr_connectors::Log as _;
+    use angzarr_connectors::log::Stream;
+    use angzarr_proto::examples::{DepositFunds, FundsDeposited};
+    let echo = angzarr_client::Saga::new("echo").on(|e: &FundsDeposited, cover, _| {
+        let root = cover.root.as_ref().and_then(|r| uuid::Uuid::try_from(r).ok()).unwrap_or_default();
+        vec![angzarr_client::command("player", root, &DepositFunds { amount: e.amount.clone() })]
+    });
+    let server = angzarr_client::Server::new().saga(echo).spawn("127.0.0.1:0".parse()?).await?;
+    let mut cfg = KafkaConfig::new(env.kafka.clone());
+    cfg.topics = Topics::new(prefix.to_string());
+    cfg.partitions = 1;
+    let log = Arc::new(KafkaLog::connect(cfg, vec!["player".into()], Duration::from_secs(30)).await?);
+    let hub = Hub::default();
+    let mut signals = hub.subscribe();
+    let reactor = angzarr_coordinators::saga::SagaReactor::new(
+        "echo",
+        &format!("http://{}", server.addr),
+        vec!["player".into()],
+        vec!["player".into()],
+        hub,
+    )?;
+    let shutdown = Shutdown::new();
+    let worker = tokio::spawn(EventWorker::new(log.clone(), Arc::new(reactor)).run(shutdown.clone()));
+    let end = log.lag("saga.echo", &["player".into()], Stream::Events).await?.iter().map(|l| l.end).sum::<i64>();
+    let started = loop {
+        match tokio::time::timeout(Duration::from_secs(60), signals.recv()).await {
+            Ok(Ok(s)) if matches!(s.as_ref(), Signal::SagaReacted { .. }) => break Instant::now(),
+            Ok(_) => {}
+            Err(_) => anyhow::bail!("the saga never reacted"),
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let lag = log.lag("saga.echo", &["player".into()], Stream::Events).await?;
+        if lag.iter().all(|l| l.drained || l.committed.unwrap_or(0) >= end) {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the saga did not reach the end");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    shutdown.trigger();
+    worker.await??;
+    server.shutdown().await;
+    let commands = tokio::task::block_in_place(|| count_committed(env, &format!("{prefix}.player.commands")))?;
+    anyhow::ensure!(commands == total, "the saga wrote {commands} commands for {total} events (exactly once: {total})");
+    Ok(total as f64 / secs)
+}
+
 pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
     let aggregates = env.n(5_000, 20_000);
     let prefix = common::prefix("replay");
@@ -94,8 +174,10 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
         }
         None => None,
     };
+    let saga = saga(env, &prefix, total).await?;
     eprintln!(
-        "{total} events: bare consumer {bare:.0}/s, no-op projector {noop:.0}/s (unary {unary:.0}/s), \
+        "{total} events: bare consumer {bare:.0}/s, saga {saga:.0}/s (one command per event, counted exactly once), \
+         no-op projector {noop:.0}/s (unary {unary:.0}/s), \
          bankroll projector {bankroll:.0}/s on SQLite, {} on PostgreSQL",
         postgres.map_or("not run (no PG_URL)".to_string(), |p| format!("{p:.0}/s"))
     );
@@ -125,6 +207,14 @@ pub async fn run(env: &Env) -> anyhow::Result<Vec<Row>> {
             ">= 50k events/s",
         ),
     ];
+    rows.push(Row::higher(
+        "saga, one command per event, exactly once (commands counted)",
+        "events/s",
+        saga,
+        bare,
+        "bare read_committed consumer",
+        "reported",
+    ));
     if let Some(pg) = postgres {
         rows.push(Row::higher(
             "projector replay, bankroll (PostgreSQL)",

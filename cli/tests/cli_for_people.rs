@@ -31,6 +31,11 @@ impl Drop for Dev {
 impl Dev {
     /// Starts `angzarr dev ARGS` and waits for its banner (60 s).
     fn start(args: &[&str]) -> Dev {
+        Dev::try_start(args).unwrap_or_else(|said| panic!("no banner from angzarr dev {args:?}; it said:\n{said}"))
+    }
+
+    /// As [`Dev::start`]; what it said instead of a banner when it had none.
+    fn try_start(args: &[&str]) -> Result<Dev, String> {
         let mut child = Command::new(BIN)
             .arg("dev")
             .args(args)
@@ -59,10 +64,10 @@ impl Dev {
                 while let Ok(more) = rx.recv_timeout(Duration::from_millis(500)) {
                     dev.said.push(more);
                 }
-                return dev;
+                return Ok(dev);
             }
         }
-        panic!("no banner from angzarr dev {args:?}; it said:\n{}", dev.said.join("\n"));
+        Err(dev.said.join("\n"))
     }
 
     /// The gateway's gRPC and HTTP addresses, from the banner.
@@ -90,10 +95,20 @@ fn free_port() -> u16 {
 #[test]
 fn dev_send_book_and_status_speak_to_people() {
     let dir = tempfile::tempdir().unwrap();
-    let (grpc_port, http_port) = (free_port(), free_port());
-    let (listen, http_listen) = (format!("127.0.0.1:{grpc_port}"), format!("127.0.0.1:{http_port}"));
     let data = dir.path().join("data");
-    let dev = Dev::start(&["--data", data.to_str().unwrap(), "--listen", &listen, "--http-listen", &http_listen]);
+    // A port found free can be taken before `dev` binds it (any outgoing
+    // connection may get it as its local port): pick again when that happens.
+    let mut attempts = 0;
+    let (dev, listen, http_listen) = loop {
+        let (grpc_port, http_port) = (free_port(), free_port());
+        let (listen, http_listen) = (format!("127.0.0.1:{grpc_port}"), format!("127.0.0.1:{http_port}"));
+        let args = ["--data", data.to_str().unwrap(), "--listen", &listen, "--http-listen", &http_listen];
+        match Dev::try_start(&args) {
+            Ok(dev) => break (dev, listen, http_listen),
+            Err(said) if said.contains("Address already in use") && attempts < 5 => attempts += 1,
+            Err(said) => panic!("no banner from angzarr dev {args:?}; it said:\n{said}"),
+        }
+    };
     let banner = dev.said.iter().position(|l| l.starts_with("angzarr is up")).unwrap();
     assert!(
         dev.said[..banner].iter().all(|l| !l.contains(" INFO ")),
