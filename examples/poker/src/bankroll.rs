@@ -262,64 +262,17 @@ impl Postgres {
         self.call(move |client, rt| rt.block_on(client.batch_execute(statement)).map_err(|e| e.to_string()))?
     }
 
-    /// Applies one row update; `in_batch`: inside the batch's open
-    /// transaction (no transaction of its own).
+    /// Applies one row update: in a transaction of its own, or — `in_batch` —
+    /// inside the batch's open one.
     fn apply(&self, key: String, seq: i64, f: Update, in_batch: bool) -> Result<(), String> {
         let table = self.table.clone();
-        if in_batch {
-            return self.call(move |client, rt| {
-                rt.block_on(async move {
-                    let row = client
-                        .query_opt(
-                            &format!("SELECT display_name, balance, last_sequence FROM {table} WHERE root = $1 FOR UPDATE"),
-                            &[&key],
-                        )
-                        .await?;
-                    let (mut name, mut balance, last): (String, i64, i64) =
-                        row.map_or((String::new(), 0, -1), |r| (r.get(0), r.get(1), r.get(2)));
-                    if seq <= last {
-                        return Ok(());
-                    }
-                    f(&mut name, &mut balance);
-                    client
-                        .execute(
-                            &format!(
-                                "INSERT INTO {table} (root, display_name, balance, last_sequence) VALUES ($1, $2, $3, $4)
-                                 ON CONFLICT (root) DO UPDATE SET display_name = excluded.display_name,
-                                     balance = excluded.balance, last_sequence = excluded.last_sequence"
-                            ),
-                            &[&key, &name, &balance, &seq],
-                        )
-                        .await
-                        .map(|_| ())
-                })
-                .map_err(|e| e.to_string())
-            })?;
-        }
         self.call(move |client, rt| {
             rt.block_on(async move {
-                let tx = client.transaction().await?;
-                let row = tx
-                    .query_opt(
-                        &format!("SELECT display_name, balance, last_sequence FROM {table} WHERE root = $1 FOR UPDATE"),
-                        &[&key],
-                    )
-                    .await?;
-                let (mut name, mut balance, last): (String, i64, i64) =
-                    row.map_or((String::new(), 0, -1), |r| (r.get(0), r.get(1), r.get(2)));
-                if seq <= last {
-                    return tx.rollback().await;
+                if in_batch {
+                    return upsert(client, &table, &key, seq, f).await;
                 }
-                f(&mut name, &mut balance);
-                tx.execute(
-                    &format!(
-                        "INSERT INTO {table} (root, display_name, balance, last_sequence) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (root) DO UPDATE SET display_name = excluded.display_name,
-                             balance = excluded.balance, last_sequence = excluded.last_sequence"
-                    ),
-                    &[&key, &name, &balance, &seq],
-                )
-                .await?;
+                let tx = client.transaction().await?;
+                upsert(&tx, &table, &key, seq, f).await?;
                 tx.commit().await
             })
             .map_err(|e| e.to_string())
@@ -353,6 +306,40 @@ impl Postgres {
             rt.block_on(client.execute(&format!("DELETE FROM {table}"), &[])).map(|_| ()).map_err(|e| e.to_string())
         })?
     }
+}
+
+/// Reads a player's row (locking it), and writes `f`'s change unless `seq`
+/// was applied already — on `client`, inside whatever transaction it is in.
+async fn upsert(
+    client: &impl tokio_postgres::GenericClient,
+    table: &str,
+    key: &str,
+    seq: i64,
+    f: Update,
+) -> Result<(), tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            &format!("SELECT display_name, balance, last_sequence FROM {table} WHERE root = $1 FOR UPDATE"),
+            &[&key],
+        )
+        .await?;
+    let (mut name, mut balance, last): (String, i64, i64) =
+        row.map_or((String::new(), 0, -1), |r| (r.get(0), r.get(1), r.get(2)));
+    if seq <= last {
+        return Ok(());
+    }
+    f(&mut name, &mut balance);
+    client
+        .execute(
+            &format!(
+                "INSERT INTO {table} (root, display_name, balance, last_sequence) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (root) DO UPDATE SET display_name = excluded.display_name,
+                     balance = excluded.balance, last_sequence = excluded.last_sequence"
+            ),
+            &[&key, &name, &balance, &seq],
+        )
+        .await
+        .map(|_| ())
 }
 
 fn amount(c: &Option<Currency>) -> i64 {
